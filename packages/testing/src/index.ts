@@ -1,0 +1,9 @@
+/**
+ * @since 0.1.0
+ */
+export * as TestCluster from "./TestCluster.js"
+
+/**
+ * @since 0.1.0
+ */
+export { startTestCluster } from "./TestCluster.js"
