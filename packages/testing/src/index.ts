@@ -7,3 +7,8 @@ export * as TestCluster from "./TestCluster.js"
  * @since 0.1.0
  */
 export { startTestCluster } from "./TestCluster.js"
+
+/**
+ * @since 0.1.0
+ */
+export { layerTest, PostgresTest, settingsFor } from "./PostgresTest.js"

@@ -24,7 +24,7 @@ export interface ClusterOptions {
   readonly username?: string | undefined
   readonly password?: string | undefined
   /** Extra `postgresql.conf` lines for every server. */
-  readonly settings?: Readonly<Record<string, string | number>> | undefined
+  readonly serverSettings?: Readonly<Record<string, string | number>> | undefined
 }
 
 interface Node {
@@ -190,7 +190,7 @@ export class RunningCluster {
       ], user)
       fs.rmSync(pwfile)
 
-      const shared = { ...baseSettings(socketDir), ...options.settings }
+      const shared = { ...baseSettings(socketDir), ...options.serverSettings }
       fs.appendFileSync(path.join(primaryDir, "postgresql.conf"), confLines({ ...shared, port: ports[0]! }))
       // A copy of the primary taken before its first start is a valid base backup.
       for (const [i, node] of nodes.slice(1).entries()) {

@@ -1,0 +1,264 @@
+/**
+ * Probes every host in the background and keeps what it learns: up or down,
+ * primary or standby, and how far each replica lags. The router asks it which
+ * replicas are usable; failed queries report to it so a dead host is dropped
+ * at once instead of at the next probe.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import type pg from "pg"
+import type { HostPool } from "./HostPool.js"
+import { describe, isConnectionError } from "./internal/errors.js"
+import { PostgresConfig } from "./PostgresConfig.js"
+import type { PostgresSettings } from "./PostgresConfig.js"
+import * as PostgresMetrics from "./PostgresMetrics.js"
+import { ReaderPools } from "./ReaderPools.js"
+import { WriterPool } from "./WriterPool.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type HealthState = "healthy" | "down"
+
+/**
+ * What the monitor knows of one host.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostHealth {
+  readonly state: HealthState
+  /** What the last successful probe saw (`pg_is_in_recovery()`). */
+  readonly observedRole: "primary" | "standby" | "unknown"
+  /** True when a reader is a primary (promoted) or the writer is a standby. */
+  readonly roleMismatch: boolean
+  readonly consecutiveFailures: number
+  readonly lastProbeLatencyMs: number | undefined
+  /** Replicas: WAL bytes behind the writer's last probed position. */
+  readonly lagBytes: number | undefined
+  /** Replicas: seconds since the last replayed transaction, 0 when caught up. */
+  readonly lagSeconds: number | undefined
+  /** The WAL position seen by the last probe: the writer's current one, a replica's replayed one. */
+  readonly walLsn: bigint | undefined
+  readonly lastError: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The current health of a host (`host:port`). Synchronous: the router calls it on every read. */
+  readonly health: (host: string) => HostHealth
+  /** Passive detection: a connection-class failure on a real query marks the host down at once. */
+  readonly reportFailure: (pool: HostPool, cause: unknown) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class HealthMonitor extends Context.Tag("@pgfleet/postgres/HealthMonitor")<HealthMonitor, Service>() {}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+const PROBE_SQL = `SELECT pg_is_in_recovery() AS standby,
+  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+  (CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+   ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END)::float8 AS lag_seconds`
+
+interface ProbeRow {
+  readonly standby: boolean
+  readonly lsn: string | null
+  readonly lag_seconds: number
+}
+
+/** `X/Y` WAL position as a number of bytes. */
+export const parseLsn = (lsn: string): bigint => {
+  const [hi, lo] = lsn.split("/")
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
+}
+
+const destroy = (client: pg.Client | undefined) => {
+  // end() waits for the server, which a blackholed host never answers.
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy()
+}
+
+const makeService = (settings: PostgresSettings, writer: HostPool, readers: ReadonlyArray<HostPool>) =>
+  Effect.gen(function*() {
+    const pools = [writer, ...readers]
+    const states = new Map<string, Mutable<HostHealth>>(pools.map((p) => [p.host, {
+      state: "healthy",
+      observedRole: p.role === "writer" ? "primary" : "standby",
+      roleMismatch: false,
+      consecutiveFailures: 0,
+      lastProbeLatencyMs: undefined,
+      lagBytes: undefined,
+      lagSeconds: undefined,
+      walLsn: undefined,
+      lastError: undefined
+    }]))
+    const stateOf = (pool: HostPool) => states.get(pool.host)!
+    const tags = (pool: HostPool) => <T extends Metric.Metric<any, any, any>>(m: T): T =>
+      Metric.tagged(Metric.tagged(m, "host", pool.host), "role", pool.role) as T
+
+    const markDown = (pool: HostPool, detectedBy: "probe" | "query", error: string) =>
+      Effect.gen(function*() {
+        const s = stateOf(pool)
+        if (s.state === "down") return
+        s.state = "down"
+        s.consecutiveFailures = Math.max(s.consecutiveFailures, settings.healthFailureThreshold)
+        s.lastError = error
+        // Reads stuck on a host that stopped answering would wait forever: fail them over now.
+        if (pool.role === "reader" && detectedBy === "probe") pool.dropCheckedOut()
+        yield* Metric.increment(Metric.tagged(tags(pool)(PostgresMetrics.hostDown), "detected_by", detectedBy))
+        yield* Metric.set(tags(pool)(PostgresMetrics.hostUp), 0)
+        yield* Effect.logWarning(`pgfleet: ${pool.role} ${pool.host} is down`).pipe(
+          Effect.annotateLogs({ host: pool.host, role: pool.role, detectedBy, error })
+        )
+      })
+
+    const recordSuccess = (pool: HostPool, row: ProbeRow, latencyMs: number) =>
+      Effect.gen(function*() {
+        const s = stateOf(pool)
+        const t = tags(pool)
+        const wasDown = s.state === "down"
+        const mismatch = row.standby !== (pool.role === "reader")
+        s.consecutiveFailures = 0
+        s.lastProbeLatencyMs = latencyMs
+        s.lastError = undefined
+        s.observedRole = row.standby ? "standby" : "primary"
+        s.walLsn = row.lsn === null ? undefined : parseLsn(row.lsn)
+        if (pool.role === "reader") {
+          const writerLsn = stateOf(writer).walLsn
+          s.lagBytes = writerLsn !== undefined && s.walLsn !== undefined
+            ? Math.max(0, Number(writerLsn - s.walLsn))
+            : undefined
+          s.lagSeconds = row.lag_seconds
+          if (s.lagBytes !== undefined) yield* Metric.set(t(PostgresMetrics.replicaLagBytes), s.lagBytes)
+          yield* Metric.set(t(PostgresMetrics.replicaLagSeconds), s.lagSeconds)
+        }
+        if (mismatch !== s.roleMismatch) {
+          s.roleMismatch = mismatch
+          yield* mismatch
+            ? Effect.logWarning(`pgfleet: role change: ${pool.role} ${pool.host} is now a ${s.observedRole}`).pipe(
+              Effect.annotateLogs({ host: pool.host, role: pool.role, observedRole: s.observedRole })
+            )
+            : Effect.logInfo(`pgfleet: ${pool.host} is back in its ${pool.role} role`)
+        }
+        if (wasDown) {
+          s.state = "healthy"
+          yield* Effect.logInfo(`pgfleet: ${pool.role} ${pool.host} is healthy again`).pipe(
+            Effect.annotateLogs({ host: pool.host, role: pool.role })
+          )
+        }
+        yield* Metric.set(t(PostgresMetrics.hostUp), mismatch ? 0 : 1)
+        yield* Metric.update(t(PostgresMetrics.probeLatency), latencyMs)
+      })
+
+    const recordFailure = (pool: HostPool, error: unknown) =>
+      Effect.gen(function*() {
+        const s = stateOf(pool)
+        s.consecutiveFailures++
+        s.lastError = describe(error)
+        if (s.consecutiveFailures >= settings.healthFailureThreshold) yield* markDown(pool, "probe", s.lastError)
+      })
+
+    const recordPoolCounts = (pool: HostPool) =>
+      Effect.gen(function*() {
+        const counts = pool.counts()
+        const gauge = tags(pool)(PostgresMetrics.poolConnections)
+        yield* Metric.set(Metric.tagged(gauge, "state", "idle"), counts.idle)
+        yield* Metric.set(Metric.tagged(gauge, "state", "in_use"), counts.inUse)
+        yield* Metric.set(Metric.tagged(gauge, "state", "waiting"), counts.waiting)
+      })
+
+    /** One probe on a dedicated connection, kept open between probes and replaced after a failure. */
+    const prober = (pool: HostPool) => {
+      let client: pg.Client | undefined
+      const probe = Effect.tryPromise(async () => {
+        if (client === undefined) {
+          const fresh = pool.newClient()
+          fresh.on("error", () => {})
+          client = fresh
+          await fresh.connect()
+        }
+        const { rows } = await client.query<ProbeRow>(PROBE_SQL)
+        return rows[0]!
+      }).pipe(
+        Effect.timeoutFail({
+          duration: settings.healthCheckTimeout,
+          onTimeout: () => new Error(`probe timed out after ${Duration.format(settings.healthCheckTimeout)}`)
+        }),
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            destroy(client)
+            client = undefined
+          })
+        )
+      )
+      return { probe, close: Effect.sync(() => destroy(client)) }
+    }
+
+    /** Healthy hosts are probed every interval; down hosts on a backoff that starts fast and is capped by it. */
+    const nextDelay = (pool: HostPool) => {
+      const s = stateOf(pool)
+      if (s.state === "healthy") return settings.healthCheckInterval
+      const exponent = Math.min(20, s.consecutiveFailures - settings.healthFailureThreshold)
+      return Duration.min(settings.healthCheckInterval, Duration.times(settings.retryBase, 2 ** Math.max(0, exponent)))
+    }
+
+    const monitor = (pool: HostPool) =>
+      Effect.gen(function*() {
+        const { close, probe } = prober(pool)
+        yield* Effect.addFinalizer(() => close)
+        yield* Metric.set(tags(pool)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime))
+        while (true) {
+          yield* Effect.sleep(nextDelay(pool))
+          const started = performance.now()
+          const result = yield* Effect.either(probe)
+          yield* result._tag === "Right"
+            ? recordSuccess(pool, result.right, performance.now() - started)
+            : recordFailure(pool, result.left)
+          yield* recordPoolCounts(pool)
+        }
+      })
+
+    for (const pool of pools) yield* Effect.forkScoped(monitor(pool))
+
+    return {
+      health: (host) => states.get(host)!,
+      reportFailure: (pool, cause) => isConnectionError(cause) ? markDown(pool, "query", describe(cause)) : Effect.void
+    } satisfies Service
+  })
+
+/**
+ * Starts one probe fiber per host (every `DB_HEALTH_CHECK_INTERVAL_MS`, each
+ * within `DB_HEALTH_CHECK_TIMEOUT_MS`); a host is down after
+ * `DB_HEALTH_FAILURE_THRESHOLD` failed probes and healthy again after one
+ * success. The fibers stop when the layer is released.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HealthMonitor } from "@pgfleet/postgres"
+ *
+ * const writerIsUp = (host: string) =>
+ *   Effect.map(HealthMonitor.HealthMonitor, (m) => m.health(host).state === "healthy")
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<HealthMonitor, never, PostgresConfig | WriterPool | ReaderPools> = Layer.scoped(
+  HealthMonitor,
+  Effect.gen(function*() {
+    return yield* makeService(yield* PostgresConfig, yield* WriterPool, yield* ReaderPools)
+  })
+)

@@ -1,0 +1,245 @@
+/**
+ * One `pg.Pool` for one host, opened, warmed and role-checked when its scope
+ * opens, and closed within a bounded time when it closes.
+ *
+ * @since 0.1.0
+ */
+import type * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import pg from "pg"
+import { describe, isPermanent } from "./internal/errors.js"
+import { clientConfig } from "./internal/pgOptions.js"
+import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
+import { hostLabel } from "./PostgresConfig.js"
+import { PostgresError } from "./PostgresError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Role = "writer" | "reader"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolCounts {
+  readonly total: number
+  readonly idle: number
+  readonly inUse: number
+  readonly waiting: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostPool {
+  /** `host:port`. */
+  readonly host: string
+  readonly address: HostAddress
+  readonly role: Role
+  /** The `@effect/sql-pg` client over this host's pool. */
+  readonly client: PgClient.PgClient
+  /** The pool's connection counts right now. */
+  readonly counts: () => PoolCounts
+  /** How long opening and warming the pool took. */
+  readonly warmupTime: Duration.Duration
+  /** A new, unconnected client with the pool's options (for health probes). */
+  readonly newClient: () => pg.Client
+  /** Destroys the connections checked out right now, so reads stuck on a dead host fail over at once. */
+  readonly dropCheckedOut: () => void
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeOptions {
+  readonly address: HostAddress
+  readonly role: Role
+  readonly settings: PostgresSettings
+}
+
+/**
+ * The retry schedule for opening a pool: exponential from
+ * `DB_CONNECT_RETRY_BASE_MS` with jitter, each delay capped at
+ * `DB_CONNECT_RETRY_MAX_DELAY_MS`, at most `DB_CONNECT_RETRY_MAX_ATTEMPTS`
+ * attempts in all. Its output is the next delay.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const retrySchedule = (settings: PostgresSettings): Schedule.Schedule<Duration.Duration, unknown> =>
+  Schedule.exponential(settings.retryBase).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((d) => Duration.min(d, settings.retryMaxDelay)),
+    Schedule.intersect(Schedule.recurs(settings.retryMaxAttempts - 1)),
+    Schedule.delays
+  )
+
+/** Checks out `n` connections at once (pg's `min` opens none by itself), asks the role, releases them. */
+const warmOnce = (pool: pg.Pool, n: number) =>
+  Effect.async<boolean, unknown>((resume) => {
+    void Promise.allSettled(Array.from({ length: n }, () => pool.connect())).then(async (results) => {
+      const clients = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])
+      const failure = results.find((r) => r.status === "rejected")
+      try {
+        if (failure) throw failure.reason
+        const { rows } = await clients[0]!.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
+        resume(Effect.succeed(rows[0]!.standby))
+      } catch (cause) {
+        resume(Effect.fail(cause))
+      } finally {
+        for (const client of clients) client.release(failure !== undefined)
+      }
+    })
+  })
+
+/** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
+const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Duration, config: pg.ClientConfig) =>
+  Effect.gen(function*() {
+    const ended = Effect.promise(() => pool.end())
+    const done = yield* Effect.timeout(ended, grace).pipe(Effect.option)
+    if (done._tag === "Some" || checkedOut.size === 0) return
+    const pids = [...checkedOut].map((c) => (c as unknown as { processID: number }).processID)
+    yield* Effect.tryPromise(async () => {
+      const admin = new pg.Client(config)
+      admin.on("error", () => {})
+      await admin.connect()
+      try {
+        await admin.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids])
+      } finally {
+        await admin.end()
+      }
+    }).pipe(Effect.timeout(config.connectionTimeoutMillis ?? 5000), Effect.ignore)
+    for (const client of checkedOut) client.release(new Error("pool closed"))
+    yield* Effect.timeout(ended, "1 second").pipe(Effect.ignore)
+  })
+
+/**
+ * Opens the pool for one host, warms `DB_MIN_POOL_SIZE` connections with
+ * exponential backoff, verifies the host's role, and registers a finalizer
+ * that closes it. Fails with a `PostgresError` naming the host.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: MakeOptions
+): Effect.Effect<HostPool, PostgresError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const { address, role, settings } = options
+    const host = hostLabel(address)
+    const config = clientConfig(settings, address)
+    const statementTimeout = Duration.toMillis(settings.statementTimeout)
+    const runtime = yield* Effect.runtime<never>()
+    const started = Date.now()
+
+    const pool = new pg.Pool({
+      ...config,
+      max: settings.maxPoolSize,
+      min: settings.minPoolSize,
+      idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
+      // The pool's timeout bounds the wait for a free connection; the client's, one connect.
+      connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
+      Client: class extends pg.Client {
+        constructor(c?: pg.ClientConfig) {
+          // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
+          super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
+        }
+      },
+      ...(statementTimeout > 0 && settings.statementTimeoutMode === "set"
+        ? {
+          onConnect: (client: pg.ClientBase) => client.query(`SET statement_timeout = ${Math.round(statementTimeout)}`)
+        }
+        : {})
+    })
+    // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
+    pool.on("error", (error) => {
+      Runtime.runFork(runtime)(
+        Effect.logWarning("pgfleet: idle connection lost").pipe(
+          Effect.annotateLogs({ host, role, error: describe(error) })
+        )
+      )
+    })
+    const checkedOut = new Set<pg.PoolClient>()
+    pool.on("acquire", (client) => checkedOut.add(client))
+    pool.on("release", (_err, client) => checkedOut.delete(client))
+    pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
+
+    yield* Effect.addFinalizer(() =>
+      close(pool, checkedOut, settings.closeGrace, config).pipe(
+        Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
+      )
+    )
+
+    let attempts = 0
+    const attempt = Effect.gen(function*() {
+      const n = ++attempts
+      const standby = yield* warmOnce(pool, Math.max(1, settings.minPoolSize)).pipe(
+        Effect.timeoutFail({
+          duration: Duration.sum(settings.poolTimeout, settings.connectTimeout),
+          onTimeout: () => new Error(`no answer within ${Duration.format(settings.poolTimeout)}`)
+        }),
+        Effect.tapError((error) =>
+          isPermanent(error) ? Effect.void : Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
+            Effect.annotateLogs({ host, role, attempt: n, of: settings.retryMaxAttempts, error: describe(error) })
+          )
+        )
+      )
+      if (standby !== (role === "reader")) {
+        return yield* new PostgresError({
+          reason: "WrongRole",
+          host,
+          message: role === "reader"
+            ? `${host} is listed in DB_READER_HOSTS but is a primary (pg_is_in_recovery() is false)`
+            : `${host} is DB_WRITER_HOST but is a standby (pg_is_in_recovery() is true)`
+        })
+      }
+    })
+
+    yield* attempt.pipe(
+      Effect.retry({ schedule: retrySchedule(settings), while: (e) => !isPermanent(e) }),
+      Effect.mapError((cause) =>
+        cause instanceof PostgresError ? cause : new PostgresError({
+          reason: "ConnectFailed",
+          host,
+          message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${describe(cause)}`,
+          cause
+        })
+      ),
+      Effect.withSpan("pgfleet.pool.open", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
+    )
+
+    const client = yield* PgClient.fromPool({
+      acquire: Effect.succeed(pool),
+      applicationName: settings.applicationName,
+      spanAttributes: { "pgfleet.host": host, "pgfleet.role": role }
+    }).pipe(Effect.orDie)
+
+    return {
+      host,
+      address,
+      role,
+      client,
+      warmupTime: Duration.millis(Date.now() - started),
+      counts: () => ({
+        total: pool.totalCount,
+        idle: pool.idleCount,
+        inUse: pool.totalCount - pool.idleCount,
+        waiting: pool.waitingCount
+      }),
+      newClient: () => new pg.Client(config),
+      dropCheckedOut: () => {
+        for (const c of checkedOut) {
+          ;(c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+        }
+      }
+    } satisfies HostPool
+  })

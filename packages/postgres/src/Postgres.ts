@@ -1,0 +1,269 @@
+/**
+ * The facade a program uses: `writer` always talks to the primary, `reader`
+ * routes each statement to a healthy replica, `withReader` / `withWriter`
+ * run existing `SqlClient` code on either side, and `stats` shows every pool.
+ *
+ * @since 0.1.0
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as HealthMonitor from "./HealthMonitor.js"
+import type { PoolCounts, Role } from "./HostPool.js"
+import * as RoutedClient from "./internal/routedClient.js"
+import * as PostgresConfig from "./PostgresConfig.js"
+import { PostgresError } from "./PostgresError.js"
+import * as ReaderPools from "./ReaderPools.js"
+import * as ReaderRouter from "./ReaderRouter.js"
+import * as WriterPool from "./WriterPool.js"
+
+/**
+ * A snapshot of one host: pool counts and what the health monitor knows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostStats extends PoolCounts {
+  readonly host: string
+  readonly role: Role
+  readonly health: HealthMonitor.HealthState
+  readonly observedRole: HealthMonitor.HostHealth["observedRole"]
+  readonly roleMismatch: boolean
+  readonly consecutiveFailures: number
+  readonly lastProbeLatencyMs: number | undefined
+  readonly lagBytes: number | undefined
+  readonly lagSeconds: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Always the primary. Writes are never routed to a replica and never retried by pgfleet. */
+  readonly writer: SqlClient.SqlClient
+  /**
+   * Each statement outside a transaction goes to a replica picked by the
+   * `ReaderRouter`, and is tried once more elsewhere after a connection-class
+   * failure. A transaction opened on it stays on one replica. Inside a writer
+   * transaction, its statements join that transaction (and see its writes).
+   */
+  readonly reader: SqlClient.SqlClient
+  /** Runs `effect` with `SqlClient` bound to the routed reader. */
+  readonly withReader: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient>>
+  /** Runs `effect` with `SqlClient` bound to the writer. */
+  readonly withWriter: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient>>
+  /** Every host, writer first. */
+  readonly stats: Effect.Effect<ReadonlyArray<HostStats>>
+}
+
+/**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Postgres, PostgresLive } from "@pgfleet/postgres"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pg = yield* Postgres.Postgres
+ *   yield* pg.writer`INSERT INTO notes (body) VALUES (${"hello"})`
+ *   const notes = yield* pg.reader`SELECT body FROM notes`
+ *   return notes
+ * })
+ *
+ * Effect.runPromise(Effect.provide(program, PostgresLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Postgres extends Context.Tag("@pgfleet/postgres/Postgres")<Postgres, Service>() {}
+
+/**
+ * Builds the facade from the pool, router and health services.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<
+  Service,
+  never,
+  | PostgresConfig.PostgresConfig
+  | WriterPool.WriterPool
+  | ReaderPools.ReaderPools
+  | ReaderRouter.ReaderRouter
+  | HealthMonitor.HealthMonitor
+  | Reactivity.Reactivity
+> = Effect.gen(function*() {
+  const settings = yield* PostgresConfig.PostgresConfig
+  const writerPool = yield* WriterPool.WriterPool
+  const readerPools = yield* ReaderPools.ReaderPools
+  const router = yield* ReaderRouter.ReaderRouter
+  const monitor = yield* HealthMonitor.HealthMonitor
+
+  const writerTarget = { pool: writerPool, route: "writer" }
+  const writer = yield* RoutedClient.make({
+    // Fail fast while the writer is known to be down instead of waiting on a dead host.
+    pick: () =>
+      monitor.health(writerPool.host).state === "down"
+        ? Effect.fail(
+          new PostgresError({
+            reason: "Unavailable",
+            host: writerPool.host,
+            message: `the writer ${writerPool.host} is down (${
+              monitor.health(writerPool.host).lastError ?? "failed health checks"
+            }); writes fail fast until it answers again`
+          })
+        )
+        : Effect.succeed(writerTarget),
+    retryElsewhere: false,
+    onFailure: monitor.reportFailure,
+    poolTimeout: settings.poolTimeout
+  })
+  const reader = yield* RoutedClient.make({
+    pick: router.route,
+    retryElsewhere: true,
+    onFailure: monitor.reportFailure,
+    poolTimeout: settings.poolTimeout
+  })
+
+  const stats = Effect.sync(() =>
+    [writerPool, ...readerPools].map((pool): HostStats => {
+      const health = monitor.health(pool.host)
+      return {
+        host: pool.host,
+        role: pool.role,
+        ...pool.counts(),
+        health: health.state,
+        observedRole: health.observedRole,
+        roleMismatch: health.roleMismatch,
+        consecutiveFailures: health.consecutiveFailures,
+        lastProbeLatencyMs: health.lastProbeLatencyMs,
+        lagBytes: health.lagBytes,
+        lagSeconds: health.lagSeconds
+      }
+    })
+  )
+
+  return {
+    writer,
+    reader,
+    withReader: (effect) => Effect.provideService(effect, SqlClient.SqlClient, reader),
+    withWriter: (effect) => Effect.provideService(effect, SqlClient.SqlClient, writer),
+    stats
+  } satisfies Service
+})
+
+/**
+ * Every service pgfleet provides.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Services =
+  | Postgres
+  | SqlClient.SqlClient
+  | PgClient.PgClient
+  | PostgresConfig.PostgresConfig
+  | WriterPool.WriterPool
+  | ReaderPools.ReaderPools
+  | ReaderRouter.ReaderRouter
+  | HealthMonitor.HealthMonitor
+
+const facade = Layer.effectContext(
+  Effect.gen(function*() {
+    const service = yield* make
+    const writerPool = yield* WriterPool.WriterPool
+    return Context.make(Postgres, service).pipe(
+      Context.add(SqlClient.SqlClient, service.writer),
+      Context.add(PgClient.PgClient, writerPool.client)
+    )
+  })
+)
+
+/**
+ * The whole fleet from a `PostgresConfig` service: writer and reader pools
+ * (opened at the same time), health monitor, router and facade. `SqlClient`
+ * is the writer, so existing `@effect/sql` code runs unchanged; `PgClient` is
+ * the writer's `@effect/sql-pg` client (for `listen`, `notify` and `json`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromConfigService: Layer.Layer<
+  Exclude<Services, never>,
+  PostgresError,
+  PostgresConfig.PostgresConfig
+> = facade.pipe(
+  Layer.provideMerge(ReaderRouter.layer),
+  Layer.provideMerge(HealthMonitor.layer),
+  Layer.provideMerge(Layer.merge(WriterPool.layer, ReaderPools.layer)),
+  Layer.provideMerge(Reactivity.layer)
+) as Layer.Layer<Services, PostgresError, PostgresConfig.PostgresConfig>
+
+/**
+ * The fleet from settings given in code.
+ *
+ * @example
+ * ```ts
+ * import { Postgres } from "@pgfleet/postgres"
+ *
+ * const Live = Postgres.layer({
+ *   writerHost: "db-primary.internal",
+ *   readerHosts: ["db-replica-1.internal", "db-replica-2.internal"],
+ *   username: "app",
+ *   password: "p@ss:w/rd#?",
+ *   database: "app"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  input: PostgresConfig.PostgresSettingsInput
+): Layer.Layer<Services, PostgresError | ConfigError.ConfigError> =>
+  Layer.provideMerge(layerFromConfigService, PostgresConfig.layer(input))
+
+/**
+ * The fleet from a `Config` of settings.
+ *
+ * @example
+ * ```ts
+ * import { Postgres, PostgresConfig } from "@pgfleet/postgres"
+ *
+ * const Live = Postgres.layerConfig(PostgresConfig.fromEnv)
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<PostgresConfig.PostgresSettings>
+): Layer.Layer<Services, PostgresError | ConfigError.ConfigError> =>
+  Layer.provideMerge(layerFromConfigService, PostgresConfig.layerConfig(config))
+
+/**
+ * The fleet configured from the `DB_*` environment variables.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SqlClient } from "@effect/sql"
+ * import { PostgresLive } from "@pgfleet/postgres"
+ *
+ * // Existing @effect/sql code runs unchanged, on the writer.
+ * const count = Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT count(*) FROM notes`)
+ * Effect.runPromise(Effect.provide(count, PostgresLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const PostgresLive: Layer.Layer<Services, PostgresError | ConfigError.ConfigError> = layerConfig(
+  PostgresConfig.fromEnv
+)

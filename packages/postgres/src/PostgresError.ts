@@ -1,0 +1,49 @@
+/**
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+
+/**
+ * Why a pgfleet operation failed.
+ *
+ * - `ConnectFailed`: a pool could not open or warm up its connections (after retries).
+ * - `WrongRole`: a host is a primary where a standby was expected, or the reverse.
+ * - `AcquireTimeout`: no pooled connection became free within `DB_POOL_TIMEOUT`.
+ * - `Unavailable`: the host is known to be down, so the call failed fast.
+ * - `NoHealthyReader`: every replica is down and `DB_READER_FALLBACK=fail`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PostgresErrorReason = "ConnectFailed" | "WrongRole" | "AcquireTimeout" | "Unavailable" | "NoHealthyReader"
+
+/**
+ * The one error type pgfleet raises. It names the host (`host:port`), never
+ * the password. Query errors are `SqlError`s; when a query fails because of
+ * pgfleet (a pool timeout, a host that is down), that `SqlError`'s `cause` is
+ * a `PostgresError`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PostgresError } from "@pgfleet/postgres"
+ *
+ * const onDown = Effect.catchTag("PostgresError", (e: PostgresError.PostgresError) =>
+ *   Effect.logWarning(`${e.reason} on ${e.host}: ${e.message}`))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PostgresError extends Data.TaggedError("PostgresError")<{
+  readonly reason: PostgresErrorReason
+  readonly host: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isPostgresError = (u: unknown): u is PostgresError => u instanceof PostgresError

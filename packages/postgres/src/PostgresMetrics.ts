@@ -1,0 +1,98 @@
+/**
+ * The metrics pgfleet records, as Effect `Metric`s. Every one is tagged with
+ * `host` (`host:port`) and `role` (`writer` or `reader`) where that applies;
+ * export them with any Effect metrics exporter (e.g. OpenTelemetry).
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+
+/**
+ * Reads routed, tagged with the host that served them and `route`:
+ * `strategy` (a healthy replica), `fallback` (the writer, no replica usable),
+ * `no-readers` (the writer, none configured) or `retry` (a second attempt).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const readsRouted = Metric.counter("pgfleet_reads_routed_total", {
+  description: "Reads routed, by host and route",
+  incremental: true
+})
+
+/**
+ * Reads tried again on another host after a connection-class failure.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const readRetries = Metric.counter("pgfleet_read_retries_total", {
+  description: "Reads retried on another host after a connection failure",
+  incremental: true
+})
+
+/**
+ * Times a host was marked down, tagged with `detected_by`: `probe` or `query`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const hostDown = Metric.counter("pgfleet_host_down_total", {
+  description: "Transitions of a host to down",
+  incremental: true
+})
+
+/**
+ * 1 while a host is healthy and in its expected role, else 0.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const hostUp = Metric.gauge("pgfleet_host_up", { description: "1 if the host is healthy and in its role" })
+
+/**
+ * Replica lag in bytes of WAL behind the writer.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const replicaLagBytes = Metric.gauge("pgfleet_replica_lag_bytes", { description: "WAL bytes behind the writer" })
+
+/**
+ * Replica replay delay in seconds.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const replicaLagSeconds = Metric.gauge("pgfleet_replica_lag_seconds", { description: "Replay delay in seconds" })
+
+/**
+ * Health probe latency in milliseconds.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const probeLatency = Metric.histogram(
+  "pgfleet_probe_latency_ms",
+  MetricBoundaries.exponential({ start: 0.25, factor: 2, count: 14 }),
+  "Health probe round trip in milliseconds"
+)
+
+/**
+ * Pool connections, tagged with `state`: `idle`, `in_use` or `waiting` (callers queued for one).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const poolConnections = Metric.gauge("pgfleet_pool_connections", {
+  description: "Pool connections by state"
+})
+
+/**
+ * Time to open and warm a pool, in milliseconds.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const poolWarmup = Metric.gauge("pgfleet_pool_warmup_ms", { description: "Pool open and warm-up time" })

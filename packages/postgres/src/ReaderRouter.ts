@@ -1,0 +1,140 @@
+/**
+ * Picks the pool for each read: a healthy replica chosen by the
+ * `ReaderStrategy`, or the writer when there is none.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { HealthMonitor } from "./HealthMonitor.js"
+import type { HostPool } from "./HostPool.js"
+import { PostgresConfig } from "./PostgresConfig.js"
+import { PostgresError } from "./PostgresError.js"
+import { ReaderPools } from "./ReaderPools.js"
+import * as ReaderStrategy from "./ReaderStrategy.js"
+import { WriterPool } from "./WriterPool.js"
+
+/**
+ * Why a replica was passed over.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SkipReason = "down" | "role-changed" | "lagging" | "failed-this-read"
+
+/**
+ * `strategy`: a replica picked by the strategy. `fallback`: the writer,
+ * because no replica was usable. `no-readers`: the writer, because none is
+ * configured.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Route = "strategy" | "fallback" | "no-readers"
+
+/**
+ * A routing decision and why it was made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Decision {
+  readonly pool: HostPool
+  readonly route: Route
+  readonly strategy: string
+  readonly skipped: ReadonlyArray<{ readonly host: string; readonly reason: SkipReason }>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Picks a pool for one read, passing over the hosts in `exclude` (already tried for this read). */
+  readonly route: (exclude?: ReadonlyArray<string>) => Effect.Effect<Decision, PostgresError>
+}
+
+/**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ReaderRouter } from "@pgfleet/postgres"
+ *
+ * const where = Effect.flatMap(ReaderRouter.ReaderRouter, (router) => router.route()).pipe(
+ *   Effect.map((d) => `${d.pool.host} via ${d.route} (${d.strategy})`)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ReaderRouter extends Context.Tag("@pgfleet/postgres/ReaderRouter")<ReaderRouter, Service>() {}
+
+/**
+ * The router. It uses the `ReaderStrategy` service when one is provided,
+ * else the strategy named by `DB_READER_STRATEGY`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool | ReaderPools | HealthMonitor> = Layer
+  .effect(
+    ReaderRouter,
+    Effect.gen(function*() {
+      const settings = yield* PostgresConfig
+      const writer = yield* WriterPool
+      const readers = yield* ReaderPools
+      const monitor = yield* HealthMonitor
+      const strategy = Option.getOrElse(
+        yield* Effect.serviceOption(ReaderStrategy.ReaderStrategy),
+        () => ReaderStrategy.fromName(settings.readerStrategy)
+      )
+      const maxLagSeconds = Duration.toSeconds(settings.maxReplicaLag)
+
+      const skipReason = (pool: HostPool, exclude: ReadonlyArray<string>): SkipReason | undefined => {
+        if (exclude.includes(pool.host)) return "failed-this-read"
+        const health = monitor.health(pool.host)
+        if (health.state === "down") return "down"
+        if (health.roleMismatch) return "role-changed"
+        if (maxLagSeconds > 0 && (health.lagSeconds ?? 0) > maxLagSeconds) return "lagging"
+        return undefined
+      }
+
+      const route = (exclude: ReadonlyArray<string> = []): Effect.Effect<Decision, PostgresError> => {
+        if (readers.length === 0) {
+          return Effect.succeed({ pool: writer, route: "no-readers", strategy: strategy.name, skipped: [] })
+        }
+        const candidates: Array<HostPool> = []
+        const skipped: Array<{ host: string; reason: SkipReason }> = []
+        for (const pool of readers) {
+          const reason = skipReason(pool, exclude)
+          if (reason === undefined) candidates.push(pool)
+          else skipped.push({ host: pool.host, reason })
+        }
+        if (candidates.length > 0) {
+          return Effect.succeed({
+            pool: strategy.pick(candidates),
+            route: "strategy",
+            strategy: strategy.name,
+            skipped
+          })
+        }
+        if (settings.readerFallback === "fail") {
+          return Effect.fail(
+            new PostgresError({
+              reason: "NoHealthyReader",
+              host: readers.map((r) => r.host).join(","),
+              message: `no replica can serve reads (${
+                skipped.map((s) => `${s.host}: ${s.reason}`).join(", ")
+              }) and DB_READER_FALLBACK is fail`
+            })
+          )
+        }
+        return Effect.succeed({ pool: writer, route: "fallback", strategy: strategy.name, skipped })
+      }
+      return { route }
+    })
+  )

@@ -1,0 +1,87 @@
+/**
+ * `PostgresLive`'s stand-in for tests: the same services, backed by a fresh
+ * `TestCluster` that is stopped when the layer is released.
+ *
+ * @since 0.1.0
+ */
+import { Postgres } from "@pgfleet/postgres"
+import type { PostgresConfig, PostgresError } from "@pgfleet/postgres"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as TestCluster from "./TestCluster.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PostgresTestOptions extends TestCluster.TestClusterOptions {
+  /** Settings to change from the defaults (pool sizes, strategy, health intervals, ...). */
+  readonly settings?: Partial<PostgresConfig.PostgresSettingsInput> | undefined
+}
+
+/**
+ * The settings that point pgfleet at a running cluster.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const settingsFor = (cluster: TestCluster.TestCluster): PostgresConfig.PostgresSettingsInput => ({
+  writerHost: cluster.writer.host,
+  port: cluster.writer.port,
+  readerHosts: cluster.readers.map((r) => `${r.host}:${r.port}`),
+  username: cluster.username,
+  password: cluster.env.DB_PASSWORD!,
+  database: cluster.database
+})
+
+/**
+ * Every `PostgresLive` service plus `TestCluster.Cluster`, on a new cluster.
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { layerTest } from "@pgfleet/testing"
+ *
+ * it.layer(layerTest({ replicas: 3, settings: { readerStrategy: "round-robin" } }))((it) => {
+ *   // ...
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (
+  options: PostgresTestOptions = {}
+): Layer.Layer<
+  Postgres.Services | TestCluster.Cluster,
+  TestCluster.TestClusterError | PostgresError.PostgresError | ConfigError.ConfigError
+> =>
+  Layer.unwrapEffect(
+    Effect.map(TestCluster.Cluster, (cluster) => Postgres.layer({ ...settingsFor(cluster), ...options.settings }))
+  ).pipe(Layer.provideMerge(TestCluster.layer(options)))
+
+/**
+ * The default test fleet: a writer and 2 streaming replicas.
+ *
+ * @example
+ * ```ts
+ * import { expect, it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Postgres } from "@pgfleet/postgres"
+ * import { PostgresTest } from "@pgfleet/testing"
+ *
+ * it.layer(PostgresTest)((it) => {
+ *   it.effect("reads from a replica", () =>
+ *     Effect.gen(function*() {
+ *       const pg = yield* Postgres.Postgres
+ *       const rows = yield* pg.reader`SELECT pg_is_in_recovery() AS standby`
+ *       expect(rows[0].standby).toBe(true)
+ *     }))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const PostgresTest = layerTest()
