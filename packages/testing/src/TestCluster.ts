@@ -53,6 +53,8 @@ export interface TestCluster {
   readonly env: Readonly<Record<string, string>>
   readonly database: string
   readonly username: string
+  /** With the `tls` option, the PEM file that verifies every server's certificate. */
+  readonly tlsCaFile: string
   readonly stopReader: (i: number, mode?: StopMode) => Effect.Effect<void, TestClusterError>
   readonly startReader: (i: number) => Effect.Effect<void, TestClusterError>
   readonly pauseReplay: (i: number) => Effect.Effect<void, TestClusterError>
@@ -82,6 +84,7 @@ export interface TestClusterPromise {
   readonly env: Readonly<Record<string, string>>
   readonly database: string
   readonly username: string
+  readonly tlsCaFile: string
   readonly stopReader: (i: number, mode?: StopMode) => Promise<void>
   readonly startReader: (i: number) => Promise<void>
   readonly pauseReplay: (i: number) => Promise<void>
@@ -133,6 +136,7 @@ const fromRunning = (c: RunningCluster): TestCluster => ({
   env: c.env,
   database: c.database,
   username: c.username,
+  tlsCaFile: c.tlsCaFile,
   stopReader: (i, mode) => attempt(`stopReader(${i})`, () => c.stopReader(i, mode)),
   startReader: (i) => attempt(`startReader(${i})`, () => c.startReader(i)),
   pauseReplay: (i) => attempt(`pauseReplay(${i})`, () => c.pauseReplay(i)),

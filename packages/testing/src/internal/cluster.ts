@@ -3,8 +3,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
+import * as selfsigned from "selfsigned"
 import { binaries } from "./binaries.js"
 import { run } from "./exec.js"
+import type { ServerUser } from "./osUser.js"
 import { serverUser } from "./osUser.js"
 import { freePort } from "./ports.js"
 
@@ -23,6 +25,8 @@ export interface ClusterOptions {
   readonly database?: string | undefined
   readonly username?: string | undefined
   readonly password?: string | undefined
+  /** Serve TLS with a fresh self-signed certificate for 127.0.0.1 and localhost. */
+  readonly tls?: boolean | undefined
   /** Extra `postgresql.conf` lines for every server. */
   readonly serverSettings?: Readonly<Record<string, string | number>> | undefined
 }
@@ -65,6 +69,19 @@ const baseSettings = (socketDir: string): Record<string, string | number> => ({
   log_min_messages: "warning",
   log_connections: "off"
 })
+
+/** A self-signed certificate in the data directory (copied to every replica), trusted by `caFile`. */
+const writeCertificate = async (dataDir: string, caFile: string, user: ServerUser | undefined) => {
+  const pems = await selfsigned.generate([{ name: "commonName", value: "localhost" }], {
+    keyType: "ec",
+    extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: HOST }] }]
+  })
+  fs.writeFileSync(path.join(dataDir, "server.crt"), pems.cert)
+  fs.writeFileSync(path.join(dataDir, "server.key"), pems.private, { mode: 0o600 })
+  if (user) { for (const f of ["server.crt", "server.key"]) fs.chownSync(path.join(dataDir, f), user.uid, user.gid) }
+  fs.writeFileSync(caFile, pems.cert)
+  return { ssl: "on" }
+}
 
 /** Stops the servers of clusters whose owning process died without cleaning up. */
 const reapOrphans = () => {
@@ -110,6 +127,8 @@ export class RunningCluster {
   readonly writer: HostPort
   readonly readers: ReadonlyArray<HostPort>
   readonly env: Readonly<Record<string, string>>
+  /** With `tls`, the PEM file that verifies every server's certificate. */
+  readonly tlsCaFile: string
   readonly #nodes: ReadonlyArray<Node>
 
   private constructor(
@@ -118,12 +137,15 @@ export class RunningCluster {
     readonly username: string,
     private readonly pgCtl: string,
     nodes: ReadonlyArray<Node>,
-    password: string
+    password: string,
+    tls: boolean
   ) {
     this.#nodes = nodes
     this.writer = { host: HOST, port: nodes[0]!.port }
     this.readers = nodes.slice(1).map((n) => ({ host: HOST, port: n.port }))
+    this.tlsCaFile = path.join(dir, "ca.pem")
     this.env = {
+      ...(tls ? { DB_SSL_MODE: "verify-full", DB_SSL_CA_FILE: this.tlsCaFile } : {}),
       DB_WRITER_HOST: HOST,
       DB_PORT: String(this.writer.port),
       DB_READER_HOSTS: this.readers.map((r) => `${r.host}:${r.port}`).join(","),
@@ -168,7 +190,7 @@ export class RunningCluster {
       running: false,
       paused: false
     }))
-    const cluster = new RunningCluster(dir, database, username, bin.pg_ctl, nodes, password)
+    const cluster = new RunningCluster(dir, database, username, bin.pg_ctl, nodes, password, options.tls === true)
     live.add(cluster)
     try {
       const pwfile = path.join(dir, "pwfile")
@@ -190,7 +212,8 @@ export class RunningCluster {
       ], user)
       fs.rmSync(pwfile)
 
-      const shared = { ...baseSettings(socketDir), ...options.serverSettings }
+      const tls = options.tls ? await writeCertificate(primaryDir, cluster.tlsCaFile, user) : {}
+      const shared = { ...baseSettings(socketDir), ...tls, ...options.serverSettings }
       fs.appendFileSync(path.join(primaryDir, "postgresql.conf"), confLines({ ...shared, port: ports[0]! }))
       // A copy of the primary taken before its first start is a valid base backup.
       for (const [i, node] of nodes.slice(1).entries()) {
