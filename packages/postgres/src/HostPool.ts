@@ -101,10 +101,20 @@ const warmOnce = (pool: pg.Pool, n: number) =>
     })
   })
 
+/**
+ * Closes the sockets of checked-out clients. Their owners see the error and
+ * release them, so the pool drops them; releasing them here instead would
+ * race the owners' own release.
+ */
+const destroyAll = (clients: Iterable<pg.PoolClient>) => {
+  for (const c of clients) (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+}
+
 /** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
 const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Duration, config: pg.ClientConfig) =>
   Effect.gen(function*() {
-    const ended = Effect.promise(() => pool.end())
+    // Finalizers run uninterruptibly: without `interruptible`, the timeouts below could not cut the wait short.
+    const ended = Effect.interruptible(Effect.promise(() => pool.end()))
     const done = yield* Effect.timeout(ended, grace).pipe(Effect.option)
     if (done._tag === "Some" || checkedOut.size === 0) return
     const pids = [...checkedOut].map((c) => (c as unknown as { processID: number }).processID)
@@ -117,8 +127,8 @@ const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Du
       } finally {
         await admin.end()
       }
-    }).pipe(Effect.timeout(config.connectionTimeoutMillis ?? 5000), Effect.ignore)
-    for (const client of checkedOut) client.release(new Error("pool closed"))
+    }).pipe(Effect.interruptible, Effect.timeout(config.connectionTimeoutMillis ?? 5000), Effect.ignore)
+    destroyAll(checkedOut)
     yield* Effect.timeout(ended, "1 second").pipe(Effect.ignore)
   })
 
@@ -163,7 +173,7 @@ export const make = (
     // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
     pool.on("error", (error) => {
       Runtime.runFork(runtime)(
-        Effect.logWarning("pgfleet: idle connection lost").pipe(
+        Effect.logDebug("pgfleet: idle connection lost").pipe(
           Effect.annotateLogs({ host, role, error: describe(error) })
         )
       )
@@ -236,10 +246,6 @@ export const make = (
         waiting: pool.waitingCount
       }),
       newClient: () => new pg.Client(config),
-      dropCheckedOut: () => {
-        for (const c of checkedOut) {
-          ;(c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
-        }
-      }
+      dropCheckedOut: () => destroyAll(checkedOut)
     } satisfies HostPool
   })

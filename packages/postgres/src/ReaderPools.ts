@@ -43,5 +43,5 @@ export const layer: Layer.Layer<ReaderPools, PostgresError, PostgresConfig | Rea
       settings.readers,
       (address) => HostPool.make({ address, role: "reader", settings }),
       { concurrency: "unbounded" }
-    ))
+    ).pipe(Effect.parallelFinalizers))
 )

@@ -12,3 +12,8 @@ export { startTestCluster } from "./TestCluster.js"
  * @since 0.1.0
  */
 export { layerTest, PostgresTest, settingsFor } from "./PostgresTest.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TcpProxy from "./TcpProxy.js"

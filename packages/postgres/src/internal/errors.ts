@@ -6,7 +6,9 @@ const CONNECTION_MESSAGES = [
   "Connection terminated",
   "timeout exceeded when trying to connect",
   "Client has encountered a connection error",
-  "Connection closed"
+  "Connection closed",
+  // pg.Client's own connect timeout
+  "timeout expired"
 ]
 
 const causes = function*(error: unknown): Generator<unknown> {
