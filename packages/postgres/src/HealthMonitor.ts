@@ -140,7 +140,8 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
           s.lagBytes = writerLsn !== undefined && s.walLsn !== undefined
             ? Math.max(0, Number(writerLsn - s.walLsn))
             : undefined
-          s.lagSeconds = row.lag_seconds
+          // Caught up with the writer's last probed position: no replay delay, whatever the last replay time says.
+          s.lagSeconds = s.lagBytes === 0 ? 0 : row.lag_seconds
           if (s.lagBytes !== undefined) yield* Metric.set(t(PostgresMetrics.replicaLagBytes), s.lagBytes)
           yield* Metric.set(t(PostgresMetrics.replicaLagSeconds), s.lagSeconds)
         }
