@@ -1,0 +1,203 @@
+/**
+ * `pnpm bench`: pgfleet against its peers on one embedded cluster (a writer,
+ * 2 streaming replicas), pool size 8 per host, 32 concurrent readers.
+ * `--smoke` runs a 2-second version for CI: it checks that the bench runs,
+ * and asserts nothing about speed.
+ */
+import { Postgres } from "@pgfleet/postgres"
+import { startTestCluster } from "@pgfleet/testing"
+import type { TestCluster } from "@pgfleet/testing"
+import { Effect, Layer } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Contenders from "./contenders.js"
+import { type Figures, figures, median, promiseLoad } from "./measure.js"
+
+const smoke = process.argv.includes("--smoke")
+const ROUNDS = smoke ? 1 : 5
+const SECONDS = smoke ? 0.1 : 3
+const CONCURRENCY = 32
+const here = path.dirname(fileURLToPath(import.meta.url))
+const resultsFile = path.join(here, "../../../bench-results", smoke ? "smoke.tmp.json" : "latest.json")
+
+const log = (line: string) => console.log(line)
+const fmt = (n: number, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : "-"
+
+const seed = async (cluster: TestCluster.TestClusterPromise) => {
+  await cluster.query("writer", "CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL)")
+  await cluster.query("writer", `INSERT INTO kv SELECT g, md5(g::text) FROM generate_series(1, ${Contenders.ROWS}) AS g`)
+  await cluster.query("writer", "ANALYZE kv")
+  await cluster.waitForReplication()
+}
+
+/** Alternates the contenders (A B C ... A B C ...) and keeps each run's figures. */
+const throughput = async (contenders: ReadonlyArray<Contenders.Contender>) => {
+  const runs = new Map<string, Array<Figures>>()
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const workload of Contenders.workloads) {
+      for (const c of contenders) {
+        const f = figures(await c.load(workload, CONCURRENCY, SECONDS * 1000))
+        const key = `${c.name}|${workload}`
+        runs.set(key, [...(runs.get(key) ?? []), f])
+        log(`  round ${round}/${ROUNDS}  ${workload.padEnd(9)}  ${c.name.padEnd(42)} ${fmt(f.readsPerSecond).padStart(7)} reads/s`)
+      }
+    }
+  }
+  return [...runs].map(([key, fs]) => {
+    const [name, workload] = key.split("|") as [string, Contenders.Workload]
+    return {
+      name,
+      workload,
+      readsPerSecond: median(fs.map((f) => f.readsPerSecond)),
+      p50Ms: median(fs.map((f) => f.p50Ms)),
+      p99Ms: median(fs.map((f) => f.p99Ms)),
+      failed: fs.reduce((a, f) => a + f.failed, 0),
+      runs: fs.length
+    }
+  })
+}
+
+/** Time to build a pgfleet layer (open, warm with 10 connections a host, role-check, first probes forked). */
+const warmup = async (cluster: TestCluster.TestClusterPromise, readers: boolean) => {
+  const settings = Contenders.fleetSettings(cluster, {
+    minPoolSize: 10,
+    maxPoolSize: 10,
+    ...(readers ? {} : { readerHosts: [] })
+  })
+  const started = performance.now()
+  await Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(Postgres.layer(settings)), () =>
+    Effect.sync(() => performance.now() - started))))
+  return performance.now() - started
+}
+
+/** Reads and failures per second while reader 0 is stopped (immediate) 1 s into a 3 s load. */
+const failover = async (
+  cluster: TestCluster.TestClusterPromise,
+  name: string,
+  op: () => Promise<unknown>
+) => {
+  const buckets = [0, 0, 0].map(() => ({ reads: 0, failed: 0 }))
+  const started = performance.now()
+  const stopper = new Promise<void>((resolve, reject) =>
+    setTimeout(() => cluster.stopReader(0, "immediate").then(resolve, reject), 1000)
+  )
+  await promiseLoad(async () => {
+    const bucket = buckets[Math.min(2, Math.floor((performance.now() - started) / 1000))]!
+    try {
+      await op()
+      bucket.reads++
+    } catch (e) {
+      bucket.failed++
+      throw e
+    }
+  }, CONCURRENCY, 3000)
+  await stopper
+  await cluster.startReader(0)
+  await cluster.waitForReplication()
+  return { name, perSecond: buckets }
+}
+
+const peakRss = (index: number, cluster: TestCluster.TestClusterPromise) => {
+  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(here, "rss.ts"), String(index)], {
+    env: { ...process.env, BENCH_CLUSTER: JSON.stringify(cluster) },
+    encoding: "utf8"
+  })
+  return JSON.parse(out.trim().split("\n").pop()!) as { name: string; maxRssMiB: number }
+}
+
+const main = async () => {
+  log(`pgfleet bench${smoke ? " (smoke)" : ""}: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`)
+  log("Starting an embedded primary with 2 streaming replicas ...")
+  const cluster = await startTestCluster({ replicas: 2 })
+  try {
+    log(`Seeding ${Contenders.ROWS} rows and waiting for the replicas ...`)
+    await seed(cluster)
+
+    log("Opening every contender's pools ...")
+    const contenders: Array<Contenders.Contender> = []
+    for (const make of Contenders.all) contenders.push(await make(cluster))
+    log(`Throughput: ${ROUNDS} round(s) of ${SECONDS} s per contender and workload, ${CONCURRENCY} concurrent readers`)
+    const rows = await throughput(contenders)
+    await Promise.all(contenders.map((c) => c.close()))
+
+    let warm: { fleetMs: number; singleMs: number } | undefined
+    let failovers: Array<Awaited<ReturnType<typeof failover>>> = []
+    let rss: Array<{ name: string; maxRssMiB: number }> = []
+    if (!smoke) {
+      log("Warm-up: pgfleet with writer + 2 readers against writer only, 10 connections a host (median of 5) ...")
+      const fleet: Array<number> = []
+      const single: Array<number> = []
+      for (let i = 0; i < 5; i++) {
+        single.push(await warmup(cluster, false))
+        fleet.push(await warmup(cluster, true))
+      }
+      warm = { fleetMs: median(fleet), singleMs: median(single) }
+
+      log("Failover: reader 0 stopped 1 s into a 3 s load ...")
+      const raw = await Contenders.rawPg(cluster)
+      failovers.push(await failover(cluster, raw.name, () => raw.runOne()))
+      await raw.close()
+      const fleet2 = await Contenders.pgfleet(cluster, "random")
+      failovers.push(await failover(cluster, fleet2.name, () => fleet2.runOne()))
+      await fleet2.close()
+
+      log("Peak RSS: each contender alone in a child process, 2 s of SELECT 1 ...")
+      rss = Contenders.all.map((_, i) => peakRss(i, cluster))
+    }
+
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      setup: { replicas: 2, poolSize: Contenders.POOL_SIZE, concurrency: CONCURRENCY, rounds: ROUNDS, secondsPerRun: SECONDS },
+      throughput: rows,
+      warmup: warm,
+      failover: failovers,
+      peakRss: rss
+    }
+    fs.mkdirSync(path.dirname(resultsFile), { recursive: true })
+    fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2))
+    log("")
+    log(markdown(results))
+    log(`\nResults written to ${path.relative(process.cwd(), resultsFile)}`)
+  } finally {
+    await cluster.stop()
+  }
+}
+
+const markdown = (r: {
+  throughput: ReadonlyArray<{ name: string; workload: string; readsPerSecond: number; p50Ms: number; p99Ms: number; failed: number }>
+  warmup: { fleetMs: number; singleMs: number } | undefined
+  failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
+  peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
+}) => {
+  const lines: Array<string> = []
+  for (const workload of Contenders.workloads) {
+    const rows = r.throughput.filter((t) => t.workload === workload)
+    const b = rows.find((t) => t.name.startsWith("(b)"))!.readsPerSecond
+    const a = rows.find((t) => t.name.startsWith("(a)"))!.readsPerSecond
+    lines.push(`\n**${workload}**\n`, "| contender | reads/s | p50 ms | p99 ms | ÷ (b) | ÷ (a) | failed |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (const t of rows) {
+      lines.push(`| ${t.name} | ${fmt(t.readsPerSecond)} | ${fmt(t.p50Ms, 2)} | ${fmt(t.p99Ms, 2)} | ${fmt(t.readsPerSecond / b, 2)} | ${fmt(t.readsPerSecond / a, 2)} | ${t.failed} |`)
+    }
+  }
+  if (r.warmup) {
+    lines.push("", `**Warm-up** (10 connections a host, median of 5): writer + 2 readers ${fmt(r.warmup.fleetMs)} ms, writer alone ${fmt(r.warmup.singleMs)} ms, ratio ${fmt(r.warmup.fleetMs / r.warmup.singleMs, 2)}`)
+  }
+  if (r.failover.length) {
+    lines.push("", "**Failover** (reader 0 stopped at 1 s)", "", "| contender | 0-1 s reads / failed | 1-2 s reads / failed | 2-3 s reads / failed |", "| --- | ---: | ---: | ---: |")
+    for (const f of r.failover) lines.push(`| ${f.name} | ${f.perSecond.map((s) => `${s.reads} / ${s.failed}`).join(" | ")} |`)
+  }
+  if (r.peakRss.length) {
+    lines.push("", "**Peak RSS**", "", "| contender | MiB |", "| --- | ---: |")
+    for (const m of r.peakRss) lines.push(`| ${m.name} | ${fmt(m.maxRssMiB)} |`)
+  }
+  return lines.join("\n")
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})
