@@ -88,7 +88,9 @@ export const effectSqlPg = async (cluster: TestCluster.TestClusterPromise): Prom
       minConnections: POOL_SIZE
     }).pipe(Effect.provide(Reactivity.layer))
   )
-  await Effect.runPromise(Effect.all(Array.from({ length: POOL_SIZE }, () => client`SELECT 1`), { concurrency: POOL_SIZE }))
+  await Effect.runPromise(
+    Effect.all(Array.from({ length: POOL_SIZE }, () => client`SELECT 1`), { concurrency: POOL_SIZE })
+  )
   return {
     name: "(b) @effect/sql-pg PgClient, one replica",
     load: (workload, concurrency, ms) =>
@@ -173,4 +175,3 @@ export const all = [
   (c: TestCluster.TestClusterPromise) => pgfleet(c, "least-connections"),
   drizzleReplicas
 ] as const
-

@@ -28,7 +28,10 @@ const fmt = (n: number, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : 
 
 const seed = async (cluster: TestCluster.TestClusterPromise) => {
   await cluster.query("writer", "CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL)")
-  await cluster.query("writer", `INSERT INTO kv SELECT g, md5(g::text) FROM generate_series(1, ${Contenders.ROWS}) AS g`)
+  await cluster.query(
+    "writer",
+    `INSERT INTO kv SELECT g, md5(g::text) FROM generate_series(1, ${Contenders.ROWS}) AS g`
+  )
   await cluster.query("writer", "ANALYZE kv")
   await cluster.waitForReplication()
 }
@@ -42,7 +45,11 @@ const throughput = async (contenders: ReadonlyArray<Contenders.Contender>) => {
         const f = figures(await c.load(workload, CONCURRENCY, SECONDS * 1000))
         const key = `${c.name}|${workload}`
         runs.set(key, [...(runs.get(key) ?? []), f])
-        log(`  round ${round}/${ROUNDS}  ${workload.padEnd(9)}  ${c.name.padEnd(42)} ${fmt(f.readsPerSecond).padStart(7)} reads/s`)
+        log(
+          `  round ${round}/${ROUNDS}  ${workload.padEnd(9)}  ${c.name.padEnd(42)} ${
+            fmt(f.readsPerSecond).padStart(7)
+          } reads/s`
+        )
       }
     }
   }
@@ -68,8 +75,11 @@ const warmup = async (cluster: TestCluster.TestClusterPromise, readers: boolean)
     ...(readers ? {} : { readerHosts: [] })
   })
   const started = performance.now()
-  await Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(Postgres.layer(settings)), () =>
-    Effect.sync(() => performance.now() - started))))
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.flatMap(Layer.build(Postgres.layer(settings)), () => Effect.sync(() => performance.now() - started))
+    )
+  )
   return performance.now() - started
 }
 
@@ -84,16 +94,20 @@ const failover = async (
   const stopper = new Promise<void>((resolve, reject) =>
     setTimeout(() => cluster.stopReader(0, "immediate").then(resolve, reject), 1000)
   )
-  await promiseLoad(async () => {
-    const bucket = buckets[Math.min(2, Math.floor((performance.now() - started) / 1000))]!
-    try {
-      await op()
-      bucket.reads++
-    } catch (e) {
-      bucket.failed++
-      throw e
-    }
-  }, CONCURRENCY, 3000)
+  await promiseLoad(
+    async () => {
+      const bucket = buckets[Math.min(2, Math.floor((performance.now() - started) / 1000))]!
+      try {
+        await op()
+        bucket.reads++
+      } catch (e) {
+        bucket.failed++
+        throw e
+      }
+    },
+    CONCURRENCY,
+    3000
+  )
   await stopper
   await cluster.startReader(0)
   await cluster.waitForReplication()
@@ -109,7 +123,11 @@ const peakRss = (index: number, cluster: TestCluster.TestClusterPromise) => {
 }
 
 const main = async () => {
-  log(`pgfleet bench${smoke ? " (smoke)" : ""}: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`)
+  log(
+    `pgfleet bench${smoke ? " (smoke)" : ""}: ${os.cpus().length} cores, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GiB, node ${process.version}`
+  )
   log("Starting an embedded primary with 2 streaming replicas ...")
   const cluster = await startTestCluster({ replicas: 2 })
   try {
@@ -150,8 +168,19 @@ const main = async () => {
 
     const results = {
       date: new Date().toISOString(),
-      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-      setup: { replicas: 2, poolSize: Contenders.POOL_SIZE, concurrency: CONCURRENCY, rounds: ROUNDS, secondsPerRun: SECONDS },
+      machine: {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version
+      },
+      setup: {
+        replicas: 2,
+        poolSize: Contenders.POOL_SIZE,
+        concurrency: CONCURRENCY,
+        rounds: ROUNDS,
+        secondsPerRun: SECONDS
+      },
       throughput: rows,
       warmup: warm,
       failover: failovers,
@@ -168,7 +197,9 @@ const main = async () => {
 }
 
 const markdown = (r: {
-  throughput: ReadonlyArray<{ name: string; workload: string; readsPerSecond: number; p50Ms: number; p99Ms: number; failed: number }>
+  throughput: ReadonlyArray<
+    { name: string; workload: string; readsPerSecond: number; p50Ms: number; p99Ms: number; failed: number }
+  >
   warmup: { fleetMs: number; singleMs: number } | undefined
   failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
   peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
@@ -178,17 +209,38 @@ const markdown = (r: {
     const rows = r.throughput.filter((t) => t.workload === workload)
     const b = rows.find((t) => t.name.startsWith("(b)"))!.readsPerSecond
     const a = rows.find((t) => t.name.startsWith("(a)"))!.readsPerSecond
-    lines.push(`\n**${workload}**\n`, "| contender | reads/s | p50 ms | p99 ms | ÷ (b) | ÷ (a) | failed |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    lines.push(
+      `\n**${workload}**\n`,
+      "| contender | reads/s | p50 ms | p99 ms | ÷ (b) | ÷ (a) | failed |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
     for (const t of rows) {
-      lines.push(`| ${t.name} | ${fmt(t.readsPerSecond)} | ${fmt(t.p50Ms, 2)} | ${fmt(t.p99Ms, 2)} | ${fmt(t.readsPerSecond / b, 2)} | ${fmt(t.readsPerSecond / a, 2)} | ${t.failed} |`)
+      lines.push(
+        `| ${t.name} | ${fmt(t.readsPerSecond)} | ${fmt(t.p50Ms, 2)} | ${fmt(t.p99Ms, 2)} | ${
+          fmt(t.readsPerSecond / b, 2)
+        } | ${fmt(t.readsPerSecond / a, 2)} | ${t.failed} |`
+      )
     }
   }
   if (r.warmup) {
-    lines.push("", `**Warm-up** (10 connections a host, median of 5): writer + 2 readers ${fmt(r.warmup.fleetMs)} ms, writer alone ${fmt(r.warmup.singleMs)} ms, ratio ${fmt(r.warmup.fleetMs / r.warmup.singleMs, 2)}`)
+    lines.push(
+      "",
+      `**Warm-up** (10 connections a host, median of 5): writer + 2 readers ${fmt(r.warmup.fleetMs)} ms, writer alone ${
+        fmt(r.warmup.singleMs)
+      } ms, ratio ${fmt(r.warmup.fleetMs / r.warmup.singleMs, 2)}`
+    )
   }
   if (r.failover.length) {
-    lines.push("", "**Failover** (reader 0 stopped at 1 s)", "", "| contender | 0-1 s reads / failed | 1-2 s reads / failed | 2-3 s reads / failed |", "| --- | ---: | ---: | ---: |")
-    for (const f of r.failover) lines.push(`| ${f.name} | ${f.perSecond.map((s) => `${s.reads} / ${s.failed}`).join(" | ")} |`)
+    lines.push(
+      "",
+      "**Failover** (reader 0 stopped at 1 s)",
+      "",
+      "| contender | 0-1 s reads / failed | 1-2 s reads / failed | 2-3 s reads / failed |",
+      "| --- | ---: | ---: | ---: |"
+    )
+    for (const f of r.failover) {
+      lines.push(`| ${f.name} | ${f.perSecond.map((s) => `${s.reads} / ${s.failed}`).join(" | ")} |`)
+    }
   }
   if (r.peakRss.length) {
     lines.push("", "**Peak RSS**", "", "| contender | MiB |", "| --- | ---: |")

@@ -74,9 +74,10 @@ export const effectLoad = <E, R>(
         else recorder.failed++
       }
     })
-    return Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true }).pipe(
-      Effect.map(() => recorder.result((performance.now() - started) / 1000))
-    )
+    return Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true })
+      .pipe(
+        Effect.map(() => recorder.result((performance.now() - started) / 1000))
+      )
   })
 
 const percentile = (sorted: Float64Array, p: number) =>

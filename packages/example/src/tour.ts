@@ -17,8 +17,7 @@ const step = (n: number, title: string) => Console.log(`\n[${n}/${STEPS}] ${titl
 const routedTo = (host: string) =>
   Effect.forEach(
     ["strategy", "fallback", "no-readers", "retry"],
-    (route) =>
-      Metric.value(PostgresMetrics.readsRouted.pipe(Metric.tagged("host", host), Metric.tagged("route", route)))
+    (route) => Metric.value(PostgresMetrics.readsRoutedTo(host, route))
   ).pipe(Effect.map((states) => states.reduce((n, s) => n + s.count, 0)))
 
 const readsPerHost = (pools: ReadonlyArray<HostPool.HostPool>) =>

@@ -46,6 +46,8 @@ export interface HostPool {
   readonly role: Role
   /** The `@effect/sql-pg` client over this host's pool. */
   readonly client: PgClient.PgClient
+  /** The node-postgres pool underneath. */
+  readonly pgPool: pg.Pool
   /** The pool's connection counts right now. */
   readonly counts: () => PoolCounts
   /** How long opening and warming the pool took. */
@@ -238,6 +240,7 @@ export const make = (
       address,
       role,
       client,
+      pgPool: pool,
       warmupTime: Duration.millis(Date.now() - started),
       counts: () => ({
         total: pool.totalCount,

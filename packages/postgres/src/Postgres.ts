@@ -110,22 +110,20 @@ export const make: Effect.Effect<
     // Fail fast while the writer is known to be down instead of waiting on a dead host.
     pick: () =>
       monitor.health(writerPool.host).state === "down"
-        ? Effect.fail(
-          new PostgresError({
-            reason: "Unavailable",
-            host: writerPool.host,
-            message: `the writer ${writerPool.host} is down (${
-              monitor.health(writerPool.host).lastError ?? "failed health checks"
-            }); writes fail fast until it answers again`
-          })
-        )
-        : Effect.succeed(writerTarget),
+        ? new PostgresError({
+          reason: "Unavailable",
+          host: writerPool.host,
+          message: `the writer ${writerPool.host} is down (${
+            monitor.health(writerPool.host).lastError ?? "failed health checks"
+          }); writes fail fast until it answers again`
+        })
+        : writerTarget,
     retryElsewhere: false,
     onFailure: monitor.reportFailure,
     poolTimeout: settings.poolTimeout
   })
   const reader = yield* RoutedClient.make({
-    pick: router.route,
+    pick: router.decide,
     retryElsewhere: true,
     onFailure: monitor.reportFailure,
     poolTimeout: settings.poolTimeout

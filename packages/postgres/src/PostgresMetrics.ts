@@ -7,6 +7,13 @@
  */
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import * as MetricLabel from "effect/MetricLabel"
+
+const readsRoutedKey = MetricKey.counter("pgfleet_reads_routed_total", {
+  description: "Reads routed, by host and route",
+  incremental: true
+})
 
 /**
  * Reads routed, tagged with the host that served them and `route`:
@@ -16,10 +23,27 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
  * @since 0.1.0
  * @category metrics
  */
-export const readsRouted = Metric.counter("pgfleet_reads_routed_total", {
-  description: "Reads routed, by host and route",
-  incremental: true
-})
+export const readsRouted = Metric.fromMetricKey(readsRoutedKey)
+
+/**
+ * {@link readsRouted} for one host and route. The tags are part of the
+ * metric's key, so updating it needs no lookup (it runs on every read).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { PostgresMetrics } from "@pgfleet/postgres"
+ *
+ * const served = Metric.value(PostgresMetrics.readsRoutedTo("10.0.0.7:5432", "strategy"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const readsRoutedTo = (host: string, route: string): Metric.Metric.Counter<number> =>
+  Metric.fromMetricKey(
+    MetricKey.taggedWithLabels(readsRoutedKey, [MetricLabel.make("host", host), MetricLabel.make("route", route)])
+  )
 
 /**
  * Reads tried again on another host after a connection-class failure.

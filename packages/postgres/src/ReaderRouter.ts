@@ -55,6 +55,8 @@ export interface Decision {
 export interface Service {
   /** Picks a pool for one read, passing over the hosts in `exclude` (already tried for this read). */
   readonly route: (exclude?: ReadonlyArray<string>) => Effect.Effect<Decision, PostgresError>
+  /** The same decision, synchronously: a `PostgresError` when no host may serve the read. */
+  readonly decide: (exclude?: ReadonlyArray<string>) => Decision | PostgresError
 }
 
 /**
@@ -103,38 +105,48 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         return undefined
       }
 
-      const route = (exclude: ReadonlyArray<string> = []): Effect.Effect<Decision, PostgresError> => {
-        if (readers.length === 0) {
-          return Effect.succeed({ pool: writer, route: "no-readers", strategy: strategy.name, skipped: [] })
+      const noReaders: Decision = { pool: writer, route: "no-readers", strategy: strategy.name, skipped: [] }
+      const noExclusions: ReadonlyArray<string> = []
+
+      const decide = (exclude: ReadonlyArray<string> = noExclusions): Decision | PostgresError => {
+        if (readers.length === 0) return noReaders
+        // The common case, every replica usable, allocates nothing but the decision.
+        let firstSkipped = -1
+        for (let i = 0; i < readers.length && firstSkipped < 0; i++) {
+          if (skipReason(readers[i]!, exclude) !== undefined) firstSkipped = i
         }
-        const candidates: Array<HostPool> = []
+        if (firstSkipped < 0) {
+          return { pool: strategy.pick(readers), route: "strategy", strategy: strategy.name, skipped: [] }
+        }
+
+        const candidates: Array<HostPool> = readers.slice(0, firstSkipped)
         const skipped: Array<{ host: string; reason: SkipReason }> = []
-        for (const pool of readers) {
+        for (const pool of readers.slice(firstSkipped)) {
           const reason = skipReason(pool, exclude)
           if (reason === undefined) candidates.push(pool)
           else skipped.push({ host: pool.host, reason })
         }
         if (candidates.length > 0) {
-          return Effect.succeed({
-            pool: strategy.pick(candidates),
-            route: "strategy",
-            strategy: strategy.name,
-            skipped
-          })
+          return { pool: strategy.pick(candidates), route: "strategy", strategy: strategy.name, skipped }
         }
         if (settings.readerFallback === "fail") {
-          return Effect.fail(
-            new PostgresError({
-              reason: "NoHealthyReader",
-              host: readers.map((r) => r.host).join(","),
-              message: `no replica can serve reads (${
-                skipped.map((s) => `${s.host}: ${s.reason}`).join(", ")
-              }) and DB_READER_FALLBACK is fail`
-            })
-          )
+          return new PostgresError({
+            reason: "NoHealthyReader",
+            host: readers.map((r) => r.host).join(","),
+            message: `no replica can serve reads (${
+              skipped.map((s) => `${s.host}: ${s.reason}`).join(", ")
+            }) and DB_READER_FALLBACK is fail`
+          })
         }
-        return Effect.succeed({ pool: writer, route: "fallback", strategy: strategy.name, skipped })
+        return { pool: writer, route: "fallback", strategy: strategy.name, skipped }
       }
-      return { route }
+
+      const route = (exclude?: ReadonlyArray<string>): Effect.Effect<Decision, PostgresError> =>
+        Effect.suspend(() => {
+          const decision = decide(exclude)
+          return decision instanceof PostgresError ? Effect.fail(decision) : Effect.succeed(decision)
+        })
+
+      return { route, decide }
     })
   )

@@ -24,7 +24,7 @@ const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, attempts = 150) =
 const stateOf = (host: string) => Effect.map(HealthMonitor.HealthMonitor, (m) => m.health(host))
 
 const routedTo = (host: string) =>
-  Metric.value(PostgresMetrics.readsRouted.pipe(Metric.tagged("host", host), Metric.tagged("route", "strategy"))).pipe(
+  Metric.value(PostgresMetrics.readsRoutedTo(host, "strategy")).pipe(
     Effect.map((s) => s.count)
   )
 

@@ -8,10 +8,12 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type pg from "pg"
 import type { HostPool } from "../HostPool.js"
 import { PostgresError } from "../PostgresError.js"
 import * as PostgresMetrics from "../PostgresMetrics.js"
 import { isAcquireTimeout, isConnectionError, toSqlError } from "./errors.js"
+import * as pgQuery from "./pgQuery.js"
 
 /** Where one statement should run, and why. */
 export interface Target {
@@ -21,8 +23,8 @@ export interface Target {
 }
 
 export interface Options {
-  /** Picks the host for one statement, passing over hosts that already failed it. */
-  readonly pick: (exclude: ReadonlyArray<string>) => Effect.Effect<Target, PostgresError>
+  /** Picks the host for one statement, passing over hosts that already failed it. Synchronous: it runs on every statement. */
+  readonly pick: (exclude: ReadonlyArray<string>) => Target | PostgresError
   /** Run a statement that failed with a connection-class error once more, elsewhere (reads only). */
   readonly retryElsewhere: boolean
   /** Told of every failure, so the health monitor can mark the host down at once. */
@@ -37,73 +39,100 @@ export interface Options {
  */
 export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never, Reactivity.Reactivity> => {
   const counters = new Map<string, Metric.Metric.Counter<number>>()
+  /** Counted synchronously: this runs on every read, and a cached counter needs no fiber work. */
   const countRead = (host: string, route: string) => {
     const key = `${host}\u0000${route}`
     let counter = counters.get(key)
     if (counter === undefined) {
-      counter = PostgresMetrics.readsRouted.pipe(Metric.tagged("host", host), Metric.tagged("route", route))
+      counter = PostgresMetrics.readsRoutedTo(host, route)
       counters.set(key, counter)
     }
-    return Metric.increment(counter)
+    counter.unsafeUpdate(1, [])
   }
 
-  const pick = (exclude: ReadonlyArray<string>) => Effect.mapError(options.pick(exclude), toSqlError)
-
-  /** A connection reserved from the target's pool, with pg-pool's timeout turned into a typed error. */
-  const reserve = (target: Target): Effect.Effect<Connection, SqlError, Scope.Scope> =>
-    Effect.catchIf(target.pool.client.reserve, isAcquireTimeout, (cause) => {
-      const { inUse, waiting } = target.pool.counts()
-      return Effect.fail(toSqlError(
-        new PostgresError({
-          reason: "AcquireTimeout",
-          host: target.pool.host,
-          message: `no connection to ${target.pool.host} became free within ${
-            Duration.format(options.poolTimeout)
-          } (DB_POOL_TIMEOUT); ${inUse} in use, ${waiting} waiting`,
-          cause
-        })
-      ))
+  const pick = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
+    Effect.suspend(() => {
+      const target = options.pick(exclude)
+      return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : Effect.succeed(target)
     })
 
-  const runOn = <A>(target: Target, f: (connection: Connection) => Effect.Effect<A, SqlError>) =>
-    Effect.annotateCurrentSpan({
-      "pgfleet.host": target.pool.host,
-      "pgfleet.role": target.pool.role,
-      "pgfleet.route": target.route,
-      ...(target.skipped?.length
-        ? { "pgfleet.skipped": target.skipped.map((s) => `${s.host}:${s.reason}`).join(",") }
-        : {})
-    }).pipe(
-      Effect.zipRight(countRead(target.pool.host, target.route)),
-      Effect.zipRight(Effect.scoped(Effect.flatMap(reserve(target), f))),
-      Effect.tapError((error) => options.onFailure(target.pool, error))
+  /** pg-pool's "no client became free in time", as a typed error naming the host. */
+  const timeoutError = (target: Target, cause: unknown) => {
+    const { inUse, waiting } = target.pool.counts()
+    return toSqlError(
+      new PostgresError({
+        reason: "AcquireTimeout",
+        host: target.pool.host,
+        message: `no connection to ${target.pool.host} became free within ${
+          Duration.format(options.poolTimeout)
+        } (DB_POOL_TIMEOUT); ${inUse} in use, ${waiting} waiting`,
+        cause
+      })
     )
+  }
+  const typed = <A, R>(target: Target, effect: Effect.Effect<A, SqlError, R>) =>
+    Effect.catchIf(effect, isAcquireTimeout, (cause) => Effect.fail(timeoutError(target, cause)))
 
-  const run = <A>(f: (connection: Connection) => Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
-    Effect.flatMap(pick([]), (first) => {
-      const once = runOn(first, f)
-      if (!options.retryElsewhere) return once
-      return Effect.catchIf(
-        once,
-        isConnectionError,
-        (error) =>
-          Effect.flatMap(
-            pick([first.pool.host]),
-            (second) =>
-              Effect.logDebug(`pgfleet: read failed on ${first.pool.host}, retrying on ${second.pool.host}`).pipe(
-                Effect.annotateLogs({ error: error.message }),
-                Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", first.pool.host))),
-                Effect.zipRight(runOn({ ...second, route: "retry" }, f))
-              )
-          )
+  /** A connection reserved from the target's pool for a scope (transactions and streams). */
+  const reserve = (target: Target): Effect.Effect<Connection, SqlError, Scope.Scope> =>
+    typed(target, target.pool.client.reserve)
+
+  type Run = (pool: HostPool) => Effect.Effect<pg.QueryResult, SqlError>
+
+  /**
+   * Runs on the target. A failure is told to the health monitor; a
+   * connection-class failure of a read is run once more on another host.
+   */
+  const runOn = (target: Target, run: Run, exclude: ReadonlyArray<string>): Effect.Effect<pg.QueryResult, SqlError> => {
+    countRead(target.pool.host, target.route)
+    return Effect.catchAll(run(target.pool), (cause) => {
+      const error = isAcquireTimeout(cause) ? timeoutError(target, cause) : cause
+      const report = options.onFailure(target.pool, error)
+      if (!options.retryElsewhere || exclude.length > 0 || !isConnectionError(error)) {
+        return Effect.zipRight(report, Effect.fail(error))
+      }
+      const second = options.pick([target.pool.host])
+      if (second instanceof PostgresError) return Effect.zipRight(report, Effect.fail(toSqlError(second)))
+      return report.pipe(
+        Effect.zipRight(
+          Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
+        ),
+        Effect.annotateLogs({ error: error.message }),
+        Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", target.pool.host))),
+        Effect.zipRight(runOn({ ...second, route: "retry" }, run, [target.pool.host]))
       )
     })
+  }
+
+  const noExclusions: ReadonlyArray<string> = []
+  const routed = (run: Run): Effect.Effect<pg.QueryResult, SqlError> =>
+    Effect.suspend(() => {
+      const target = options.pick(noExclusions)
+      return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : runOn(target, run, noExclusions)
+    })
+
+  const statement = (sql: string, params: ReadonlyArray<unknown>, rowMode?: "array"): Run => (pool) =>
+    pgQuery.query(pool.pgPool, { text: sql, values: params as Array<unknown>, ...(rowMode ? { rowMode } : {}) })
+
+  /** Rows, or one array of rows a statement for multi-statement text. */
+  const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
+    Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
+
+  const execute = (
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+  ) =>
+    Effect.map(
+      routed(statement(sql, params)),
+      (result) => transformRows ? transformRows(rowsOf(result)) : rowsOf(result)
+    )
 
   const connection: Connection = {
-    execute: (sql, params, transformRows) => run((c) => c.execute(sql, params, transformRows)),
-    executeRaw: (sql, params) => run((c) => c.executeRaw(sql, params)),
-    executeValues: (sql, params) => run((c) => c.executeValues(sql, params)),
-    executeUnprepared: (sql, params, transformRows) => run((c) => c.executeUnprepared(sql, params, transformRows)),
+    execute,
+    executeUnprepared: execute,
+    executeRaw: (sql, params) => routed(statement(sql, params)),
+    executeValues: (sql, params) => Effect.map(routed(statement(sql, params, "array")), (r) => r.rows),
     // A stream holds its connection while it is read, so it is not retried.
     executeStream: (sql, params, transformRows) =>
       Stream.unwrapScoped(

@@ -1,0 +1,80 @@
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import pg from "pg"
+
+/** How long an interrupted query may take to stop after its cancel request, before its connection is destroyed. */
+const CANCEL_GRACE_MS = 5000
+
+/**
+ * Runs one statement on a connection checked out for it alone.
+ *
+ * Interruption is safe at every point: a caller interrupted while waiting
+ * for a connection gives it straight back when it arrives (nothing leaks),
+ * and a running statement is stopped with PostgreSQL's cancel request, sent
+ * on a connection of its own, so it works even when the pool is exhausted.
+ */
+export const query = (pool: pg.Pool, config: pg.QueryConfig): Effect.Effect<pg.QueryResult, SqlError> =>
+  Effect.async<pg.QueryResult, SqlError>((resume) => {
+    let settled = false
+    let client: pg.PoolClient | undefined
+    let release: ((destroy?: Error | boolean) => void) | undefined
+    let stopped: (() => void) | undefined
+
+    const finish = (destroy: Error | undefined, outcome: Effect.Effect<pg.QueryResult, SqlError>) => {
+      client?.off("error", onConnectionError)
+      release?.(destroy)
+      release = undefined
+      stopped?.()
+      if (!settled) {
+        settled = true
+        resume(outcome)
+      }
+    }
+    const onConnectionError = (cause: Error) =>
+      finish(cause, Effect.fail(new SqlError({ cause, message: "Connection error" })))
+
+    pool.connect((error, checkedOut, done) => {
+      if (settled) {
+        done?.()
+        return
+      }
+      if (error || !checkedOut) {
+        settled = true
+        resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
+        return
+      }
+      client = checkedOut
+      release = done
+      client.once("error", onConnectionError)
+      client.query(config, (cause: Error | null, result: pg.QueryResult) => {
+        if (cause) finish(undefined, Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
+        else finish(undefined, Effect.succeed(result))
+      })
+    })
+
+    return Effect.suspend(() => {
+      settled = true
+      if (client === undefined || release === undefined) return Effect.void
+      const running = client
+      return Effect.async<void>((resumeCancel) => {
+        stopped = () => resumeCancel(Effect.void)
+        const canceller = new pg.Client(pool.options)
+        canceller.on("error", () => {})
+        ;(canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(
+          running,
+          (running as unknown as { activeQuery: unknown }).activeQuery
+        )
+      }).pipe(
+        Effect.timeout(CANCEL_GRACE_MS),
+        Effect.catchAll(() =>
+          Effect.sync(() => {
+            // The statement did not stop: the connection cannot go back to the pool.
+            running.off("error", onConnectionError)
+            release?.(true)
+            release = undefined
+          })
+        ),
+        Effect.interruptible
+      )
+    })
+  })
