@@ -124,20 +124,20 @@ layer(TestCluster.layer({ password: PASSWORD }), { excludeTestServices: true, ti
       }).pipe(Effect.scoped, Effect.provide(fleet({ minPoolSize: 1, maxPoolSize: 1, poolTimeout: "1 second" }))))
 
     it.effect("a read interrupted while it waits for a connection does not leak that connection", () =>
-    Effect.gen(function*() {
-      const pg = yield* Postgres.Postgres
-      const writerPool = yield* WriterPool.WriterPool
-      const held = yield* Effect.fork(pg.writer`SELECT pg_sleep(0.5)`)
-      yield* eventually(Effect.sync(() => writerPool.counts().inUse === 1))
-      // Waits behind the held connection, then gives up.
-      const waited = yield* Effect.either(Effect.timeout(pg.writer`SELECT 1`, "100 millis"))
-      assert.isTrue(Either.isLeft(waited))
-      yield* Fiber.join(held)
-      yield* eventually(Effect.sync(() => writerPool.counts().idle === 1 && writerPool.counts().inUse === 0))
-      assert.strictEqual(yield* servedBy(pg.writer), writerPool.address.port)
-    }).pipe(Effect.provide(fleet({ minPoolSize: 1, maxPoolSize: 1, poolTimeout: "5 seconds" }))))
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        const writerPool = yield* WriterPool.WriterPool
+        const held = yield* Effect.fork(pg.writer`SELECT pg_sleep(0.5)`)
+        yield* eventually(Effect.sync(() => writerPool.counts().inUse === 1))
+        // Waits behind the held connection, then gives up.
+        const waited = yield* Effect.either(Effect.timeout(pg.writer`SELECT 1`, "100 millis"))
+        assert.isTrue(Either.isLeft(waited))
+        yield* Fiber.join(held)
+        yield* eventually(Effect.sync(() => writerPool.counts().idle === 1 && writerPool.counts().inUse === 0))
+        assert.strictEqual(yield* servedBy(pg.writer), writerPool.address.port)
+      }).pipe(Effect.provide(fleet({ minPoolSize: 1, maxPoolSize: 1, poolTimeout: "5 seconds" }))))
 
-  it.effect("pg_terminate_backend on idle pooled connections does not crash the process; the next query works", () =>
+    it.effect("pg_terminate_backend on idle pooled connections does not crash the process; the next query works", () =>
       Effect.gen(function*() {
         const cluster = yield* TestCluster.Cluster
         const pg = yield* Postgres.Postgres

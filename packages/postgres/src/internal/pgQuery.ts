@@ -13,7 +13,12 @@ const CANCEL_GRACE_MS = 5000
  * and a running statement is stopped with PostgreSQL's cancel request, sent
  * on a connection of its own, so it works even when the pool is exhausted.
  */
-export const query = (pool: pg.Pool, config: pg.QueryConfig): Effect.Effect<pg.QueryResult, SqlError> =>
+export const query = (
+  pool: pg.Pool,
+  text: string,
+  values: ReadonlyArray<unknown>,
+  rowMode?: "array"
+): Effect.Effect<pg.QueryResult, SqlError> =>
   Effect.async<pg.QueryResult, SqlError>((resume) => {
     let settled = false
     let client: pg.PoolClient | undefined
@@ -46,10 +51,13 @@ export const query = (pool: pg.Pool, config: pg.QueryConfig): Effect.Effect<pg.Q
       client = checkedOut
       release = done
       client.once("error", onConnectionError)
-      client.query(config, (cause: Error | null, result: pg.QueryResult) => {
+      const callback = (cause: Error | null, result: pg.QueryResult) => {
         if (cause) finish(undefined, Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
         else finish(undefined, Effect.succeed(result))
-      })
+      }
+      // A config object costs pg a clone on every call; text and values do not.
+      if (rowMode === undefined) client.query(text, values as Array<unknown>, callback)
+      else client.query({ text, values: values as Array<unknown>, rowMode }, callback)
     })
 
     return Effect.suspend(() => {

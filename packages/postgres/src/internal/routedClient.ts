@@ -112,7 +112,7 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
     })
 
   const statement = (sql: string, params: ReadonlyArray<unknown>, rowMode?: "array"): Run => (pool) =>
-    pgQuery.query(pool.pgPool, { text: sql, values: params as Array<unknown>, ...(rowMode ? { rowMode } : {}) })
+    pgQuery.query(pool.pgPool, sql, params, rowMode)
 
   /** Rows, or one array of rows a statement for multi-statement text. */
   const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
