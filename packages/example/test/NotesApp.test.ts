@@ -2,8 +2,8 @@ import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { HealthMonitor, WriterPool } from "@pgfleet/postgres"
-import { layerTest, TestCluster } from "@pgfleet/testing"
-import { Effect, Layer, Schedule } from "effect"
+import { eventually, layerTest, TestCluster } from "@pgfleet/testing"
+import { Effect, Layer } from "effect"
 import { NotesApp, SchemaLive } from "../src/NotesApp.js"
 
 const NotesTest = HttpServer.serve(NotesApp).pipe(
@@ -15,13 +15,6 @@ const NotesTest = HttpServer.serve(NotesApp).pipe(
 const getJson = (path: string) =>
   Effect.flatMap(HttpClient.HttpClient, (client) => client.get(path)).pipe(
     Effect.flatMap((res) => Effect.map(res.json, (body) => ({ status: res.status, body: body as any })))
-  )
-
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, ok: (a: A) => boolean) =>
-  effect.pipe(
-    Effect.filterOrFail(ok, () => "not yet"),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(100)))),
-    Effect.orDie
   )
 
 layer(NotesTest, { excludeTestServices: true, timeout: "60 seconds" })("notes service", (it) => {
@@ -72,10 +65,12 @@ layer(NotesTest, { excludeTestServices: true, timeout: "60 seconds" })("notes se
       assert.strictEqual(up.status, 200)
       assert.deepStrictEqual(up.body.hosts.map((h: { health: string }) => h.health), ["healthy", "healthy", "healthy"])
       yield* cluster.stopWriter()
-      const down = yield* eventually(getJson("/health"), (r) => r.status === 503)
+      yield* eventually(Effect.map(getJson("/health"), (r) => r.status === 503), "/health answers 503")
+      const down = yield* getJson("/health")
+      assert.strictEqual(down.status, 503)
       assert.strictEqual(down.body.status, "writer-down")
       yield* cluster.startWriter()
-      yield* eventually(Effect.sync(() => monitor.health(writer.host).state), (s) => s === "healthy")
+      yield* eventually(Effect.sync(() => monitor.health(writer.host).state === "healthy"), "writer healthy")
       assert.strictEqual((yield* getJson("/health")).status, 200)
     }))
 })

@@ -193,15 +193,16 @@ const facade = Layer.effectContext(
  * @category layers
  */
 export const layerFromConfigService: Layer.Layer<
-  Exclude<Services, never>,
+  Exclude<Services, PostgresConfig.PostgresConfig>,
   PostgresError,
   PostgresConfig.PostgresConfig
 > = facade.pipe(
   Layer.provideMerge(ReaderRouter.layer),
   Layer.provideMerge(HealthMonitor.layer),
+  // Merged layers build concurrently: the writer and the readers open at the same time.
   Layer.provideMerge(Layer.merge(WriterPool.layer, ReaderPools.layer)),
   Layer.provideMerge(Reactivity.layer)
-) as Layer.Layer<Services, PostgresError, PostgresConfig.PostgresConfig>
+)
 
 /**
  * The fleet from settings given in code.

@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { HealthMonitor, Postgres, PostgresError, PostgresMetrics, ReaderPools } from "@pgfleet/postgres"
-import { TcpProxy, TestCluster } from "@pgfleet/testing"
+import { eventually, TcpProxy, TestCluster } from "@pgfleet/testing"
 import { Duration, Effect, Exit, Fiber, Metric, Ref, Schedule } from "effect"
 import { connectionsNamed, fleet, servedBy } from "./helpers.js"
 
@@ -12,14 +12,6 @@ const health = {
   connectTimeout: "1 second",
   retryBase: "50 millis"
 } as const
-
-/** Waits until `check` holds, polling; dies after `attempts` tries. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, attempts = 150) =>
-  check.pipe(
-    Effect.filterOrFail((ok) => ok, () => "condition never held"),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(attempts)))),
-    Effect.orDie
-  )
 
 const stateOf = (host: string) => Effect.map(HealthMonitor.HealthMonitor, (m) => m.health(host))
 

@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, layer } from "@effect/vitest"
 import { Postgres, PostgresConfig, PostgresError, PostgresLive, WriterPool } from "@pgfleet/postgres"
-import { TestCluster } from "@pgfleet/testing"
-import { ConfigProvider, Effect, Either, Fiber, Layer, Logger, Schedule } from "effect"
+import { eventually, TestCluster } from "@pgfleet/testing"
+import { ConfigProvider, Effect, Either, Fiber, Layer, Logger } from "effect"
 import { connectionsNamed, fleet, servedBy } from "./helpers.js"
 
 const PASSWORD = "p@ss:w/rd#?%&= ü'\"\\"
@@ -28,14 +28,6 @@ const postgresError = (either: Either.Either<unknown, unknown>) => {
   assert.instanceOf(error, PostgresError.PostgresError)
   return error as PostgresError.PostgresError
 }
-
-/** Waits until the condition holds on the servers; gives up after `attempts` checks. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, attempts = 100) =>
-  check.pipe(
-    Effect.filterOrFail((ok) => ok, () => "not yet"),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(attempts)))),
-    Effect.orDie
-  )
 
 layer(TestCluster.layer({ password: PASSWORD }), { excludeTestServices: true, timeout: "60 seconds" })(
   "pools",

@@ -40,13 +40,12 @@ export class TestClusterError extends Data.TaggedError("TestClusterError")<{
 }> {}
 
 /**
- * A running cluster. Every operation is an `Effect`; the Promise twin is
- * {@link startTestCluster}.
+ * What every form of a running cluster tells about it.
  *
  * @since 0.1.0
  * @category models
  */
-export interface TestCluster {
+export interface ClusterInfo {
   readonly writer: HostPort
   readonly readers: ReadonlyArray<HostPort>
   /** The `DB_*` variables that configure `PostgresLive` for this cluster. */
@@ -55,10 +54,21 @@ export interface TestCluster {
   readonly username: string
   /** With the `tls` option, the PEM file that verifies every server's certificate. */
   readonly tlsCaFile: string
+}
+
+/**
+ * A running cluster. Every operation is an `Effect`; the Promise twin is
+ * {@link startTestCluster}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestCluster extends ClusterInfo {
   readonly stopReader: (i: number, mode?: StopMode) => Effect.Effect<void, TestClusterError>
   readonly startReader: (i: number) => Effect.Effect<void, TestClusterError>
   readonly pauseReplay: (i: number) => Effect.Effect<void, TestClusterError>
   readonly resumeReplay: (i: number) => Effect.Effect<void, TestClusterError>
+  /** Promotes reader `i` to a primary of its own; it stops following the writer. */
   readonly promoteReader: (i: number) => Effect.Effect<void, TestClusterError>
   readonly stopWriter: (mode?: StopMode) => Effect.Effect<void, TestClusterError>
   readonly startWriter: () => Effect.Effect<void, TestClusterError>
@@ -78,13 +88,7 @@ export interface TestCluster {
  * @since 0.1.0
  * @category models
  */
-export interface TestClusterPromise {
-  readonly writer: HostPort
-  readonly readers: ReadonlyArray<HostPort>
-  readonly env: Readonly<Record<string, string>>
-  readonly database: string
-  readonly username: string
-  readonly tlsCaFile: string
+export interface TestClusterPromise extends ClusterInfo {
   readonly stopReader: (i: number, mode?: StopMode) => Promise<void>
   readonly startReader: (i: number) => Promise<void>
   readonly pauseReplay: (i: number) => Promise<void>

@@ -17,3 +17,8 @@ export { layerTest, PostgresTest, settingsFor } from "./PostgresTest.js"
  * @since 0.1.0
  */
 export * as TcpProxy from "./TcpProxy.js"
+
+/**
+ * @since 0.1.0
+ */
+export { eventually } from "./Eventually.js"
