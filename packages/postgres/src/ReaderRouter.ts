@@ -107,6 +107,10 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
 
       const noReaders: Decision = { pool: writer, route: "no-readers", strategy: strategy.name, skipped: [] }
       const noExclusions: ReadonlyArray<string> = []
+      // Decisions are immutable, so the common ones are made once.
+      const healthyDecision = new Map<HostPool, Decision>(
+        readers.map((pool) => [pool, { pool, route: "strategy", strategy: strategy.name, skipped: [] }])
+      )
 
       const decide = (exclude: ReadonlyArray<string> = noExclusions): Decision | PostgresError => {
         if (readers.length === 0) return noReaders
@@ -115,9 +119,7 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         for (let i = 0; i < readers.length && firstSkipped < 0; i++) {
           if (skipReason(readers[i]!, exclude) !== undefined) firstSkipped = i
         }
-        if (firstSkipped < 0) {
-          return { pool: strategy.pick(readers), route: "strategy", strategy: strategy.name, skipped: [] }
-        }
+        if (firstSkipped < 0) return healthyDecision.get(strategy.pick(readers))!
 
         const candidates: Array<HostPool> = readers.slice(0, firstSkipped)
         const skipped: Array<{ host: string; reason: SkipReason }> = []

@@ -15,6 +15,8 @@ import * as PostgresMetrics from "../PostgresMetrics.js"
 import { isAcquireTimeout, isConnectionError, toSqlError } from "./errors.js"
 import * as pgQuery from "./pgQuery.js"
 
+const noTags: ReadonlyArray<never> = []
+
 /** Where one statement should run, and why. */
 export interface Target {
   readonly pool: HostPool
@@ -38,16 +40,14 @@ export interface Options {
  * transaction reserves one connection and stays on it.
  */
 export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never, Reactivity.Reactivity> => {
-  const counters = new Map<string, Metric.Metric.Counter<number>>()
+  const counters = new Map<HostPool, Map<string, Metric.Metric.Counter<number>>>()
   /** Counted synchronously: this runs on every read, and a cached counter needs no fiber work. */
-  const countRead = (host: string, route: string) => {
-    const key = `${host}\u0000${route}`
-    let counter = counters.get(key)
-    if (counter === undefined) {
-      counter = PostgresMetrics.readsRoutedTo(host, route)
-      counters.set(key, counter)
-    }
-    counter.unsafeUpdate(1, [])
+  const countRead = (pool: HostPool, route: string) => {
+    let byRoute = counters.get(pool)
+    if (byRoute === undefined) counters.set(pool, byRoute = new Map())
+    let counter = byRoute.get(route)
+    if (counter === undefined) byRoute.set(route, counter = PostgresMetrics.readsRoutedTo(pool.host, route))
+    counter.unsafeUpdate(1, noTags)
   }
 
   const pick = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
@@ -84,7 +84,7 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
    * connection-class failure of a read is run once more on another host.
    */
   const runOn = (target: Target, run: Run, exclude: ReadonlyArray<string>): Effect.Effect<pg.QueryResult, SqlError> => {
-    countRead(target.pool.host, target.route)
+    countRead(target.pool, target.route)
     return Effect.catchAll(run(target.pool), (cause) => {
       const error = isAcquireTimeout(cause) ? timeoutError(target, cause) : cause
       const report = options.onFailure(target.pool, error)
