@@ -115,8 +115,10 @@ const destroyAll = (clients: Iterable<pg.PoolClient>) => {
 /** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
 const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Duration, config: pg.ClientConfig) =>
   Effect.gen(function*() {
+    // pg-pool rejects a second end(), so both waits below share one.
+    const ending = pool.end()
     // Finalizers run uninterruptibly: without `interruptible`, the timeouts below could not cut the wait short.
-    const ended = Effect.interruptible(Effect.promise(() => pool.end()))
+    const ended = Effect.interruptible(Effect.promise(() => ending))
     const done = yield* Effect.timeout(ended, grace).pipe(Effect.option)
     if (done._tag === "Some" || checkedOut.size === 0) return
     const pids = [...checkedOut].map((c) => (c as unknown as { processID: number }).processID)

@@ -118,13 +118,13 @@ export const make: Effect.Effect<
           }); writes fail fast until it answers again`
         })
         : writerTarget,
-    retryElsewhere: false,
+    reads: false,
     onFailure: monitor.reportFailure,
     poolTimeout: settings.poolTimeout
   })
   const reader = yield* RoutedClient.make({
     pick: router.decide,
-    retryElsewhere: true,
+    reads: true,
     onFailure: monitor.reportFailure,
     poolTimeout: settings.poolTimeout
   })

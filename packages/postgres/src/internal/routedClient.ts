@@ -17,18 +17,17 @@ import * as pgQuery from "./pgQuery.js"
 
 const noTags: ReadonlyArray<never> = []
 
-/** Where one statement should run, and why. */
+/** Where one statement should run, and why (`route` tags the reads-routed counter). */
 export interface Target {
   readonly pool: HostPool
   readonly route: string
-  readonly skipped?: ReadonlyArray<{ readonly host: string; readonly reason: string }> | undefined
 }
 
 export interface Options {
   /** Picks the host for one statement, passing over hosts that already failed it. Synchronous: it runs on every statement. */
   readonly pick: (exclude: ReadonlyArray<string>) => Target | PostgresError
-  /** Run a statement that failed with a connection-class error once more, elsewhere (reads only). */
-  readonly retryElsewhere: boolean
+  /** Reads: count each statement in `pgfleet_reads_routed_total`, and run one that failed with a connection-class error once more, elsewhere. */
+  readonly reads: boolean
   /** Told of every failure, so the health monitor can mark the host down at once. */
   readonly onFailure: (pool: HostPool, cause: SqlError) => Effect.Effect<void>
   readonly poolTimeout: Duration.Duration
@@ -36,8 +35,8 @@ export interface Options {
 
 /**
  * A `SqlClient` whose every statement outside a transaction asks `pick` for
- * a host and runs on a connection reserved from that host's pool. A
- * transaction reserves one connection and stays on it.
+ * a host and runs on a connection checked out from that host's pool for that
+ * statement alone. A transaction reserves one connection and stays on it.
  */
 export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never, Reactivity.Reactivity> => {
   const counters = new Map<HostPool, Map<string, Metric.Metric.Counter<number>>>()
@@ -84,11 +83,11 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
    * connection-class failure of a read is run once more on another host.
    */
   const runOn = (target: Target, run: Run, exclude: ReadonlyArray<string>): Effect.Effect<pg.QueryResult, SqlError> => {
-    countRead(target.pool, target.route)
+    if (options.reads) countRead(target.pool, target.route)
     return Effect.catchAll(run(target.pool), (cause) => {
       const error = isAcquireTimeout(cause) ? timeoutError(target, cause) : cause
       const report = options.onFailure(target.pool, error)
-      if (!options.retryElsewhere || exclude.length > 0 || !isConnectionError(error)) {
+      if (!options.reads || exclude.length > 0 || !isConnectionError(error)) {
         return Effect.zipRight(report, Effect.fail(error))
       }
       const second = options.pick([target.pool.host])
@@ -99,7 +98,15 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
         ),
         Effect.annotateLogs({ error: error.message }),
         Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", target.pool.host))),
-        Effect.zipRight(runOn({ ...second, route: "retry" }, run, [target.pool.host]))
+        Effect.zipRight(
+          runOn({ pool: second.pool, route: "retry" }, run, [target.pool.host]).pipe(
+            Effect.withSpan("pgfleet.read.retry", {
+              kind: "client",
+              captureStackTrace: false,
+              attributes: { "pgfleet.failed_host": target.pool.host, "pgfleet.host": second.pool.host }
+            })
+          )
+        )
       )
     })
   }
