@@ -8,6 +8,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -58,6 +59,17 @@ export interface Service {
   readonly withReader: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient>>
   /** Runs `effect` with `SqlClient` bound to the writer. */
   readonly withWriter: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient>>
+  /** The writer's current WAL position (`pg_current_wal_lsn()`), e.g. right after a write. */
+  readonly writerPosition: Effect.Effect<string, SqlError>
+  /**
+   * Runs `effect` with its reads routed only to replicas known (from their
+   * last probe) to have replayed `position`, or else to the writer.
+   */
+  readonly readingAfter: (
+    position: string
+  ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Read-your-writes: `readingAfter` the writer's current position, so `effect` sees every write made before it. */
+  readonly withReadYourWrites: <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>) => Effect.Effect<A, E | SqlError, R>
   /** Every host, writer first. */
   readonly stats: Effect.Effect<ReadonlyArray<HostStats>>
 }
@@ -147,9 +159,19 @@ export const make: Effect.Effect<
     })
   )
 
+  const writerPosition = Effect.map(
+    writer<{ lsn: string }>`SELECT pg_current_wal_lsn()::text AS lsn`,
+    (rows) => rows[0]!.lsn
+  )
+  const readingAfter = (position: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.locally(effect, ReaderRouter.currentMinimumPosition, HealthMonitor.parseLsn(position))
+
   return {
     writer,
     reader,
+    writerPosition,
+    readingAfter,
+    withReadYourWrites: (effect) => Effect.flatMap(writerPosition, (position) => readingAfter(position)(effect)),
     withReader: (effect) => Effect.provideService(effect, SqlClient.SqlClient, reader),
     withWriter: (effect) => Effect.provideService(effect, SqlClient.SqlClient, writer),
     stats

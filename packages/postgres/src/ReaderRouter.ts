@@ -7,6 +7,7 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { HealthMonitor } from "./HealthMonitor.js"
@@ -23,7 +24,7 @@ import { WriterPool } from "./WriterPool.js"
  * @since 0.1.0
  * @category models
  */
-export type SkipReason = "down" | "role-changed" | "lagging" | "failed-this-read"
+export type SkipReason = "down" | "role-changed" | "lagging" | "behind-position" | "failed-this-read"
 
 /**
  * `strategy`: a replica picked by the strategy. `fallback`: the writer,
@@ -53,10 +54,17 @@ export interface Decision {
  * @category models
  */
 export interface Service {
-  /** Picks a pool for one read, passing over the hosts in `exclude` (already tried for this read). */
-  readonly route: (exclude?: ReadonlyArray<string>) => Effect.Effect<Decision, PostgresError>
+  /**
+   * Picks a pool for one read, passing over the hosts in `exclude` (already
+   * tried for this read) and, with `minimumPosition`, replicas not yet known
+   * to have replayed that WAL position.
+   */
+  readonly route: (
+    exclude?: ReadonlyArray<string>,
+    minimumPosition?: bigint
+  ) => Effect.Effect<Decision, PostgresError>
   /** The same decision, synchronously: a `PostgresError` when no host may serve the read. */
-  readonly decide: (exclude?: ReadonlyArray<string>) => Decision | PostgresError
+  readonly decide: (exclude?: ReadonlyArray<string>, minimumPosition?: bigint) => Decision | PostgresError
 }
 
 /**
@@ -74,6 +82,17 @@ export interface Service {
  * @category tags
  */
 export class ReaderRouter extends Context.Tag("@pgfleet/postgres/ReaderRouter")<ReaderRouter, Service>() {}
+
+/**
+ * The WAL position reads in this fiber must see (set by
+ * `Postgres.withReadYourWrites` / `readingAfter`); `undefined` is any.
+ *
+ * @since 0.1.0
+ * @category fiber refs
+ */
+export const currentMinimumPosition: FiberRef.FiberRef<bigint | undefined> = FiberRef.unsafeMake<bigint | undefined>(
+  undefined
+)
 
 /**
  * The router. It uses the `ReaderStrategy` service when one is provided,
@@ -96,12 +115,18 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
       )
       const maxLagSeconds = Duration.toSeconds(settings.maxReplicaLag)
 
-      const skipReason = (pool: HostPool, exclude: ReadonlyArray<string>): SkipReason | undefined => {
+      const skipReason = (
+        pool: HostPool,
+        exclude: ReadonlyArray<string>,
+        minimumPosition: bigint | undefined
+      ): SkipReason | undefined => {
         if (exclude.includes(pool.host)) return "failed-this-read"
         const health = monitor.health(pool.host)
         if (health.state === "down") return "down"
         if (health.roleMismatch) return "role-changed"
         if (maxLagSeconds > 0 && (health.lagSeconds ?? 0) > maxLagSeconds) return "lagging"
+        // The probe's position can only be behind the replica's real one, so this never lets a stale read through.
+        if (minimumPosition !== undefined && (health.walLsn ?? -1n) < minimumPosition) return "behind-position"
         return undefined
       }
 
@@ -112,26 +137,30 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         readers.map((pool) => [pool, { pool, route: "strategy", strategy: strategy.name, skipped: [] }])
       )
 
-      const decide = (exclude: ReadonlyArray<string> = noExclusions): Decision | PostgresError => {
+      const decide = (
+        exclude: ReadonlyArray<string> = noExclusions,
+        minimumPosition?: bigint
+      ): Decision | PostgresError => {
         if (readers.length === 0) return noReaders
         // The common case, every replica usable, allocates nothing but the decision.
         let firstSkipped = -1
         for (let i = 0; i < readers.length && firstSkipped < 0; i++) {
-          if (skipReason(readers[i]!, exclude) !== undefined) firstSkipped = i
+          if (skipReason(readers[i]!, exclude, minimumPosition) !== undefined) firstSkipped = i
         }
         if (firstSkipped < 0) return healthyDecision.get(strategy.pick(readers))!
 
         const candidates: Array<HostPool> = readers.slice(0, firstSkipped)
         const skipped: Array<{ host: string; reason: SkipReason }> = []
         for (const pool of readers.slice(firstSkipped)) {
-          const reason = skipReason(pool, exclude)
+          const reason = skipReason(pool, exclude, minimumPosition)
           if (reason === undefined) candidates.push(pool)
           else skipped.push({ host: pool.host, reason })
         }
         if (candidates.length > 0) {
           return { pool: strategy.pick(candidates), route: "strategy", strategy: strategy.name, skipped }
         }
-        if (settings.readerFallback === "fail") {
+        // Only the writer is sure to have a position it gave out itself.
+        if (settings.readerFallback === "fail" && minimumPosition === undefined) {
           return new PostgresError({
             reason: "NoHealthyReader",
             host: readers.map((r) => r.host).join(","),
@@ -143,9 +172,9 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         return { pool: writer, route: "fallback", strategy: strategy.name, skipped }
       }
 
-      const route = (exclude?: ReadonlyArray<string>): Effect.Effect<Decision, PostgresError> =>
-        Effect.suspend(() => {
-          const decision = decide(exclude)
+      const route = (exclude?: ReadonlyArray<string>, minimumPosition?: bigint) =>
+        Effect.suspend((): Effect.Effect<Decision, PostgresError> => {
+          const decision = decide(exclude, minimumPosition)
           return decision instanceof PostgresError ? Effect.fail(decision) : Effect.succeed(decision)
         })
 

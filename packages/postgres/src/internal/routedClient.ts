@@ -12,6 +12,7 @@ import type pg from "pg"
 import type { HostPool } from "../HostPool.js"
 import { PostgresError } from "../PostgresError.js"
 import * as PostgresMetrics from "../PostgresMetrics.js"
+import * as ReaderRouter from "../ReaderRouter.js"
 import { isAcquireTimeout, isConnectionError, toSqlError } from "./errors.js"
 import * as pgQuery from "./pgQuery.js"
 
@@ -25,7 +26,7 @@ export interface Target {
 
 export interface Options {
   /** Picks the host for one statement, passing over hosts that already failed it. Synchronous: it runs on every statement. */
-  readonly pick: (exclude: ReadonlyArray<string>) => Target | PostgresError
+  readonly pick: (exclude: ReadonlyArray<string>, minimumPosition: bigint | undefined) => Target | PostgresError
   /** Reads: count each statement in `pgfleet_reads_routed_total`, and run one that failed with a connection-class error once more, elsewhere. */
   readonly reads: boolean
   /** Told of every failure, so the health monitor can mark the host down at once. */
@@ -50,8 +51,8 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
   }
 
   const pick = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
-    Effect.suspend(() => {
-      const target = options.pick(exclude)
+    Effect.withFiberRuntime((fiber) => {
+      const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition))
       return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : Effect.succeed(target)
     })
 
@@ -82,7 +83,12 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
    * Runs on the target. A failure is told to the health monitor; a
    * connection-class failure of a read is run once more on another host.
    */
-  const runOn = (target: Target, run: Run, exclude: ReadonlyArray<string>): Effect.Effect<pg.QueryResult, SqlError> => {
+  const runOn = (
+    target: Target,
+    run: Run,
+    exclude: ReadonlyArray<string>,
+    minimumPosition: bigint | undefined
+  ): Effect.Effect<pg.QueryResult, SqlError> => {
     if (options.reads) countRead(target.pool, target.route)
     return Effect.catchAll(run(target.pool), (cause) => {
       const error = isAcquireTimeout(cause) ? timeoutError(target, cause) : cause
@@ -90,7 +96,7 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
       if (!options.reads || exclude.length > 0 || !isConnectionError(error)) {
         return Effect.zipRight(report, Effect.fail(error))
       }
-      const second = options.pick([target.pool.host])
+      const second = options.pick([target.pool.host], minimumPosition)
       if (second instanceof PostgresError) return Effect.zipRight(report, Effect.fail(toSqlError(second)))
       return report.pipe(
         Effect.zipRight(
@@ -99,7 +105,7 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
         Effect.annotateLogs({ error: error.message }),
         Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", target.pool.host))),
         Effect.zipRight(
-          runOn({ pool: second.pool, route: "retry" }, run, [target.pool.host]).pipe(
+          runOn({ pool: second.pool, route: "retry" }, run, [target.pool.host], minimumPosition).pipe(
             Effect.withSpan("pgfleet.read.retry", {
               kind: "client",
               captureStackTrace: false,
@@ -113,9 +119,12 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
 
   const noExclusions: ReadonlyArray<string> = []
   const routed = (run: Run): Effect.Effect<pg.QueryResult, SqlError> =>
-    Effect.suspend(() => {
-      const target = options.pick(noExclusions)
-      return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : runOn(target, run, noExclusions)
+    Effect.withFiberRuntime((fiber) => {
+      const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
+      const target = options.pick(noExclusions, minimumPosition)
+      return target instanceof PostgresError
+        ? Effect.fail(toSqlError(target))
+        : runOn(target, run, noExclusions, minimumPosition)
     })
 
   const statement = (sql: string, params: ReadonlyArray<unknown>, rowMode?: "array"): Run => (pool) =>
