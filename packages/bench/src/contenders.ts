@@ -7,6 +7,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Postgres } from "@pgfleet/postgres"
 import type { PostgresConfig } from "@pgfleet/postgres"
+import { settingsFor } from "@pgfleet/testing"
 import type { TestCluster } from "@pgfleet/testing"
 import { sql as dsql } from "drizzle-orm"
 import { drizzle } from "drizzle-orm/node-postgres"
@@ -109,12 +110,7 @@ export const fleetSettings = (
   cluster: TestCluster.TestClusterPromise,
   overrides: Partial<PostgresConfig.PostgresSettingsInput> = {}
 ): PostgresConfig.PostgresSettingsInput => ({
-  writerHost: cluster.writer.host,
-  port: cluster.writer.port,
-  readerHosts: cluster.readers.map((r) => `${r.host}:${r.port}`),
-  username: cluster.username,
-  password: cluster.env.DB_PASSWORD!,
-  database: cluster.database,
+  ...settingsFor(cluster),
   minPoolSize: POOL_SIZE,
   maxPoolSize: POOL_SIZE,
   ...overrides

@@ -5,7 +5,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import type { HostPool } from "@pgfleet/postgres"
 import { HealthMonitor, Postgres, PostgresMetrics, ReaderPools, WriterPool } from "@pgfleet/postgres"
-import { TestCluster } from "@pgfleet/testing"
+import { TestCluster, untilStopped } from "@pgfleet/testing"
 import { Console, Duration, Effect, Fiber, Metric, Option, Ref, Schedule } from "effect"
 import * as Fleet from "./Fleet.js"
 import { ms, table } from "./table.js"
@@ -22,21 +22,6 @@ const routedTo = (host: string) =>
 
 const readsPerHost = (pools: ReadonlyArray<HostPool.HostPool>) =>
   Effect.forEach(pools, (p) => Effect.map(routedTo(p.host), (n) => [p.host, n] as const))
-
-/** `fibers` readers in a loop until `stop`; returns reads and failures. */
-const readLoad = (read: Effect.Effect<unknown, unknown>, fibers: number, stop: Ref.Ref<boolean>) =>
-  Effect.forEach(Array.from({ length: fibers }), () =>
-    Effect.gen(function*() {
-      let reads = 0
-      let failed = 0
-      while (!(yield* Ref.get(stop))) {
-        reads++
-        if ((yield* Effect.exit(read))._tag === "Failure") failed++
-      }
-      return { reads, failed }
-    }), { concurrency: "unbounded" }).pipe(
-      Effect.map((r) => ({ reads: r.reduce((a, x) => a + x.reads, 0), failed: r.reduce((a, x) => a + x.failed, 0) }))
-    )
 
 /** Polls every 5 ms and records when the count of reads routed to `host` last changed. */
 const watchRouting = (host: string, changedAt: Ref.Ref<number>) =>
@@ -94,7 +79,7 @@ const tour = Effect.gen(function*() {
     const stop = yield* Ref.make(false)
     const lastRouted = yield* Ref.make(0)
     const watcher = yield* Effect.fork(watchRouting(victim.host, lastRouted))
-    const load = yield* Effect.fork(readLoad(pg.reader`SELECT name FROM tour_items WHERE id = 1`, 32, stop))
+    const load = yield* Effect.fork(untilStopped(pg.reader`SELECT name FROM tour_items WHERE id = 1`, 32, stop))
     const rows: Array<Array<string | number>> = []
     let previous = yield* readsPerHost(readers)
     let killedAt = 0
@@ -113,7 +98,7 @@ const tour = Effect.gen(function*() {
       previous = now
     }
     yield* Ref.set(stop, true)
-    const { failed, reads } = yield* Fiber.join(load)
+    const { failed, runs: reads } = yield* Fiber.join(load)
     yield* Fiber.interrupt(watcher)
     yield* Console.log(table(["interval", ...readers.map((r) => `reads on ${r.host}`), `${victim.host} health`], rows))
     yield* Console.log(`  ${reads} reads, ${failed} failed`)
@@ -128,7 +113,7 @@ const tour = Effect.gen(function*() {
     yield* cluster.value.startReader(0)
     const started = Date.now()
     const light = yield* Ref.make(false)
-    const lightLoad = yield* Effect.fork(readLoad(pg.reader`SELECT name FROM tour_items WHERE id = 2`, 4, light))
+    const lightLoad = yield* Effect.fork(untilStopped(pg.reader`SELECT name FROM tour_items WHERE id = 2`, 4, light))
     yield* Effect.repeat(Ref.get(firstRouted), { schedule: Schedule.spaced("10 millis"), until: (t) => t > 0 }).pipe(
       Effect.timeout("20 seconds"),
       Effect.option

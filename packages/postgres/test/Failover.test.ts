@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { HealthMonitor, Postgres, PostgresError, PostgresMetrics, ReaderPools } from "@pgfleet/postgres"
-import { eventually, TcpProxy, TestCluster } from "@pgfleet/testing"
+import { eventually, TcpProxy, TestCluster, untilStopped } from "@pgfleet/testing"
 import { Duration, Effect, Exit, Fiber, Metric, Ref, Schedule } from "effect"
 import { connectionsNamed, fleet, servedBy } from "./helpers.js"
 
@@ -20,33 +20,6 @@ const routedTo = (host: string) =>
     Effect.map((s) => s.count)
   )
 
-/** `n` fibers running `op` in a loop until `stop` is set; counts runs and failures, keeping the first few. */
-const readLoad = (op: Effect.Effect<unknown, unknown>, n: number, stop: Ref.Ref<boolean>) =>
-  Effect.forEach(
-    Array.from({ length: n }),
-    () =>
-      Effect.gen(function*() {
-        const failures: Array<unknown> = []
-        let failed = 0
-        let runs = 0
-        while (!(yield* Ref.get(stop))) {
-          const exit = yield* Effect.exit(op)
-          runs++
-          if (Exit.isFailure(exit)) {
-            if (failed++ < 5) failures.push(exit.cause)
-            // A fast failure must not spin the loop.
-            yield* Effect.sleep("10 millis")
-          }
-        }
-        return { failures, failed, runs }
-      }),
-    { concurrency: "unbounded" }
-  ).pipe(Effect.map((all) => ({
-    failures: all.flatMap((r) => r.failures),
-    failed: all.reduce((a, r) => a + r.failed, 0),
-    runs: all.reduce((a, r) => a + r.runs, 0)
-  })))
-
 layer(TestCluster.layer({ replicas: 2 }), { excludeTestServices: true, timeout: "60 seconds" })("failover", (it) => {
   it.effect("a replica killed under load: zero reads fail, and none is routed to it after detection", () =>
     Effect.gen(function*() {
@@ -54,7 +27,7 @@ layer(TestCluster.layer({ replicas: 2 }), { excludeTestServices: true, timeout: 
       const pg = yield* Postgres.Postgres
       const [dead, alive] = yield* ReaderPools.ReaderPools
       const stop = yield* Ref.make(false)
-      const load = yield* Effect.fork(readLoad(servedBy(pg.reader), 32, stop))
+      const load = yield* Effect.fork(untilStopped(servedBy(pg.reader), 32, stop))
       yield* Effect.sleep("2 seconds")
       yield* cluster.stopReader(0, "immediate")
       yield* eventually(Effect.map(stateOf(dead!.host), (h) => h.state === "down"))
@@ -112,8 +85,8 @@ layer(TestCluster.layer({ replicas: 2 }), { excludeTestServices: true, timeout: 
       const pg = yield* Postgres.Postgres
       yield* pg.writer`CREATE TABLE IF NOT EXISTS writes (id serial PRIMARY KEY, at timestamptz DEFAULT now())`
       const stop = yield* Ref.make(false)
-      const reads = yield* Effect.fork(readLoad(servedBy(pg.reader), 4, stop))
-      const writes = yield* Effect.fork(readLoad(pg.writer`INSERT INTO writes DEFAULT VALUES`, 4, stop))
+      const reads = yield* Effect.fork(untilStopped(servedBy(pg.reader), 4, stop))
+      const writes = yield* Effect.fork(untilStopped(pg.writer`INSERT INTO writes DEFAULT VALUES`, 4, stop))
       yield* Effect.sleep("1 second")
       yield* cluster.stopWriter("fast")
       // Writes fail fast while it is down.
@@ -160,7 +133,7 @@ layer(TestCluster.layer({ replicas: 2 }), { excludeTestServices: true, timeout: 
             onTimeout: () => `a read waited longer than ${Duration.format(bound)}`
           })
         )
-        const load = yield* Effect.fork(readLoad(read, 16, stop))
+        const load = yield* Effect.fork(untilStopped(read, 16, stop))
         yield* Effect.sleep("1 second")
         yield* proxies[0]!.setMode("blackhole")
         yield* eventually(Effect.map(stateOf(holed!.host), (h) => h.state === "down"))

@@ -26,7 +26,7 @@ export interface PostgresTestOptions extends TestCluster.TestClusterOptions {
  * @since 0.1.0
  * @category utils
  */
-export const settingsFor = (cluster: TestCluster.TestCluster): PostgresConfig.PostgresSettingsInput => ({
+export const settingsFor = (cluster: TestCluster.ClusterInfo): PostgresConfig.PostgresSettingsInput => ({
   writerHost: cluster.writer.host,
   port: cluster.writer.port,
   readerHosts: cluster.readers.map((r) => `${r.host}:${r.port}`),

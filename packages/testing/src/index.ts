@@ -22,3 +22,8 @@ export * as TcpProxy from "./TcpProxy.js"
  * @since 0.1.0
  */
 export { eventually } from "./Eventually.js"
+
+/**
+ * @since 0.1.0
+ */
+export { untilStopped } from "./Load.js"
