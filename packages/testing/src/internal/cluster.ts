@@ -165,8 +165,8 @@ export class RunningCluster {
     }
     if (password.includes("\n")) throw new Error("password must not contain a line break")
 
-    const bin = await binaries()
     const user = serverUser()
+    const bin = await binaries(user)
     try {
       reapOrphans()
     } catch {
