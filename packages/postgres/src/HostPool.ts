@@ -194,18 +194,15 @@ export const make = (
     )
 
     let attempts = 0
+    let lastError: unknown
     const attempt = Effect.gen(function*() {
-      const n = ++attempts
+      attempts++
       const standby = yield* warmOnce(pool, Math.max(1, settings.minPoolSize)).pipe(
         Effect.timeoutFail({
           duration: Duration.sum(settings.poolTimeout, settings.connectTimeout),
           onTimeout: () => new Error(`no answer within ${Duration.format(settings.poolTimeout)}`)
         }),
-        Effect.tapError((error) =>
-          isPermanent(error) ? Effect.void : Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
-            Effect.annotateLogs({ host, role, attempt: n, of: settings.retryMaxAttempts, error: describe(error) })
-          )
-        )
+        Effect.tapError((error) => Effect.sync(() => (lastError = error)))
       )
       if (standby !== (role === "reader")) {
         return yield* new PostgresError({
@@ -219,7 +216,23 @@ export const make = (
     })
 
     yield* attempt.pipe(
-      Effect.retry({ schedule: retrySchedule(settings), while: (e) => !isPermanent(e) }),
+      Effect.retry({
+        // Runs only when another attempt follows, so every line names a real retry and its delay.
+        schedule: Schedule.modifyDelayEffect(retrySchedule(settings), (_, delay) =>
+          Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
+            Effect.annotateLogs({
+              host,
+              role,
+              attempt: attempts,
+              of: settings.retryMaxAttempts,
+              nextDelay: Duration.format(delay),
+              error: describe(lastError)
+            }),
+            Effect.as(delay)
+          )),
+        while: (e) =>
+          !isPermanent(e)
+      }),
       Effect.mapError((cause) =>
         cause instanceof PostgresError ? cause : new PostgresError({
           reason: "ConnectFailed",
@@ -250,7 +263,8 @@ export const make = (
         inUse: pool.totalCount - pool.idleCount,
         waiting: pool.waitingCount
       }),
-      newClient: () => new pg.Client(config),
+      newClient: () =>
+        new pg.Client(config),
       dropCheckedOut: () => destroyAll(checkedOut)
     } satisfies HostPool
   })

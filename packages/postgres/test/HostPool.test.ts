@@ -85,6 +85,8 @@ layer(TestCluster.layer({ password: PASSWORD }), { excludeTestServices: true, ti
         assert.isAbove(retries.length, 1)
         assert.include(retries[0]!, `"host":"127.0.0.1:${cluster.writer.port}"`)
         assert.include(retries[0]!, `"attempt":1`)
+        assert.include(retries[0]!, `"nextDelay"`)
+        assert.include(retries[0]!, "ECONNREFUSED")
       }))
 
     it.effect("with the writer down for good, the typed error arrives once the retries run out", () =>
