@@ -79,7 +79,19 @@ interface ProbeRow {
   readonly lag_seconds: number
 }
 
-/** `X/Y` WAL position as a number of bytes. */
+/**
+ * A WAL position (`X/Y`, as `pg_current_wal_lsn()::text` prints it) as a number of bytes.
+ *
+ * @example
+ * ```ts
+ * import { HealthMonitor } from "@pgfleet/postgres"
+ *
+ * HealthMonitor.parseLsn("0/3000060") // 50331744n
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const parseLsn = (lsn: string): bigint => {
   const [hi, lo] = lsn.split("/")
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
