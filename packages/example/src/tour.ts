@@ -55,15 +55,27 @@ const tour = Effect.gen(function*() {
   yield* pg.writer`INSERT INTO tour_items SELECT g, 'item ' || g FROM generate_series(1, 1000) AS g`
   const [count] = yield* pg.writer<{ n: number }>`SELECT count(*)::int AS n FROM tour_items`
   yield* Console.log(`  wrote ${count!.n} rows on ${writer.host}`)
-  if (Option.isSome(cluster)) yield* cluster.value.waitForReplication()
+  // Read-your-writes: reads below go only to replicas whose probes have seen this position (or to the writer).
+  const position = yield* pg.writerPosition
+  const written = Date.now()
+  const target = HealthMonitor.parseLsn(position)
+  const caughtUp = yield* Effect.repeat(
+    Effect.sync(() => readers.every((r) => (monitor.health(r.host).walLsn ?? -1n) >= target)),
+    { schedule: Schedule.spaced("20 millis"), until: (ok) => ok }
+  ).pipe(Effect.timeout("10 seconds"), Effect.option)
+  yield* Console.log(
+    Option.isSome(caughtUp)
+      ? `  health probes saw every replica replay the writes (WAL ${position}) ${ms(Date.now() - written)} later`
+      : `  not every replica had replayed WAL ${position} after 10 s: those reads go to the writer`
+  )
 
-  yield* step(3, "Routed reads: 300 primary-key lookups through pg.reader")
+  yield* step(3, "Routed reads: 300 primary-key lookups through pg.reader, reading after that position")
   const before = yield* readsPerHost(all)
-  yield* Effect.forEach(
+  yield* pg.readingAfter(position)(Effect.forEach(
     Array.from({ length: 300 }, (_, i) => i + 1),
     (id) => pg.reader`SELECT name FROM tour_items WHERE id = ${id}`,
     { concurrency: 8, discard: true }
-  )
+  ))
   const after = yield* readsPerHost(all)
   yield* Console.log(
     table(["host", "role", "reads"], all.map((p, i) => [p.host, p.role, after[i]![1] - before[i]![1]]))
