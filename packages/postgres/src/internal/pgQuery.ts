@@ -1,6 +1,7 @@
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import pg from "pg"
+import { isConnectionError } from "./errors.js"
 
 /** How long an interrupted query may take to stop after its cancel request, before its connection is destroyed. */
 const CANCEL_GRACE_MS = 5000
@@ -52,8 +53,13 @@ export const query = (
       release = done
       client.once("error", onConnectionError)
       const callback = (cause: Error | null, result: pg.QueryResult) => {
-        if (cause) finish(undefined, Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
-        else finish(undefined, Effect.succeed(result))
+        // A connection that broke mid-statement must not go back to the pool.
+        if (cause) {
+          finish(
+            isConnectionError(cause) ? cause : undefined,
+            Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+          )
+        } else finish(undefined, Effect.succeed(result))
       }
       // A config object costs pg a clone on every call; text and values do not.
       if (rowMode === undefined) client.query(text, values as Array<unknown>, callback)
