@@ -60,7 +60,8 @@ export const NotesApp = HttpRouter.empty.pipe(
       const pg = yield* Postgres.Postgres
       const hosts = yield* pg.stats
       const writer = hosts.find((h) => h.role === "writer")!
-      const writerUp = writer.health === "healthy" && !writer.roleMismatch
+      // A suspect writer still takes writes; only probes that say it is down make the service unready.
+      const writerUp = writer.health !== "down" && !writer.roleMismatch
       const body = {
         status: writerUp ? "ok" : "writer-down",
         hosts: hosts.map((h) => ({

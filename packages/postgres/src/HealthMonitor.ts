@@ -1,8 +1,10 @@
 /**
  * Probes every host in the background and keeps what it learns: up or down,
  * primary or standby, and how far each replica lags. The router asks it which
- * replicas are usable; failed queries report to it so a dead host is dropped
- * at once instead of at the next probe.
+ * replicas are usable. A statement that fails on a connection makes its host
+ * suspect and probes it at once; only failed probes mark a host down, so one
+ * terminated backend costs one statement, and a dead host is still dropped
+ * within one probe round-trip.
  *
  * @since 0.1.0
  */
@@ -11,9 +13,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
 import type pg from "pg"
 import type { HostPool } from "./HostPool.js"
-import { describe, isConnectionError } from "./internal/errors.js"
+import { classify, describe, isHostEvidence } from "./internal/failures.js"
+import * as HostState from "./internal/hostState.js"
 import { PostgresConfig } from "./PostgresConfig.js"
 import type { PostgresSettings } from "./PostgresConfig.js"
 import * as PostgresMetrics from "./PostgresMetrics.js"
@@ -21,10 +25,14 @@ import { ReaderPools } from "./ReaderPools.js"
 import { WriterPool } from "./WriterPool.js"
 
 /**
+ * `healthy`; `suspect` after a statement failed on a connection or one probe
+ * failed (probed again at once, avoided by new reads, still given writes);
+ * `down` after `DB_HEALTH_FAILURE_THRESHOLD` failed probes in a row.
+ *
  * @since 0.1.0
  * @category models
  */
-export type HealthState = "healthy" | "down"
+export type HealthState = HostState.HealthState
 
 /**
  * What the monitor knows of one host.
@@ -56,7 +64,11 @@ export interface HostHealth {
 export interface Service {
   /** The current health of a host (`host:port`). Synchronous: the router calls it on every read. */
   readonly health: (host: string) => HostHealth
-  /** Passive detection: a connection-class failure on a real query marks the host down at once. */
+  /**
+   * Passive evidence: a statement that failed because its connection or host
+   * failed makes the host suspect and probes it at once. Overload, statement
+   * errors and misconfigurations change nothing.
+   */
   readonly reportFailure: (pool: HostPool, cause: unknown) => Effect.Effect<void>
 }
 
@@ -106,7 +118,7 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
   Effect.gen(function*() {
     const pools = [writer, ...readers]
     const states = new Map<string, Mutable<HostHealth>>(pools.map((p) => [p.host, {
-      state: "healthy",
+      state: HostState.initial.state,
       observedRole: p.role === "writer" ? "primary" : "standby",
       roleMismatch: false,
       consecutiveFailures: 0,
@@ -117,18 +129,27 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
       lastError: undefined
     }]))
     const stateOf = (pool: HostPool) => states.get(pool.host)!
+    /** Wakes a host's probe fiber early; one pending wake is enough. */
+    const wakers = new Map(
+      yield* Effect.forEach(pools, (p) => Effect.map(Queue.dropping<void>(1), (q) => [p.host, q] as const))
+    )
+    const suspectedBy = new Map<string, "probe" | "query">()
+    const apply = (pool: HostPool, input: HostState.Input) => {
+      const s = stateOf(pool)
+      const before = s.state
+      const after = HostState.next(s, input, settings.healthFailureThreshold)
+      s.state = after.state
+      s.consecutiveFailures = after.consecutiveFailures
+      return before
+    }
     const tags = (pool: HostPool) => <T extends Metric.Metric<any, any, any>>(m: T): T =>
       Metric.tagged(Metric.tagged(m, "host", pool.host), "role", pool.role) as T
 
-    const markDown = (pool: HostPool, detectedBy: "probe" | "query", error: string) =>
+    const markDown = (pool: HostPool, error: string) =>
       Effect.gen(function*() {
-        const s = stateOf(pool)
-        if (s.state === "down") return
-        s.state = "down"
-        s.consecutiveFailures = Math.max(s.consecutiveFailures, settings.healthFailureThreshold)
-        s.lastError = error
+        const detectedBy = suspectedBy.get(pool.host) ?? "probe"
         // Reads stuck on a host that stopped answering would wait forever: fail them over now.
-        if (pool.role === "reader" && detectedBy === "probe") pool.dropCheckedOut()
+        if (pool.role === "reader") pool.dropCheckedOut()
         yield* Metric.increment(Metric.tagged(tags(pool)(PostgresMetrics.hostDown), "detected_by", detectedBy))
         yield* Metric.set(tags(pool)(PostgresMetrics.hostUp), 0)
         yield* Effect.logWarning(`pgfleet: ${pool.role} ${pool.host} is down`).pipe(
@@ -140,9 +161,10 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
       Effect.gen(function*() {
         const s = stateOf(pool)
         const t = tags(pool)
-        const wasDown = s.state === "down"
+        const before = apply(pool, "probe-ok")
+        const wasDown = before === "down"
+        suspectedBy.delete(pool.host)
         const mismatch = row.standby !== (pool.role === "reader")
-        s.consecutiveFailures = 0
         s.lastProbeLatencyMs = latencyMs
         s.lastError = undefined
         s.observedRole = row.standby ? "standby" : "primary"
@@ -165,8 +187,8 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
             )
             : Effect.logInfo(`pgfleet: ${pool.host} is back in its ${pool.role} role`)
         }
+        if (before === "suspect") yield* Effect.logDebug(`pgfleet: ${pool.role} ${pool.host} answered its probe`)
         if (wasDown) {
-          s.state = "healthy"
           yield* Effect.logInfo(`pgfleet: ${pool.role} ${pool.host} is healthy again`).pipe(
             Effect.annotateLogs({ host: pool.host, role: pool.role })
           )
@@ -178,9 +200,24 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
     const recordFailure = (pool: HostPool, error: unknown) =>
       Effect.gen(function*() {
         const s = stateOf(pool)
-        s.consecutiveFailures++
         s.lastError = describe(error)
-        if (s.consecutiveFailures >= settings.healthFailureThreshold) yield* markDown(pool, "probe", s.lastError)
+        if (!suspectedBy.has(pool.host)) suspectedBy.set(pool.host, "probe")
+        const before = apply(pool, "probe-failed")
+        if (before !== "down" && s.state === "down") yield* markDown(pool, s.lastError)
+      })
+
+    const reportFailure = (pool: HostPool, cause: unknown): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (!isHostEvidence(classify(cause).kind)) return Effect.void
+        const s = stateOf(pool)
+        const before = apply(pool, "passive-failure")
+        wakers.get(pool.host)!.unsafeOffer(undefined)
+        if (before !== "healthy") return Effect.void
+        s.lastError = describe(cause)
+        suspectedBy.set(pool.host, "query")
+        return Effect.logInfo(`pgfleet: ${pool.role} ${pool.host} is suspect, probing it now`).pipe(
+          Effect.annotateLogs({ host: pool.host, role: pool.role, error: s.lastError })
+        )
       })
 
     const recordPoolCounts = (pool: HostPool) =>
@@ -195,6 +232,10 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
     /** One probe on a dedicated connection, kept open between probes and replaced after a failure. */
     const prober = (pool: HostPool) => {
       let client: pg.Client | undefined
+      const reset = Effect.sync(() => {
+        destroy(client)
+        client = undefined
+      })
       const probe = Effect.tryPromise(async () => {
         if (client === undefined) {
           const fresh = pool.newClient()
@@ -209,31 +250,32 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
           duration: settings.healthCheckTimeout,
           onTimeout: () => new Error(`probe timed out after ${Duration.format(settings.healthCheckTimeout)}`)
         }),
-        Effect.tapError(() =>
-          Effect.sync(() => {
-            destroy(client)
-            client = undefined
-          })
-        )
+        Effect.tapError(() => reset)
       )
-      return { probe, close: Effect.sync(() => destroy(client)) }
+      return { probe, reset }
     }
 
-    /** Healthy hosts are probed every interval; down hosts on a backoff that starts fast and is capped by it. */
-    const nextDelay = (pool: HostPool) => {
-      const s = stateOf(pool)
-      if (s.state === "healthy") return settings.healthCheckInterval
-      const exponent = Math.min(20, s.consecutiveFailures - settings.healthFailureThreshold)
-      return Duration.min(settings.healthCheckInterval, Duration.times(settings.retryBase, 2 ** Math.max(0, exponent)))
-    }
+    const nextDelay = (pool: HostPool) =>
+      Duration.millis(
+        HostState.probeDelayMillis(
+          stateOf(pool),
+          Duration.toMillis(settings.healthCheckInterval),
+          Duration.toMillis(settings.retryBase)
+        )
+      )
 
     const monitor = (pool: HostPool) =>
       Effect.gen(function*() {
-        const { close, probe } = prober(pool)
-        yield* Effect.addFinalizer(() => close)
+        const { probe, reset } = prober(pool)
+        yield* Effect.addFinalizer(() => reset)
         yield* Metric.set(tags(pool)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime))
+        const wake = wakers.get(pool.host)!
         while (true) {
-          yield* Effect.sleep(nextDelay(pool))
+          // The delay is read after each probe, so a failure reported meanwhile wakes the fiber at once.
+          yield* Effect.raceFirst(Effect.sleep(nextDelay(pool)), Queue.take(wake))
+          yield* Queue.takeAll(wake)
+          // A host in doubt is asked on a fresh connection, as a new statement would connect.
+          if (stateOf(pool).state !== "healthy") yield* reset
           const started = performance.now()
           const result = yield* Effect.either(probe)
           yield* result._tag === "Right"
@@ -247,14 +289,15 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
 
     return {
       health: (host) => states.get(host)!,
-      reportFailure: (pool, cause) => isConnectionError(cause) ? markDown(pool, "query", describe(cause)) : Effect.void
+      reportFailure
     } satisfies Service
   })
 
 /**
  * Starts one probe fiber per host (every `DB_HEALTH_CHECK_INTERVAL_MS`, each
- * within `DB_HEALTH_CHECK_TIMEOUT_MS`); a host is down after
- * `DB_HEALTH_FAILURE_THRESHOLD` failed probes and healthy again after one
+ * within `DB_HEALTH_CHECK_TIMEOUT_MS`); a host is suspect after one failed
+ * probe or a failed statement (and probed again at once), down after
+ * `DB_HEALTH_FAILURE_THRESHOLD` failed probes, and healthy again after one
  * success. The fibers stop when the layer is released.
  *
  * @example

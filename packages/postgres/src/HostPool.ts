@@ -12,7 +12,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
-import { describe, isPermanent } from "./internal/errors.js"
+import { classify, describe, misconfigurationMessage } from "./internal/failures.js"
 import { clientConfig } from "./internal/pgOptions.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
@@ -215,32 +215,43 @@ export const make = (
       }
     })
 
+    // Retries only what can mend itself; the log line runs only when another attempt follows.
+    const retries = retrySchedule(settings).pipe(
+      Schedule.whileInput((e: unknown) => classify(e).kind !== "misconfiguration"),
+      Schedule.modifyDelayEffect((_, delay) =>
+        Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
+          Effect.annotateLogs({
+            host,
+            role,
+            attempt: attempts,
+            of: settings.retryMaxAttempts,
+            nextDelay: Duration.format(delay),
+            error: describe(lastError)
+          }),
+          Effect.as(delay)
+        )
+      )
+    )
+
     yield* attempt.pipe(
-      Effect.retry({
-        // Runs only when another attempt follows, so every line names a real retry and its delay.
-        schedule: Schedule.modifyDelayEffect(retrySchedule(settings), (_, delay) =>
-          Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
-            Effect.annotateLogs({
-              host,
-              role,
-              attempt: attempts,
-              of: settings.retryMaxAttempts,
-              nextDelay: Duration.format(delay),
-              error: describe(lastError)
-            }),
-            Effect.as(delay)
-          )),
-        while: (e) =>
-          !isPermanent(e)
+      Effect.retry(retries),
+      Effect.mapError((cause) => {
+        if (cause instanceof PostgresError) return cause
+        const failure = classify(cause)
+        return failure.kind === "misconfiguration"
+          ? new PostgresError({
+            reason: "Misconfigured",
+            host,
+            message: misconfigurationMessage(failure.misconfigured, host, settings, cause),
+            cause
+          })
+          : new PostgresError({
+            reason: "ConnectFailed",
+            host,
+            message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${describe(cause)}`,
+            cause
+          })
       }),
-      Effect.mapError((cause) =>
-        cause instanceof PostgresError ? cause : new PostgresError({
-          reason: "ConnectFailed",
-          host,
-          message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${describe(cause)}`,
-          cause
-        })
-      ),
       Effect.withSpan("pgfleet.pool.open", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
     )
 
@@ -263,8 +274,7 @@ export const make = (
         inUse: pool.totalCount - pool.idleCount,
         waiting: pool.waitingCount
       }),
-      newClient: () =>
-        new pg.Client(config),
+      newClient: () => new pg.Client(config),
       dropCheckedOut: () => destroyAll(checkedOut)
     } satisfies HostPool
   })

@@ -132,13 +132,13 @@ export const make: Effect.Effect<
         : writerTarget,
     reads: false,
     onFailure: monitor.reportFailure,
-    poolTimeout: settings.poolTimeout
+    settings
   })
   const reader = yield* RoutedClient.make({
     pick: router.decide,
     reads: true,
     onFailure: monitor.reportFailure,
-    poolTimeout: settings.poolTimeout
+    settings
   })
 
   const stats = Effect.sync(() =>

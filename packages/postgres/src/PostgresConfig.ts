@@ -10,8 +10,11 @@ import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 
 /**
@@ -27,17 +30,17 @@ export interface HostAddress {
  * @since 0.1.0
  * @category models
  */
-export type ReaderStrategyName = "random" | "round-robin" | "least-connections"
+export type ReaderStrategyName = OutOf<Settings["readerStrategy"]>
 
 /**
  * `disable`: plain TCP. `require`: TLS without certificate checks.
- * `verify-full`: TLS, the certificate must chain to `DB_SSL_CA` (or the
+ * `verify-full`: TLS, the certificate must chain to `DB_SSL_CA_FILE` (or the
  * system roots) and match the host name.
  *
  * @since 0.1.0
  * @category models
  */
-export type SslMode = "disable" | "require" | "verify-full"
+export type SslMode = OutOf<Settings["ssl"]>
 
 /**
  * `startup` sends `statement_timeout` in the connection's startup packet.
@@ -47,81 +50,328 @@ export type SslMode = "disable" | "require" | "verify-full"
  * @since 0.1.0
  * @category models
  */
-export type StatementTimeoutMode = "startup" | "set"
+export type StatementTimeoutMode = OutOf<Settings["statementTimeoutMode"]>
+
+type Check<Out> = Out | Invalid
+
+/** A value that failed its check, and what was expected. */
+class Invalid {
+  constructor(readonly expected: string) {}
+}
 
 /**
- * Validated settings. Build them with {@link make} or read them with {@link fromEnv}.
+ * One setting, declared once: its variable, default, parser, check and
+ * description. The `Config` reader, the code-side input type, the
+ * validation and the README's table all derive from {@link settings}.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PostgresSettings {
-  readonly writer: HostAddress
-  readonly readers: ReadonlyArray<HostAddress>
-  readonly database: string
-  readonly username: string
-  readonly password: Redacted.Redacted
-  readonly applicationName: string
-  readonly minPoolSize: number
-  readonly maxPoolSize: number
-  readonly poolTimeout: Duration.Duration
-  readonly maxIdleTime: Duration.Duration
-  readonly connectTimeout: Duration.Duration
-  /** Zero means no timeout. */
-  readonly statementTimeout: Duration.Duration
-  readonly statementTimeoutMode: StatementTimeoutMode
-  readonly ssl: SslMode
-  /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
-  readonly sslCa: string | undefined
-  readonly readerStrategy: ReaderStrategyName
-  readonly readerFallback: "writer" | "fail"
-  readonly retryBase: Duration.Duration
-  readonly retryMaxDelay: Duration.Duration
-  readonly retryMaxAttempts: number
-  readonly healthCheckInterval: Duration.Duration
-  readonly healthCheckTimeout: Duration.Duration
-  readonly healthFailureThreshold: number
-  /** Replicas whose replay delay exceeds this are not routed to. Zero disables the check. */
-  readonly maxReplicaLag: Duration.Duration
-  readonly closeGrace: Duration.Duration
+export interface Setting<In, Out, Required extends boolean = boolean> {
+  readonly variable: string
+  readonly required: Required
+  readonly default: In | undefined
+  /** The default as the README shows it. */
+  readonly shownDefault: string
+  /** What it does, as the README shows it. */
+  readonly description: string
+  /** Reads the variable's text. */
+  readonly parse: (text: string) => Check<In>
+  /** Checks a value from either side and gives what the settings hold. */
+  readonly check: (value: In) => Check<Out>
+  /** Secrets are read as `Redacted` and never shown. */
+  readonly secret?: boolean
 }
+
+const setting = <In, Out, const Required extends boolean>(
+  s: Setting<In, Out, Required>
+): Setting<In, Out, Required> => s
+
+const DIGITS = /^\d+$/
+/** Plain digits only: `Config.integer` would take `1e3`, `" 5432"` and `0x10`. */
+const parseDigits = (text: string): Check<number> =>
+  DIGITS.test(text) ? Number(text) : new Invalid(`a whole number (digits only), got "${text}"`)
+
+const integer = (o: {
+  readonly variable: string
+  readonly default: number
+  readonly max?: number
+  readonly description: string
+}) =>
+  setting({
+    variable: o.variable,
+    required: false,
+    default: o.default,
+    shownDefault: `\`${o.default}\``,
+    description: o.description,
+    parse: parseDigits,
+    check: (n: number): Check<number> => {
+      if (!Number.isInteger(n) || n <= 0) return new Invalid(`a whole number greater than 0, got ${n}`)
+      if (o.max !== undefined && n > o.max) return new Invalid(`a number from 1 to ${o.max}, got ${n}`)
+      return n
+    }
+  })
+
+/** A duration whose unit is in the variable's name; code may give any `DurationInput`. */
+const duration = (o: {
+  readonly variable: string
+  readonly unit: "millis" | "seconds"
+  readonly default: number
+  readonly zeroAllowed?: boolean
+  readonly description: string
+}) =>
+  setting({
+    variable: o.variable,
+    required: false,
+    default: `${o.default} ${o.unit}` as Duration.DurationInput,
+    shownDefault: `\`${o.default}\``,
+    description: o.description,
+    parse: (text: string): Check<Duration.DurationInput> => {
+      const n = parseDigits(text)
+      return n instanceof Invalid ? n : Duration.decode(`${n} ${o.unit}`)
+    },
+    check: (value: Duration.DurationInput): Check<Duration.Duration> => {
+      const decoded = Duration.decodeUnknown(value)
+      if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
+        return new Invalid(`a finite duration, got ${String(value)}`)
+      }
+      if (!o.zeroAllowed && Duration.toMillis(decoded.value) <= 0) {
+        return new Invalid(`a duration greater than 0, got ${Duration.format(decoded.value)}`)
+      }
+      return decoded.value
+    }
+  })
+
+const literal = <const L extends string>(o: {
+  readonly variable: string
+  readonly values: ReadonlyArray<L>
+  readonly default: NoInfer<L>
+  readonly description: string
+}) => {
+  const check = (value: string): Check<L> =>
+    o.values.includes(value as L) ? value as L : new Invalid(`one of ${o.values.join(", ")}, got "${value}"`)
+  return setting<L, L, false>({
+    variable: o.variable,
+    required: false,
+    default: o.default,
+    shownDefault: `\`${o.default}\``,
+    description: o.description,
+    parse: check,
+    check
+  })
+}
+
+const text = <const Required extends boolean>(o: {
+  readonly variable: string
+  readonly required: Required
+  readonly default?: string
+  readonly shownDefault?: string
+  readonly description: string
+}) =>
+  setting<string, string, Required>({
+    variable: o.variable,
+    required: o.required,
+    default: o.default,
+    shownDefault: o.shownDefault ?? (o.default === undefined ? "required" : `\`${o.default}\``),
+    description: o.description,
+    parse: (t) => t,
+    check: (value) => value.trim() === "" ? new Invalid("a value, got an empty one") : value.trim()
+  })
+
+/**
+ * Every setting pgfleet reads, keyed by its name in code. The README's
+ * configuration table is {@link markdownTable} of this, checked by a test.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const settings = {
+  writerHost: text({
+    variable: "DB_WRITER_HOST",
+    required: true,
+    description: "host name or address of the primary"
+  }),
+  readerHosts: setting({
+    variable: "DB_READER_HOSTS",
+    required: false,
+    default: [] as ReadonlyArray<string>,
+    shownDefault: "empty",
+    description:
+      "comma-separated replicas, each `host` or `host:port` (`[v6]:port`); empty means reads go to the writer",
+    parse: (t: string): Check<ReadonlyArray<string>> => t.trim() === "" ? [] : t.split(","),
+    check: (hosts: ReadonlyArray<string>): Check<ReadonlyArray<string>> => hosts.map((h) => h.trim())
+  }),
+  port: integer({
+    variable: "DB_PORT",
+    default: 5432,
+    max: 65535,
+    description: "port of every host that does not name its own"
+  }),
+  database: text({ variable: "DB_NAME", required: false, default: "postgres", description: "database" }),
+  username: text({ variable: "DB_USERNAME", required: true, description: "user for every host" }),
+  password: setting({
+    variable: "DB_PASSWORD",
+    required: true,
+    default: undefined,
+    shownDefault: "required",
+    secret: true,
+    description:
+      "password, kept `Redacted`; any character works (host, user and password reach `pg` as separate fields)",
+    parse: (t: string): Check<Redacted.Redacted | string> => Redacted.make(t),
+    check: (p: Redacted.Redacted | string): Check<Redacted.Redacted> => typeof p === "string" ? Redacted.make(p) : p
+  }),
+  applicationName: text({
+    variable: "DB_APPLICATION_NAME",
+    required: false,
+    default: "pgfleet",
+    description: "`application_name` of every connection"
+  }),
+  minPoolSize: integer({
+    variable: "DB_MIN_POOL_SIZE",
+    default: 2,
+    description: "connections each pool opens and warms at start, and keeps"
+  }),
+  maxPoolSize: integer({ variable: "DB_MAX_POOL_SIZE", default: 10, description: "most connections per pool" }),
+  poolTimeout: duration({
+    variable: "DB_POOL_TIMEOUT",
+    unit: "seconds",
+    default: 10,
+    description: "seconds to wait for a free pooled connection; past it a statement fails with `AcquireTimeout`"
+  }),
+  maxIdleTime: duration({
+    variable: "DB_POOL_MAX_IDLE_TIME_SECONDS",
+    unit: "seconds",
+    default: 300,
+    description: "seconds an idle connection above the minimum is kept"
+  }),
+  connectTimeout: duration({
+    variable: "DB_CONNECT_TIMEOUT_MS",
+    unit: "millis",
+    default: 5000,
+    description: "milliseconds to open one connection"
+  }),
+  statementTimeout: duration({
+    variable: "DB_STATEMENT_TIMEOUT_MS",
+    unit: "millis",
+    default: 0,
+    zeroAllowed: true,
+    description: "server-side `statement_timeout`; `0` is none"
+  }),
+  statementTimeoutMode: literal({
+    variable: "DB_STATEMENT_TIMEOUT_MODE",
+    values: ["startup", "set"],
+    default: "startup",
+    description: "`startup` (startup packet) or `set` (`SET` on each new connection, for PgBouncer)"
+  }),
+  ssl: literal({
+    variable: "DB_SSL_MODE",
+    values: ["disable", "require", "verify-full"],
+    default: "disable",
+    description: "`disable`, `require` (TLS, no certificate check) or `verify-full`"
+  }),
+  sslCaFile: setting({
+    variable: "DB_SSL_CA_FILE",
+    required: false,
+    default: undefined,
+    shownDefault: "none",
+    description: "PEM file of trusted certificate authorities for `verify-full`; checked before anything connects",
+    parse: (t: string): Check<string> => t,
+    check: (file: string): Check<string> => file
+  }),
+  readerStrategy: literal({
+    variable: "DB_READER_STRATEGY",
+    values: ["random", "round-robin", "least-connections"],
+    default: "random",
+    description: "`random`, `round-robin` or `least-connections`"
+  }),
+  readerFallback: literal({
+    variable: "DB_READER_FALLBACK",
+    values: ["writer", "fail"],
+    default: "writer",
+    description: "where reads go when no replica is healthy: `writer` or `fail`"
+  }),
+  retryBase: duration({
+    variable: "DB_CONNECT_RETRY_BASE_MS",
+    unit: "millis",
+    default: 100,
+    description: "first retry delay when a pool cannot open; also the first re-probe delay of a host in doubt"
+  }),
+  retryMaxDelay: duration({
+    variable: "DB_CONNECT_RETRY_MAX_DELAY_MS",
+    unit: "millis",
+    default: 5000,
+    description: "cap on one retry delay"
+  }),
+  retryMaxAttempts: integer({
+    variable: "DB_CONNECT_RETRY_MAX_ATTEMPTS",
+    default: 10,
+    description: "attempts before a pool gives up with `ConnectFailed`"
+  }),
+  healthCheckInterval: duration({
+    variable: "DB_HEALTH_CHECK_INTERVAL_MS",
+    unit: "millis",
+    default: 1000,
+    description: "milliseconds between probes of a healthy host"
+  }),
+  healthCheckTimeout: duration({
+    variable: "DB_HEALTH_CHECK_TIMEOUT_MS",
+    unit: "millis",
+    default: 1000,
+    description: "milliseconds one probe may take"
+  }),
+  healthFailureThreshold: integer({
+    variable: "DB_HEALTH_FAILURE_THRESHOLD",
+    default: 2,
+    description: "failed probes in a row before a host is down"
+  }),
+  maxReplicaLag: duration({
+    variable: "DB_READER_MAX_LAG_MS",
+    unit: "millis",
+    default: 0,
+    zeroAllowed: true,
+    description: "replicas whose replay delay exceeds this are skipped; `0` is off"
+  }),
+  closeGrace: duration({
+    variable: "DB_POOL_CLOSE_GRACE_MS",
+    unit: "millis",
+    default: 5000,
+    zeroAllowed: true,
+    description: "how long checked-out connections get at shutdown before they are terminated"
+  })
+} as const
+
+type Settings = typeof settings
+type InOf<S> = S extends Setting<infer In, any, any> ? In : never
+type OutOf<S> = S extends Setting<any, infer Out, any> ? Out : never
+type RequiredKeys = { [K in keyof Settings]: Settings[K]["required"] extends true ? K : never }[keyof Settings]
 
 /**
  * What a program may give in code: the connection essentials, and any
- * setting it wants to change from the defaults.
+ * setting it wants to change from the defaults. Derived from {@link settings}.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PostgresSettingsInput {
-  readonly writerHost: string
-  readonly username: string
-  readonly password: Redacted.Redacted | string
-  /** Each `host` or `host:port`; a bare host uses {@link PostgresSettingsInput.port}. */
-  readonly readerHosts?: ReadonlyArray<string> | undefined
-  readonly port?: number | undefined
-  readonly database?: string | undefined
-  readonly applicationName?: string | undefined
-  readonly minPoolSize?: number | undefined
-  readonly maxPoolSize?: number | undefined
-  readonly poolTimeout?: Duration.DurationInput | undefined
-  readonly maxIdleTime?: Duration.DurationInput | undefined
-  readonly connectTimeout?: Duration.DurationInput | undefined
-  readonly statementTimeout?: Duration.DurationInput | undefined
-  readonly statementTimeoutMode?: StatementTimeoutMode | undefined
-  readonly ssl?: SslMode | undefined
-  readonly sslCaFile?: string | undefined
-  readonly readerStrategy?: ReaderStrategyName | undefined
-  readonly readerFallback?: "writer" | "fail" | undefined
-  readonly retryBase?: Duration.DurationInput | undefined
-  readonly retryMaxDelay?: Duration.DurationInput | undefined
-  readonly retryMaxAttempts?: number | undefined
-  readonly healthCheckInterval?: Duration.DurationInput | undefined
-  readonly healthCheckTimeout?: Duration.DurationInput | undefined
-  readonly healthFailureThreshold?: number | undefined
-  readonly maxReplicaLag?: Duration.DurationInput | undefined
-  readonly closeGrace?: Duration.DurationInput | undefined
-}
+export type PostgresSettingsInput =
+  & { readonly [K in RequiredKeys]: InOf<Settings[K]> }
+  & { readonly [K in Exclude<keyof Settings, RequiredKeys>]?: InOf<Settings[K]> | undefined }
+
+/**
+ * Validated settings: every entry of {@link settings} checked, plus the
+ * resolved hosts and the CA file's contents. Build them with {@link make}
+ * or read them with {@link fromEnv}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PostgresSettings =
+  & { readonly [K in keyof Settings]: OutOf<Settings[K]> }
+  & {
+    readonly writer: HostAddress
+    readonly readers: ReadonlyArray<HostAddress>
+    /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
+    readonly sslCa: string | undefined
+  }
 
 /**
  * The environment variable behind each setting, used to name it in errors.
@@ -129,91 +379,41 @@ export interface PostgresSettingsInput {
  * @since 0.1.0
  * @category constants
  */
-export const variables = {
-  writerHost: "DB_WRITER_HOST",
-  readerHosts: "DB_READER_HOSTS",
-  port: "DB_PORT",
-  database: "DB_NAME",
-  username: "DB_USERNAME",
-  password: "DB_PASSWORD",
-  applicationName: "DB_APPLICATION_NAME",
-  minPoolSize: "DB_MIN_POOL_SIZE",
-  maxPoolSize: "DB_MAX_POOL_SIZE",
-  poolTimeout: "DB_POOL_TIMEOUT",
-  maxIdleTime: "DB_POOL_MAX_IDLE_TIME_SECONDS",
-  connectTimeout: "DB_CONNECT_TIMEOUT_MS",
-  statementTimeout: "DB_STATEMENT_TIMEOUT_MS",
-  statementTimeoutMode: "DB_STATEMENT_TIMEOUT_MODE",
-  ssl: "DB_SSL_MODE",
-  sslCaFile: "DB_SSL_CA_FILE",
-  readerStrategy: "DB_READER_STRATEGY",
-  readerFallback: "DB_READER_FALLBACK",
-  retryBase: "DB_CONNECT_RETRY_BASE_MS",
-  retryMaxDelay: "DB_CONNECT_RETRY_MAX_DELAY_MS",
-  retryMaxAttempts: "DB_CONNECT_RETRY_MAX_ATTEMPTS",
-  healthCheckInterval: "DB_HEALTH_CHECK_INTERVAL_MS",
-  healthCheckTimeout: "DB_HEALTH_CHECK_TIMEOUT_MS",
-  healthFailureThreshold: "DB_HEALTH_FAILURE_THRESHOLD",
-  maxReplicaLag: "DB_READER_MAX_LAG_MS",
-  closeGrace: "DB_POOL_CLOSE_GRACE_MS"
-} as const satisfies Record<keyof PostgresSettingsInput, string>
+export const variables = Object.fromEntries(
+  Object.entries(settings).map(([key, s]) => [key, s.variable])
+) as { readonly [K in keyof Settings]: Settings[K]["variable"] }
 
-/**
- * The value of every optional setting when neither code nor environment gives one.
- *
- * @since 0.1.0
- * @category constants
- */
-export const defaults = {
-  readerHosts: [] as ReadonlyArray<string>,
-  port: 5432,
-  database: "postgres",
-  applicationName: "pgfleet",
-  minPoolSize: 2,
-  maxPoolSize: 10,
-  poolTimeout: Duration.seconds(10),
-  maxIdleTime: Duration.seconds(300),
-  connectTimeout: Duration.millis(5000),
-  statementTimeout: Duration.zero,
-  statementTimeoutMode: "startup" as StatementTimeoutMode,
-  ssl: "disable" as SslMode,
-  readerStrategy: "random" as ReaderStrategyName,
-  readerFallback: "writer" as "writer" | "fail",
-  retryBase: Duration.millis(100),
-  retryMaxDelay: Duration.millis(5000),
-  retryMaxAttempts: 10,
-  healthCheckInterval: Duration.millis(1000),
-  healthCheckTimeout: Duration.millis(1000),
-  healthFailureThreshold: 2,
-  maxReplicaLag: Duration.zero,
-  closeGrace: Duration.millis(5000)
-} as const
-
-type Issue = readonly [setting: keyof PostgresSettingsInput, expected: string]
+type Issue = readonly [setting: keyof Settings, expected: string]
 
 const invalid = (issues: ReadonlyArray<Issue>): ConfigError.ConfigError =>
   issues
-    .map(([setting, expected]) => ConfigError.InvalidData([variables[setting]], expected))
+    .map(([key, expected]) => ConfigError.InvalidData([settings[key].variable], `expected ${expected}`))
     .reduce((acc, e) => ConfigError.And(acc, e))
-
-const isPositiveInt = (n: number) => Number.isInteger(n) && n > 0
 
 /** Parses `host`, `host:port` or `[v6]:port`. */
 const parseHost = (entry: string, defaultPort: number): HostAddress | string => {
   const m = /^(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d+))?$/.exec(entry)
   if (m === null) return `"${entry}" is not host or host:port`
   const port = m[3] === undefined ? defaultPort : Number(m[3])
-  if (!isPositiveInt(port) || port > 65535) return `"${entry}" has port ${m[3]}, expected 1-65535`
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `"${entry}" has port ${m[3]}, expected 1-65535`
   return { host: (m[1] ?? m[2])!, port }
 }
 
-const readCa = (file: string | undefined, issues: Array<Issue>): string | undefined => {
+/** Reads the CA file and checks it holds at least one PEM certificate, so a bad file fails before anything connects. */
+const readCa = (file: string | undefined): string | Invalid | undefined => {
   if (file === undefined) return undefined
+  let pem: string
   try {
-    return fs.readFileSync(file, "utf8")
+    pem = fs.readFileSync(file, "utf8")
   } catch (e) {
-    issues.push(["sslCaFile", `expected a readable PEM file, could not read ${file}: ${(e as Error).message}`])
-    return undefined
+    return new Invalid(`a readable PEM file, could not read ${file}: ${(e as Error).message}`)
+  }
+  try {
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no BEGIN CERTIFICATE block")
+    new crypto.X509Certificate(pem)
+    return pem
+  } catch (e) {
+    return new Invalid(`a PEM file of certificates, but ${file} holds none that parses (${(e as Error).message})`)
   }
 }
 
@@ -242,105 +442,62 @@ const readCa = (file: string | undefined, issues: Array<Issue>): string | undefi
 export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettings, ConfigError.ConfigError> =>
   Effect.suspend(() => {
     const issues: Array<Issue> = []
-    const int = (key: "port" | "minPoolSize" | "maxPoolSize" | "retryMaxAttempts" | "healthFailureThreshold") => {
-      const value = input[key] ?? defaults[key]
-      if (!isPositiveInt(value)) issues.push([key, `expected a whole number greater than 0, got ${value}`])
-      return value
-    }
-    const duration = (key: keyof typeof defaults & keyof PostgresSettingsInput, allowZero: boolean) => {
-      const raw = input[key] ?? defaults[key]
-      const decoded = Duration.decodeUnknown(raw)
-      if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
-        issues.push([key, `expected a finite duration, got ${String(raw)}`])
-        return Duration.zero
+    const checked: Record<string, unknown> = {}
+    for (const key of Object.keys(settings) as Array<keyof Settings>) {
+      const spec = settings[key] as Setting<unknown, unknown>
+      const value = (input as Record<string, unknown>)[key] ?? spec.default
+      if (value === undefined) {
+        if (spec.required) issues.push([key, "a value, got none"])
+        continue
       }
-      if (!allowZero && Duration.toMillis(decoded.value) <= 0) {
-        issues.push([key, `expected a duration greater than 0, got ${Duration.format(decoded.value)}`])
-      }
-      return decoded.value
+      const result = spec.check(value)
+      if (result instanceof Invalid) issues.push([key, result.expected])
+      else checked[key] = result
     }
-    const oneOf = <K extends "statementTimeoutMode" | "ssl" | "readerStrategy" | "readerFallback">(
-      key: K,
-      allowed: ReadonlyArray<NonNullable<PostgresSettingsInput[K]>>
-    ) => {
-      const value = input[key] ?? defaults[key]
-      if (!allowed.includes(value as never)) issues.push([key, `expected one of ${allowed.join(", ")}, got "${value}"`])
-      return value as NonNullable<PostgresSettingsInput[K]>
-    }
-
-    const port = int("port")
-    if (port > 65535) issues.push(["port", `expected a port from 1 to 65535, got ${port}`])
-    const writerHost = input.writerHost.trim()
-    if (writerHost === "") issues.push(["writerHost", "expected a host name or address, got an empty value"])
-    const writer = { host: writerHost, port }
+    const out = checked as { -readonly [K in keyof Settings]: OutOf<Settings[K]> }
 
     const readers: Array<HostAddress> = []
-    for (const raw of input.readerHosts ?? defaults.readerHosts) {
-      const parsed = parseHost(raw.trim(), port)
+    for (const entry of out.readerHosts ?? []) {
+      const parsed = parseHost(entry, out.port ?? settings.port.default)
       if (typeof parsed === "string") {
-        issues.push(["readerHosts", `malformed entry: ${parsed}`])
+        issues.push(["readerHosts", `host or host:port entries; malformed entry: ${parsed}`])
       } else if (readers.some((r) => r.host === parsed.host && r.port === parsed.port)) {
-        issues.push(["readerHosts", `duplicate entry: ${parsed.host}:${parsed.port}`])
+        issues.push(["readerHosts", `distinct entries; duplicate entry: ${parsed.host}:${parsed.port}`])
       } else {
         readers.push(parsed)
       }
     }
-
-    const minPoolSize = int("minPoolSize")
-    const maxPoolSize = int("maxPoolSize")
-    if (minPoolSize > maxPoolSize) {
-      issues.push(["minPoolSize", `expected at most DB_MAX_POOL_SIZE (${maxPoolSize}), got ${minPoolSize}`])
+    if (out.minPoolSize !== undefined && out.maxPoolSize !== undefined && out.minPoolSize > out.maxPoolSize) {
+      issues.push(["minPoolSize", `at most DB_MAX_POOL_SIZE (${out.maxPoolSize}), got ${out.minPoolSize}`])
     }
-    const username = input.username
-    if (username === "") issues.push(["username", "expected a user name, got an empty value"])
+    const sslCa = readCa(out.sslCaFile)
+    if (sslCa instanceof Invalid) issues.push(["sslCaFile", sslCa.expected])
 
-    const settings: PostgresSettings = {
-      writer,
+    if (issues.length > 0) return Effect.fail(invalid(issues))
+    return Effect.succeed({
+      ...out,
+      writer: { host: out.writerHost, port: out.port },
       readers,
-      database: input.database ?? defaults.database,
-      username,
-      password: typeof input.password === "string" ? Redacted.make(input.password) : input.password,
-      applicationName: input.applicationName ?? defaults.applicationName,
-      minPoolSize,
-      maxPoolSize,
-      poolTimeout: duration("poolTimeout", false),
-      maxIdleTime: duration("maxIdleTime", false),
-      connectTimeout: duration("connectTimeout", false),
-      statementTimeout: duration("statementTimeout", true),
-      statementTimeoutMode: oneOf("statementTimeoutMode", ["startup", "set"]),
-      ssl: oneOf("ssl", ["disable", "require", "verify-full"]),
-      sslCa: readCa(input.sslCaFile, issues),
-      readerStrategy: oneOf("readerStrategy", ["random", "round-robin", "least-connections"]),
-      readerFallback: oneOf("readerFallback", ["writer", "fail"]),
-      retryBase: duration("retryBase", false),
-      retryMaxDelay: duration("retryMaxDelay", false),
-      retryMaxAttempts: int("retryMaxAttempts"),
-      healthCheckInterval: duration("healthCheckInterval", false),
-      healthCheckTimeout: duration("healthCheckTimeout", false),
-      healthFailureThreshold: int("healthFailureThreshold"),
-      maxReplicaLag: duration("maxReplicaLag", true),
-      closeGrace: duration("closeGrace", true)
-    }
-    return issues.length === 0 ? Effect.succeed(settings) : Effect.fail(invalid(issues))
+      sslCa: sslCa as string | undefined
+    })
   })
 
-const described = <A>(config: Config.Config<A>, description: string) => Config.withDescription(config, description)
-const optionalInt = (name: string, description: string) =>
-  described(Config.option(Config.integer(name)), description).pipe(
-    Config.map((o) => o._tag === "Some" ? o.value : undefined)
+const reader = <In>(spec: Setting<In, unknown>): Config.Config<In | undefined> => {
+  const raw = spec.secret
+    ? Config.map(Config.redacted(spec.variable), (r) => Redacted.value(r))
+    : Config.string(spec.variable)
+  const present = spec.required ? Config.map(raw, Option.some) : Config.option(raw)
+  return Config.withDescription(
+    Config.mapOrFail(present, (o) => {
+      if (o._tag === "None") return Either.right(undefined)
+      const parsed = spec.parse(o.value)
+      return parsed instanceof Invalid
+        ? Either.left(ConfigError.InvalidData([spec.variable], `expected ${parsed.expected}`))
+        : Either.right(parsed)
+    }),
+    spec.description
   )
-const optionalMillis = (name: string, description: string) =>
-  optionalInt(name, description).pipe(Config.map((n) => n === undefined ? undefined : Duration.millis(n)))
-const optionalSeconds = (name: string, description: string) =>
-  optionalInt(name, description).pipe(Config.map((n) => n === undefined ? undefined : Duration.seconds(n)))
-const optionalString = (name: string, description: string) =>
-  described(Config.option(Config.string(name)), description).pipe(
-    Config.map((o) => o._tag === "Some" ? o.value : undefined)
-  )
-const optionalLiteral = <const L extends ReadonlyArray<string>>(name: string, literals: L, description: string) =>
-  described(Config.option(Config.literal(...literals)(name)), description).pipe(
-    Config.map((o) => o._tag === "Some" ? o.value as L[number] : undefined)
-  )
+}
 
 /**
  * The settings as the `DB_*` variables give them, before defaults and
@@ -349,62 +506,12 @@ const optionalLiteral = <const L extends ReadonlyArray<string>>(name: string, li
  * @since 0.1.0
  * @category config
  */
-export const inputFromEnv: Config.Config<PostgresSettingsInput> = Config.all({
-  writerHost: described(Config.string(variables.writerHost), "Host name or address of the primary."),
-  readerHosts: described(Config.string(variables.readerHosts), "Comma-separated replicas, each host or host:port.")
-    .pipe(
-      Config.withDefault(""),
-      Config.map((s) => s.trim() === "" ? [] : s.split(","))
-    ),
-  port: optionalInt(variables.port, "Port of every host that does not name its own (default 5432)."),
-  database: optionalString(variables.database, "Database name (default postgres)."),
-  username: described(Config.string(variables.username), "User for every host."),
-  password: described(Config.redacted(variables.password), "Password; any character is allowed. Never logged."),
-  applicationName: optionalString(variables.applicationName, "application_name of every connection (default pgfleet)."),
-  minPoolSize: optionalInt(variables.minPoolSize, "Connections each pool opens and warms at start (default 2)."),
-  maxPoolSize: optionalInt(variables.maxPoolSize, "Most connections each pool holds (default 10)."),
-  poolTimeout: optionalSeconds(variables.poolTimeout, "Seconds to wait for a free pooled connection (default 10)."),
-  maxIdleTime: optionalSeconds(variables.maxIdleTime, "Seconds an idle connection is kept (default 300)."),
-  connectTimeout: optionalMillis(variables.connectTimeout, "Milliseconds to open one connection (default 5000)."),
-  statementTimeout: optionalMillis(
-    variables.statementTimeout,
-    "Server-side statement_timeout in ms; 0 is none (default)."
+export const inputFromEnv: Config.Config<PostgresSettingsInput> = Config.map(
+  Config.all(
+    Object.fromEntries(Object.entries(settings).map(([key, spec]) => [key, reader(spec as Setting<unknown, unknown>)]))
   ),
-  statementTimeoutMode: optionalLiteral(
-    variables.statementTimeoutMode,
-    ["startup", "set"],
-    "How statement_timeout is sent: startup packet, or SET for PgBouncer (default startup)."
-  ),
-  ssl: optionalLiteral(variables.ssl, ["disable", "require", "verify-full"], "TLS mode (default disable)."),
-  sslCaFile: optionalString(variables.sslCaFile, "PEM file of trusted certificate authorities for verify-full."),
-  readerStrategy: optionalLiteral(
-    variables.readerStrategy,
-    ["random", "round-robin", "least-connections"],
-    "How a replica is picked for each read (default random)."
-  ),
-  readerFallback: optionalLiteral(
-    variables.readerFallback,
-    ["writer", "fail"],
-    "Where reads go when no replica is healthy (default writer)."
-  ),
-  retryBase: optionalMillis(variables.retryBase, "First retry delay when a pool cannot connect (default 100)."),
-  retryMaxDelay: optionalMillis(variables.retryMaxDelay, "Cap on one retry delay in ms (default 5000)."),
-  retryMaxAttempts: optionalInt(variables.retryMaxAttempts, "Connection attempts before a pool gives up (default 10)."),
-  healthCheckInterval: optionalMillis(
-    variables.healthCheckInterval,
-    "Milliseconds between health probes (default 1000)."
-  ),
-  healthCheckTimeout: optionalMillis(variables.healthCheckTimeout, "Milliseconds a probe may take (default 1000)."),
-  healthFailureThreshold: optionalInt(
-    variables.healthFailureThreshold,
-    "Failed probes in a row before a host is down (default 2)."
-  ),
-  maxReplicaLag: optionalMillis(variables.maxReplicaLag, "Skip replicas whose replay delay exceeds this; 0 is off."),
-  closeGrace: optionalMillis(
-    variables.closeGrace,
-    "Milliseconds checked-out connections get at shutdown (default 5000)."
-  )
-})
+  (values) => values as unknown as PostgresSettingsInput
+)
 
 /**
  * The validated settings from the `DB_*` environment variables (or whatever
@@ -428,6 +535,26 @@ export const fromEnv: Config.Config<PostgresSettings> = Config.mapOrFail(
   inputFromEnv,
   (input) => Effect.runSync(Effect.either(make(input)))
 )
+
+/**
+ * The README's configuration table, rendered from {@link settings}.
+ *
+ * @example
+ * ```ts
+ * import { PostgresConfig } from "@pgfleet/postgres"
+ *
+ * console.log(PostgresConfig.markdownTable())
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const markdownTable = (): string =>
+  [
+    "| variable | default | what it does |",
+    "| --- | --- | --- |",
+    ...Object.values(settings).map((s) => `| \`${s.variable}\` | ${s.shownDefault} | ${s.description} |`)
+  ].join("\n")
 
 /**
  * `host:port`, the name pgfleet uses for a host in errors, logs, spans and metrics.

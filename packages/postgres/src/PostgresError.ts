@@ -8,14 +8,25 @@ import * as Data from "effect/Data"
  *
  * - `ConnectFailed`: a pool could not open or warm up its connections (after retries).
  * - `WrongRole`: a host is a primary where a standby was expected, or the reverse.
- * - `AcquireTimeout`: no pooled connection became free within `DB_POOL_TIMEOUT`.
+ * - `AcquireTimeout`: no pooled connection became free within `DB_POOL_TIMEOUT`,
+ *   or the server refused a new one (53300, too many connections). Overload,
+ *   never a reason to route around the host.
  * - `Unavailable`: the host is known to be down, so the call failed fast.
  * - `NoHealthyReader`: every replica is down and `DB_READER_FALLBACK=fail`.
+ * - `Misconfigured`: retrying cannot help: TLS not offered or not verifiable,
+ *   a refused login, an unknown database. The message names the `DB_*`
+ *   variable to fix.
  *
  * @since 0.1.0
  * @category errors
  */
-export type PostgresErrorReason = "ConnectFailed" | "WrongRole" | "AcquireTimeout" | "Unavailable" | "NoHealthyReader"
+export type PostgresErrorReason =
+  | "ConnectFailed"
+  | "WrongRole"
+  | "AcquireTimeout"
+  | "Unavailable"
+  | "NoHealthyReader"
+  | "Misconfigured"
 
 /**
  * The one error type pgfleet raises. It names the host (`host:port`), never

@@ -57,7 +57,21 @@ export const readRetries = Metric.counter("pgfleet_read_retries_total", {
 })
 
 /**
- * Times a host was marked down, tagged with `detected_by`: `probe` or `query`.
+ * Statements that found no free connection in time (`DB_POOL_TIMEOUT`) or
+ * that the server refused a new connection for (53300), tagged with `host`
+ * and `role`. Overload: the host stays in routing.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const acquireTimeouts = Metric.counter("pgfleet_acquire_timeouts_total", {
+  description: "Statements that found no free connection in time",
+  incremental: true
+})
+
+/**
+ * Times a host was marked down by failed probes, tagged with `detected_by`:
+ * `query` when a failed statement made it suspect first, else `probe`.
  *
  * @since 0.1.0
  * @category metrics

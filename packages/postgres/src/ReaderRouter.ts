@@ -24,7 +24,7 @@ import { WriterPool } from "./WriterPool.js"
  * @since 0.1.0
  * @category models
  */
-export type SkipReason = "down" | "role-changed" | "lagging" | "behind-position" | "failed-this-read"
+export type SkipReason = "down" | "suspect" | "role-changed" | "lagging" | "behind-position" | "failed-this-read"
 
 /**
  * `strategy`: a replica picked by the strategy. `fallback`: the writer,
@@ -127,6 +127,8 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         if (maxLagSeconds > 0 && (health.lagSeconds ?? 0) > maxLagSeconds) return "lagging"
         // The probe's position can only be behind the replica's real one, so this never lets a stale read through.
         if (minimumPosition !== undefined && (health.walLsn ?? -1n) < minimumPosition) return "behind-position"
+        // Checked last: a suspect replica is still used when nothing better is left.
+        if (health.state === "suspect") return "suspect"
         return undefined
       }
 
@@ -161,6 +163,11 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         }
         // Only the writer is sure to have a position it gave out itself.
         if (settings.readerFallback === "fail" && minimumPosition === undefined) {
+          // The writer may not take reads: a suspect replica, whose probe is under way, is better than failing.
+          const suspects = readers.filter((p) => skipped.some((s) => s.host === p.host && s.reason === "suspect"))
+          if (suspects.length > 0) {
+            return { pool: strategy.pick(suspects), route: "strategy", strategy: strategy.name, skipped }
+          }
           return new PostgresError({
             reason: "NoHealthyReader",
             host: readers.map((r) => r.host).join(","),

@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { PostgresConfig, PostgresLive } from "@pgfleet/postgres"
 import { ConfigError, ConfigProvider, Duration, Effect, Either, Layer, Redacted } from "effect"
+import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 
 const base = {
   DB_WRITER_HOST: "db-primary.internal",
@@ -9,6 +12,10 @@ const base = {
   DB_PASSWORD: "p@ss:w/rd#?%&= ü",
   DB_NAME: "app"
 }
+
+/** A file that exists but holds no certificate. */
+const notPem = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-config-")), "ca.pem")
+fs.writeFileSync(notPem, "this is not a certificate\n")
 
 const load = (env: Record<string, string>) =>
   PostgresConfig.fromEnv.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
@@ -61,10 +68,17 @@ describe("PostgresConfig", () => {
     }))
 
   const invalid: ReadonlyArray<readonly [Record<string, string>, string, string]> = [
-    [{ DB_MAX_POOL_SIZE: "ten" }, "DB_MAX_POOL_SIZE", "integer"],
-    [{ DB_PORT: "54.32" }, "DB_PORT", "integer"],
+    [{ DB_MAX_POOL_SIZE: "ten" }, "DB_MAX_POOL_SIZE", "digits only"],
+    [{ DB_PORT: "54.32" }, "DB_PORT", "digits only"],
+    // Config.integer would take these (it parses with Number()).
+    [{ DB_HEALTH_CHECK_INTERVAL_MS: "1e3" }, "DB_HEALTH_CHECK_INTERVAL_MS", `got "1e3"`],
+    [{ DB_PORT: " 5432" }, "DB_PORT", `got " 5432"`],
+    [{ DB_MAX_POOL_SIZE: "0x10" }, "DB_MAX_POOL_SIZE", `got "0x10"`],
+    [{ DB_POOL_TIMEOUT: "10.5" }, "DB_POOL_TIMEOUT", `got "10.5"`],
+    [{ DB_CONNECT_TIMEOUT_MS: "" }, "DB_CONNECT_TIMEOUT_MS", "digits only"],
+    [{ DB_SSL_MODE: "verify-full", DB_SSL_CA_FILE: notPem }, "DB_SSL_CA_FILE", "holds none that parses"],
     [{ DB_MIN_POOL_SIZE: "0" }, "DB_MIN_POOL_SIZE", "greater than 0"],
-    [{ DB_MAX_POOL_SIZE: "-1" }, "DB_MAX_POOL_SIZE", "greater than 0"],
+    [{ DB_MAX_POOL_SIZE: "-1" }, "DB_MAX_POOL_SIZE", "digits only"],
     [{ DB_MIN_POOL_SIZE: "5", DB_MAX_POOL_SIZE: "2" }, "DB_MIN_POOL_SIZE", "at most DB_MAX_POOL_SIZE (2)"],
     [{ DB_PORT: "70000" }, "DB_PORT", "1 to 65535"],
     [{ DB_WRITER_HOST: " " }, "DB_WRITER_HOST", "empty"],
@@ -75,7 +89,7 @@ describe("PostgresConfig", () => {
     [{ DB_READER_STRATEGY: "fastest" }, "DB_READER_STRATEGY", "random"],
     [{ DB_READER_FALLBACK: "primary" }, "DB_READER_FALLBACK", "writer"],
     [{ DB_POOL_TIMEOUT: "0" }, "DB_POOL_TIMEOUT", "greater than 0"],
-    [{ DB_CONNECT_TIMEOUT_MS: "-5" }, "DB_CONNECT_TIMEOUT_MS", "greater than 0"],
+    [{ DB_CONNECT_TIMEOUT_MS: "-5" }, "DB_CONNECT_TIMEOUT_MS", "digits only"],
     [{ DB_CONNECT_RETRY_MAX_ATTEMPTS: "0" }, "DB_CONNECT_RETRY_MAX_ATTEMPTS", "greater than 0"],
     [{ DB_HEALTH_FAILURE_THRESHOLD: "0" }, "DB_HEALTH_FAILURE_THRESHOLD", "greater than 0"],
     [{ DB_SSL_MODE: "on" }, "DB_SSL_MODE", "verify-full"],
@@ -125,4 +139,24 @@ describe("PostgresConfig", () => {
       assert.include(String(error), "DB_MAX_POOL_SIZE")
       assert.strictEqual(connections, 0)
     }).pipe(Effect.scoped))
+
+  it("the README's configuration table is the one the settings table renders", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "../../../README.md"), "utf8")
+    const shown = readme.slice(
+      readme.indexOf("<!-- settings:begin -->") + "<!-- settings:begin -->".length,
+      readme.indexOf("<!-- settings:end -->")
+    ).trim()
+    assert.strictEqual(shown, PostgresConfig.markdownTable())
+  })
+
+  it.effect("every setting is read from its variable: the env and code sides agree on names", () =>
+    Effect.gen(function*() {
+      const input = yield* PostgresConfig.inputFromEnv.pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({ ...base, DB_POOL_TIMEOUT: "3" }))))
+      )
+      assert.deepStrictEqual(Object.keys(input).sort(), Object.keys(PostgresConfig.settings).sort())
+      const settings = yield* PostgresConfig.make(input)
+      assert.strictEqual(Duration.toMillis(settings.poolTimeout), 3000)
+      assert.strictEqual(PostgresConfig.variables.poolTimeout, "DB_POOL_TIMEOUT")
+    }))
 })

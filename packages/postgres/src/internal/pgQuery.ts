@@ -1,7 +1,7 @@
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import pg from "pg"
-import { isConnectionError } from "./errors.js"
+import { classify, isHostEvidence } from "./failures.js"
 
 /** How long an interrupted query may take to stop after its cancel request, before its connection is destroyed. */
 const CANCEL_GRACE_MS = 5000
@@ -56,7 +56,7 @@ export const query = (
         // A connection that broke mid-statement must not go back to the pool.
         if (cause) {
           finish(
-            isConnectionError(cause) ? cause : undefined,
+            isHostEvidence(classify(cause).kind) ? cause : undefined,
             Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
           )
         } else finish(undefined, Effect.succeed(result))
@@ -66,29 +66,23 @@ export const query = (
       else client.query({ text, values: values as Array<unknown>, rowMode }, callback)
     })
 
-    return Effect.suspend(() => {
+    // Plain callbacks, not effects: the fiber is already interrupted, so effects here would never run.
+    return Effect.sync(() => {
       settled = true
-      if (client === undefined || release === undefined) return Effect.void
+      if (client === undefined || release === undefined) return
       const running = client
-      return Effect.async<void>((resumeCancel) => {
-        stopped = () => resumeCancel(Effect.void)
-        const canceller = new pg.Client(pool.options)
-        canceller.on("error", () => {})
-        ;(canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(
-          running,
-          (running as unknown as { activeQuery: unknown }).activeQuery
-        )
-      }).pipe(
-        Effect.timeout(CANCEL_GRACE_MS),
-        Effect.catchAll(() =>
-          Effect.sync(() => {
-            // The statement did not stop: the connection cannot go back to the pool.
-            running.off("error", onConnectionError)
-            release?.(true)
-            release = undefined
-          })
-        ),
-        Effect.interruptible
+      const grace = setTimeout(() => {
+        // The statement did not stop: the connection cannot go back to the pool.
+        running.off("error", onConnectionError)
+        release?.(true)
+        release = undefined
+      }, CANCEL_GRACE_MS)
+      stopped = () => clearTimeout(grace)
+      const canceller = new pg.Client(pool.options)
+      canceller.on("error", () => {})
+      ;(canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(
+        running,
+        (running as unknown as { activeQuery: unknown }).activeQuery
       )
     })
   })

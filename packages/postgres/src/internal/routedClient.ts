@@ -10,10 +10,12 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type pg from "pg"
 import type { HostPool } from "../HostPool.js"
+import type { PostgresSettings } from "../PostgresConfig.js"
 import { PostgresError } from "../PostgresError.js"
 import * as PostgresMetrics from "../PostgresMetrics.js"
 import * as ReaderRouter from "../ReaderRouter.js"
-import { isAcquireTimeout, isConnectionError, toSqlError } from "./errors.js"
+import type { Failure } from "./failures.js"
+import { classify, isHostEvidence, misconfigurationMessage, toSqlError } from "./failures.js"
 import * as pgQuery from "./pgQuery.js"
 
 const noTags: ReadonlyArray<never> = []
@@ -31,7 +33,7 @@ export interface Options {
   readonly reads: boolean
   /** Told of every failure, so the health monitor can mark the host down at once. */
   readonly onFailure: (pool: HostPool, cause: SqlError) => Effect.Effect<void>
-  readonly poolTimeout: Duration.Duration
+  readonly settings: PostgresSettings
 }
 
 /**
@@ -56,26 +58,55 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
       return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : Effect.succeed(target)
     })
 
-  /** pg-pool's "no client became free in time", as a typed error naming the host. */
-  const timeoutError = (target: Target, cause: unknown) => {
-    const { inUse, waiting } = target.pool.counts()
-    return toSqlError(
-      new PostgresError({
-        reason: "AcquireTimeout",
-        host: target.pool.host,
-        message: `no connection to ${target.pool.host} became free within ${
-          Duration.format(options.poolTimeout)
-        } (DB_POOL_TIMEOUT); ${inUse} in use, ${waiting} waiting`,
-        cause
-      })
-    )
+  const acquireTimeouts = new Map<HostPool, Metric.Metric.Counter<number>>()
+  const countAcquireTimeout = (pool: HostPool) => {
+    let counter = acquireTimeouts.get(pool)
+    if (counter === undefined) {
+      acquireTimeouts.set(
+        pool,
+        counter = Metric.tagged(Metric.tagged(PostgresMetrics.acquireTimeouts, "host", pool.host), "role", pool.role)
+      )
+    }
+    counter.unsafeUpdate(1, noTags)
   }
-  const typed = <A, R>(target: Target, effect: Effect.Effect<A, SqlError, R>) =>
-    Effect.catchIf(effect, isAcquireTimeout, (cause) => Effect.fail(timeoutError(target, cause)))
+
+  /** Overload and misconfiguration as typed errors naming the host and what to tune or fix; others unchanged. */
+  const typedError = (pool: HostPool, cause: SqlError, failure: Failure): SqlError => {
+    if (failure.kind === "overload") {
+      countAcquireTimeout(pool)
+      const { inUse, waiting } = pool.counts()
+      const what = failure.code === "53300"
+        ? `${pool.host} refused a new connection (too many connections, 53300)`
+        : `no connection to ${pool.host} became free within ${
+          Duration.format(options.settings.poolTimeout)
+        } (DB_POOL_TIMEOUT)`
+      return toSqlError(
+        new PostgresError({
+          reason: "AcquireTimeout",
+          host: pool.host,
+          message: `${what}; ${inUse} in use, ${waiting} waiting`,
+          cause
+        })
+      )
+    }
+    if (failure.kind === "misconfiguration" && failure.misconfigured !== "role") {
+      return toSqlError(
+        new PostgresError({
+          reason: "Misconfigured",
+          host: pool.host,
+          message: misconfigurationMessage(failure.misconfigured, pool.host, options.settings, cause),
+          cause
+        })
+      )
+    }
+    return cause
+  }
+  const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
+    Effect.mapError(effect, (cause) => typedError(pool, cause, classify(cause)))
 
   /** A connection reserved from the target's pool for a scope (transactions and streams). */
   const reserve = (target: Target): Effect.Effect<Connection, SqlError, Scope.Scope> =>
-    typed(target, target.pool.client.reserve)
+    typed(target.pool, target.pool.client.reserve)
 
   type Run = (pool: HostPool) => Effect.Effect<pg.QueryResult, SqlError>
 
@@ -91,9 +122,10 @@ export const make = (options: Options): Effect.Effect<SqlClient.SqlClient, never
   ): Effect.Effect<pg.QueryResult, SqlError> => {
     if (options.reads) countRead(target.pool, target.route)
     return Effect.catchAll(run(target.pool), (cause) => {
-      const error = isAcquireTimeout(cause) ? timeoutError(target, cause) : cause
+      const failure = classify(cause)
+      const error = typedError(target.pool, cause, failure)
       const report = options.onFailure(target.pool, error)
-      if (!options.reads || exclude.length > 0 || !isConnectionError(error)) {
+      if (!options.reads || exclude.length > 0 || !isHostEvidence(failure.kind)) {
         return Effect.zipRight(report, Effect.fail(error))
       }
       const second = options.pick([target.pool.host], minimumPosition)

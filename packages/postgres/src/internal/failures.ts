@@ -1,0 +1,165 @@
+import { SqlError } from "@effect/sql/SqlError"
+import { PostgresError } from "../PostgresError.js"
+
+/**
+ * What a failure says about its host. Health, retries and error messages
+ * all ask {@link classify}; this table is the one place that decides.
+ *
+ * - `connection-lost`: one connection died (57P01 from a terminated backend,
+ *   class 08, ECONNRESET, EPIPE). The host may be fine: a probe tells.
+ * - `unreachable`: no connection could be made (ECONNREFUSED, a connect
+ *   timeout, a blackhole, DNS).
+ * - `server-unavailable`: the server is shutting down, crashed or starting (57P02, 57P03).
+ * - `overload`: no pooled connection became free in time, or the server has
+ *   too many connections (53300). Never a sign of death.
+ * - `misconfiguration`: TLS refused or unverifiable, authentication (28xxx),
+ *   an unknown database (3D000), a host in the wrong role. Retrying cannot mend it.
+ * - `statement`: anything else; the SQL itself failed.
+ */
+export type FailureKind =
+  | "connection-lost"
+  | "unreachable"
+  | "server-unavailable"
+  | "overload"
+  | "misconfiguration"
+  | "statement"
+
+/** The setting a misconfiguration points at, for the message that names it. */
+export type Misconfigured = "tls-not-offered" | "certificate" | "authentication" | "database" | "role"
+
+/** Kinds that are evidence the host itself may be gone: they make it suspect and trigger a probe. */
+export const isHostEvidence = (kind: FailureKind): boolean =>
+  kind === "connection-lost" || kind === "unreachable" || kind === "server-unavailable"
+
+const LOST_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"])
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN"
+])
+/** Node's TLS verification codes (`tls.checkServerIdentity` and OpenSSL's). */
+const CERTIFICATE_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+])
+/** pg's own messages, which carry no code. */
+const MESSAGES: ReadonlyArray<readonly [string, FailureKind, Misconfigured?]> = [
+  ["The server does not support SSL connections", "misconfiguration", "tls-not-offered"],
+  // pg-pool: the wait in its queue for a free client ran out.
+  ["timeout exceeded when trying to connect", "overload"],
+  // pg-pool and pg.Client: opening one connection ran out of time.
+  ["Connection terminated due to connection timeout", "unreachable"],
+  ["timeout expired", "unreachable"],
+  ["probe timed out", "unreachable"],
+  ["Connection terminated", "connection-lost"],
+  ["Client has encountered a connection error", "connection-lost"],
+  ["Connection closed", "connection-lost"]
+]
+
+/** One classified failure. */
+export interface Failure {
+  readonly kind: FailureKind
+  readonly misconfigured?: Misconfigured | undefined
+  /** The SQLSTATE or socket error code that decided, when one did. */
+  readonly code?: string | undefined
+}
+
+const causes = function*(error: unknown): Generator<unknown> {
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    yield e
+    e = (e as { cause?: unknown }).cause
+  }
+}
+
+const byReason: Record<PostgresError["reason"], Failure> = {
+  AcquireTimeout: { kind: "overload" },
+  WrongRole: { kind: "misconfiguration", misconfigured: "role" },
+  Misconfigured: { kind: "misconfiguration" },
+  ConnectFailed: { kind: "unreachable" },
+  Unavailable: { kind: "unreachable" },
+  NoHealthyReader: { kind: "unreachable" }
+}
+
+const byCode = (code: string): Failure | undefined => {
+  if (code === "57P01") return { kind: "connection-lost" }
+  if (code === "57P02" || code === "57P03") return { kind: "server-unavailable" }
+  if (code === "53300") return { kind: "overload" }
+  if (code === "3D000") return { kind: "misconfiguration", misconfigured: "database" }
+  if (code.startsWith("28")) return { kind: "misconfiguration", misconfigured: "authentication" }
+  if (code.length === 5 && code.startsWith("08")) return { kind: "connection-lost" }
+  if (LOST_CODES.has(code)) return { kind: "connection-lost" }
+  if (UNREACHABLE_CODES.has(code)) return { kind: "unreachable" }
+  if (CERTIFICATE_CODES.has(code)) return { kind: "misconfiguration", misconfigured: "certificate" }
+  return undefined
+}
+
+const statement: Failure = { kind: "statement" }
+
+/** Classifies `error` by the first thing in its cause chain that says what happened. */
+export const classify = (error: unknown): Failure => {
+  for (const e of causes(error)) {
+    if (e instanceof PostgresError) return byReason[e.reason]
+    const code = (e as { code?: unknown }).code
+    if (typeof code === "string") {
+      const found = byCode(code)
+      if (found !== undefined) return { ...found, code }
+    }
+    const message = (e as { message?: unknown }).message
+    if (typeof message === "string") {
+      for (const [text, kind, misconfigured] of MESSAGES) {
+        if (message.includes(text)) return { kind, misconfigured }
+      }
+    }
+  }
+  return statement
+}
+
+/** The innermost message, for log lines and error messages. */
+export const describe = (error: unknown): string => {
+  let last = "unknown error"
+  for (const e of causes(error)) {
+    const message = (e as { message?: unknown }).message
+    if (typeof message === "string" && message !== "") last = message
+  }
+  return last
+}
+
+/** What to tell the user about a misconfiguration, naming the variable to fix (never a secret). */
+export const misconfigurationMessage = (
+  misconfigured: Misconfigured | undefined,
+  host: string,
+  context: { readonly ssl: string; readonly sslCaFile: string | undefined; readonly database: string },
+  error: unknown
+): string => {
+  const detail = describe(error)
+  switch (misconfigured) {
+    case "tls-not-offered":
+      return `DB_SSL_MODE=${context.ssl} requires TLS, but ${host} does not offer it (${detail}); ` +
+        `enable ssl on the server or set DB_SSL_MODE=disable`
+    case "certificate":
+      return `the TLS certificate of ${host} could not be verified against ${
+        context.sslCaFile === undefined ? "the system roots (DB_SSL_CA_FILE is not set)" : `DB_SSL_CA_FILE`
+      }: ${detail}`
+    case "authentication":
+      return `${host} refused the login (${detail}); check DB_USERNAME and DB_PASSWORD`
+    case "database":
+      return `${host} has no database "${context.database}" (${detail}); check DB_NAME`
+    default:
+      return `${host}: ${detail}`
+  }
+}
+
+/** A `SqlError` that carries a `PostgresError`, for the statement error channel. */
+export const toSqlError = (error: PostgresError): SqlError => new SqlError({ message: error.message, cause: error })
