@@ -116,16 +116,28 @@ export const fleetSettings = (
   ...overrides
 })
 
+/**
+ * Where pgfleet is loaded from: its TypeScript sources through tsx (which keeps function names,
+ * a property definition per closure), or the JavaScript that `pnpm build` writes, as users get it.
+ */
+export type Source = "tsx" | "dist"
+
+const distEntry = new URL("../../postgres/dist/index.js", import.meta.url)
+const load = async (source: Source): Promise<typeof Postgres> =>
+  source === "tsx" ? Postgres : ((await import(distEntry.href)) as { Postgres: typeof Postgres }).Postgres
+
 /** (c) pgfleet's routed reader. */
 export const pgfleet = async (
   cluster: TestCluster.TestClusterPromise,
-  readerStrategy: "random" | "round-robin" | "least-connections"
+  readerStrategy: "random" | "round-robin" | "least-connections",
+  source: Source = "dist"
 ): Promise<Contender> => {
-  const runtime = ManagedRuntime.make(Postgres.layer(fleetSettings(cluster, { readerStrategy })))
-  const pgService = await runtime.runPromise(Postgres.Postgres)
+  const Fleet = await load(source)
+  const runtime = ManagedRuntime.make(Fleet.layer(fleetSettings(cluster, { readerStrategy })))
+  const pgService = await runtime.runPromise(Fleet.Postgres)
   const reader = pgService.reader
   return {
-    name: `(c) pgfleet reader, ${readerStrategy}`,
+    name: `(c) pgfleet reader, ${readerStrategy}, ${source}`,
     load: (workload, concurrency, ms) =>
       runtime.runPromise(effectLoad(
         workload === "select1" ? () => reader`SELECT 1` : () => reader`SELECT id, v FROM kv WHERE id = ${randomId()}`,
@@ -166,8 +178,8 @@ export const drizzleReplicas = async (cluster: TestCluster.TestClusterPromise): 
 export const all = [
   rawPg,
   effectSqlPg,
-  (c: TestCluster.TestClusterPromise) => pgfleet(c, "random"),
-  (c: TestCluster.TestClusterPromise) => pgfleet(c, "round-robin"),
-  (c: TestCluster.TestClusterPromise) => pgfleet(c, "least-connections"),
+  ...(["random", "round-robin", "least-connections"] as const).flatMap((strategy) =>
+    (["dist", "tsx"] as const).map((source) => (c: TestCluster.TestClusterPromise) => pgfleet(c, strategy, source))
+  ),
   drizzleReplicas
 ] as const

@@ -3,6 +3,22 @@
  * routes each statement to a healthy replica, `withReader` / `withWriter`
  * run existing `SqlClient` code on either side, and `stats` shows every pool.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Postgres, PostgresLive } from "@pgfleet/postgres"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pg = yield* Postgres.Postgres
+ *   yield* pg.writer`INSERT INTO notes (body) VALUES (${"hello"})`
+ *   const notes = yield* pg.reader`SELECT body FROM notes`
+ *   return notes
+ * })
+ *
+ * // Run it from your entry point, e.g. NodeRuntime.runMain(main).
+ * export const main = Effect.provide(program, PostgresLive)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -75,21 +91,6 @@ export interface Service {
 }
 
 /**
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Postgres, PostgresLive } from "@pgfleet/postgres"
- *
- * const program = Effect.gen(function*() {
- *   const pg = yield* Postgres.Postgres
- *   yield* pg.writer`INSERT INTO notes (body) VALUES (${"hello"})`
- *   const notes = yield* pg.reader`SELECT body FROM notes`
- *   return notes
- * })
- *
- * Effect.runPromise(Effect.provide(program, PostgresLive))
- * ```
- *
  * @since 0.1.0
  * @category tags
  */
@@ -279,7 +280,7 @@ export const layerConfig = (
  *
  * // Existing @effect/sql code runs unchanged, on the writer.
  * const count = Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT count(*) FROM notes`)
- * Effect.runPromise(Effect.provide(count, PostgresLive))
+ * export const main = Effect.provide(count, PostgresLive)
  * ```
  *
  * @since 0.1.0

@@ -543,7 +543,7 @@ export const fromEnv: Config.Config<PostgresSettings> = Config.mapOrFail(
  * ```ts
  * import { PostgresConfig } from "@pgfleet/postgres"
  *
- * console.log(PostgresConfig.markdownTable())
+ * const table: string = PostgresConfig.markdownTable()
  * ```
  *
  * @since 0.1.0

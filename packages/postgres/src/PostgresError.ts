@@ -1,4 +1,19 @@
 /**
+ * The one error type pgfleet raises, with a `reason` that says what to do.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PostgresError } from "@pgfleet/postgres"
+ *
+ * const openPools = Effect.fail(
+ *   new PostgresError.PostgresError({ reason: "Unavailable", host: "db-primary:5432", message: "the writer is down" })
+ * )
+ * const logged = openPools.pipe(
+ *   Effect.catchTag("PostgresError", (e) => Effect.logWarning(`${e.reason} on ${e.host}: ${e.message}`))
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
@@ -33,15 +48,6 @@ export type PostgresErrorReason =
  * the password. Query errors are `SqlError`s; when a query fails because of
  * pgfleet (a pool timeout, a host that is down), that `SqlError`'s `cause` is
  * a `PostgresError`.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { PostgresError } from "@pgfleet/postgres"
- *
- * const onDown = Effect.catchTag("PostgresError", (e: PostgresError.PostgresError) =>
- *   Effect.logWarning(`${e.reason} on ${e.host}: ${e.message}`))
- * ```
  *
  * @since 0.1.0
  * @category errors

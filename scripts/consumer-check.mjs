@@ -1,0 +1,123 @@
+// The check a new user would make: pack both packages, install the tarballs with npm into an
+// empty project outside the workspace, then run and type-check a program against them.
+// Usage: node scripts/consumer-check.mjs  (after `pnpm build`)
+import { execFileSync, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const root = path.resolve(import.meta.dirname, "..")
+const packages = ["postgres", "testing"]
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-consumer-"))
+const started = Date.now()
+
+const step = (message) => console.log(`\n[consumer-check ${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`)
+const run = (command, args, cwd) => {
+  console.log(`$ ${command} ${args.join(" ")}`)
+  execFileSync(command, args, { cwd, stdio: "inherit" })
+}
+const fail = (message) => {
+  console.error(`consumer-check: ${message}`)
+  process.exit(1)
+}
+
+step("pack")
+const tarballs = packages.map((name) => {
+  const dir = path.join(root, "packages", name)
+  const out = execFileSync("pnpm", ["pack", "--pack-destination", work], { cwd: dir, encoding: "utf8" })
+  const tarball = out.trim().split("\n").at(-1)
+  const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n")
+    .map((f) => f.replace(/^package\//, ""))
+  console.log(`${path.basename(tarball)}: ${fs.statSync(tarball).size} bytes, ${files.length} files`)
+  for (const f of files) console.log(`  ${f}`)
+  const forbidden = files.filter((f) => /(^|\/)test\/|\.test\.|vitest\.config|tsconfig|^src\/|docgen/.test(f))
+  if (forbidden.length > 0) fail(`${name} tarball holds files users do not need: ${forbidden.join(", ")}`)
+  for (const needed of ["LICENSE", "README.md", "package.json", "dist/index.js", "dist/index.d.ts"]) {
+    if (!files.includes(needed)) fail(`${name} tarball lacks ${needed}`)
+  }
+  const js = files.filter((f) => f.startsWith("dist/") && f.endsWith(".js"))
+  const missingTypes = js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))
+  if (missingTypes.length > 0) fail(`${name} tarball lacks declarations for ${missingTypes.join(", ")}`)
+  return tarball
+})
+
+step(`npm install the tarballs into ${work}/app, letting npm pull in the peers`)
+const app = path.join(work, "app")
+fs.mkdirSync(app)
+fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
+run("npm", ["install", "--no-audit", "--no-fund", ...tarballs, "typescript@~5.9.3", "@types/node@^20.19.0"], app)
+
+const program = (typed) => `import { Postgres, PostgresLive } from "@pgfleet/postgres"
+import { TestCluster } from "@pgfleet/testing"
+import { ConfigProvider, Effect } from "effect"
+
+const program = Effect.scoped(Effect.gen(function*() {
+  const cluster = yield* TestCluster.make({ replicas: 1 })
+  const provider = ConfigProvider.fromMap(new Map(Object.entries(cluster.env)))
+  return yield* Effect.gen(function*() {
+    const pg = yield* Postgres.Postgres
+    yield* pg.writer\`CREATE TABLE notes (body text)\`
+    yield* pg.writer\`INSERT INTO notes (body) VALUES (\${"hello"})\`
+    const rows = yield* pg.reader${typed ? "<{ standby: boolean }>" : ""}\`SELECT pg_is_in_recovery() AS standby\`
+    return rows[0]${typed ? "!" : ""}.standby
+  }).pipe(Effect.provide(PostgresLive), Effect.withConfigProvider(provider))
+}))
+
+Effect.runPromise(program).then((standby) => {
+  console.log(\`routed read: pg_is_in_recovery() = \${standby}\`)
+  process.exit(standby === true ? 0 : 1)
+})
+`
+fs.writeFileSync(path.join(app, "app.mjs"), program(false))
+fs.writeFileSync(path.join(app, "app.ts"), program(true))
+
+step("node app.mjs")
+const node = spawnSync("node", ["app.mjs"], { cwd: app, encoding: "utf8" })
+process.stdout.write(node.stdout)
+process.stderr.write(node.stderr)
+if (node.status !== 0 || !node.stdout.includes("pg_is_in_recovery() = true")) fail("the program did not read from a standby")
+
+const strict = {
+  strict: true,
+  noEmit: true,
+  skipLibCheck: false,
+  exactOptionalPropertyTypes: true,
+  noPropertyAccessFromIndexSignature: true,
+  noUncheckedIndexedAccess: true,
+  target: "ES2022",
+  lib: ["ES2022"],
+  types: ["node"]
+}
+for (const [name, options] of [
+  ["nodenext", { module: "nodenext", moduleResolution: "nodenext" }],
+  ["bundler", { module: "preserve", moduleResolution: "bundler" }]
+]) {
+  step(`tsc, strict, moduleResolution ${name}`)
+  fs.writeFileSync(
+    path.join(app, `tsconfig.${name}.json`),
+    JSON.stringify({ compilerOptions: { ...strict, ...options }, files: ["app.ts"] }, null, 2)
+  )
+  run(path.join(app, "node_modules/.bin/tsc"), ["-p", `tsconfig.${name}.json`], app)
+}
+
+step("require() of the ES modules (Node 20.19+ loads ES modules without top-level await)")
+const required = spawnSync("node", ["-e", "console.log(Object.keys(require('@pgfleet/postgres')).length)"], {
+  cwd: app,
+  encoding: "utf8"
+})
+console.log(required.status === 0 ? `require() works: ${required.stdout.trim()} exports` : required.stderr.split("\n")[0])
+
+step("npm refuses effect@4 next to the tarballs")
+const clash = path.join(work, "clash")
+fs.mkdirSync(clash)
+fs.writeFileSync(path.join(clash, "package.json"), JSON.stringify({ name: "clash", private: true, type: "module" }))
+const refused = spawnSync("npm", ["install", "--dry-run", "--no-audit", "--no-fund", ...tarballs, "effect@4"], {
+  cwd: clash,
+  encoding: "utf8"
+})
+const said = `${refused.stdout}${refused.stderr}`
+if (refused.status === 0 || !said.includes("ERESOLVE")) fail(`npm accepted effect@4 beside pgfleet:\n${said}`)
+console.log(said.split("\n").filter((l) => l.includes("ERESOLVE") || l.includes("peer effect")).slice(0, 4).join("\n"))
+
+fs.rmSync(work, { recursive: true, force: true })
+step("passed")
