@@ -32,7 +32,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as HealthMonitor from "./HealthMonitor.js"
 import type { PoolCounts, Role } from "./HostPool.js"
-import * as RoutedClient from "./internal/routedClient.js"
+import * as FleetClient from "./internal/fleetClient.js"
 import * as PostgresConfig from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
 import * as ReaderPools from "./ReaderPools.js"
@@ -62,15 +62,21 @@ export interface HostStats extends PoolCounts {
  * @category models
  */
 export interface Service {
-  /** Always the primary. Writes are never routed to a replica and never retried by pgfleet. */
-  readonly writer: SqlClient.SqlClient
+  /**
+   * Always the primary. Writes are never routed to a replica and never
+   * retried by pgfleet. A complete `PgClient` of `@effect/sql-pg`.
+   */
+  readonly writer: PgClient.PgClient
   /**
    * Each statement outside a transaction goes to a replica picked by the
    * `ReaderRouter`, and is tried once more elsewhere after a connection-class
    * failure. A transaction opened on it stays on one replica. Inside a writer
    * transaction, its statements join that transaction (and see its writes).
+   * A complete `PgClient`: `reserve` and streams hold a replica's connection;
+   * `listen` and `notify` go to the writer, since a standby never delivers
+   * notifications.
    */
-  readonly reader: SqlClient.SqlClient
+  readonly reader: PgClient.PgClient
   /** Runs `effect` with `SqlClient` bound to the routed reader. */
   readonly withReader: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient>>
   /** Runs `effect` with `SqlClient` bound to the writer. */
@@ -119,7 +125,9 @@ export const make: Effect.Effect<
   const monitor = yield* HealthMonitor.HealthMonitor
 
   const writerTarget = { pool: writerPool, route: "writer" }
-  const writer = yield* RoutedClient.make({
+  const writer = yield* FleetClient.make({
+    name: "writer",
+    writer: writerPool,
     // Fail fast while the writer is known to be down instead of waiting on a dead host.
     pick: () =>
       monitor.health(writerPool.host).state === "down"
@@ -135,7 +143,10 @@ export const make: Effect.Effect<
     onFailure: monitor.reportFailure,
     settings
   })
-  const reader = yield* RoutedClient.make({
+  const reader = yield* FleetClient.make({
+    name: "reader",
+    writer: writerPool,
+    notifyVia: writer,
     pick: router.decide,
     reads: true,
     onFailure: monitor.reportFailure,
@@ -198,10 +209,9 @@ export type Services =
 const facade = Layer.effectContext(
   Effect.gen(function*() {
     const service = yield* make
-    const writerPool = yield* WriterPool.WriterPool
     return Context.make(Postgres, service).pipe(
       Context.add(SqlClient.SqlClient, service.writer),
-      Context.add(PgClient.PgClient, writerPool.client)
+      Context.add(PgClient.PgClient, service.writer)
     )
   })
 )
@@ -209,8 +219,9 @@ const facade = Layer.effectContext(
 /**
  * The whole fleet from a `PostgresConfig` service: writer and reader pools
  * (opened at the same time), health monitor, router and facade. `SqlClient`
- * is the writer, so existing `@effect/sql` code runs unchanged; `PgClient` is
- * the writer's `@effect/sql-pg` client (for `listen`, `notify` and `json`).
+ * and `PgClient` are pgfleet's writer, so existing `@effect/sql` and
+ * `@effect/sql-pg` code runs unchanged, with pgfleet's fail-fast and health
+ * reporting.
  *
  * @since 0.1.0
  * @category layers

@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import type pg from "pg"
 
 /**
  * @since 0.1.0
@@ -68,7 +69,8 @@ class Invalid {
  * @category models
  */
 export interface Setting<In, Out, Required extends boolean = boolean> {
-  readonly variable: string
+  /** `undefined` for settings that only code can give (functions, parsers). */
+  readonly variable: string | undefined
   readonly required: Required
   readonly default: In | undefined
   /** The default as the README shows it. */
@@ -160,6 +162,30 @@ const literal = <const L extends string>(o: {
     check
   })
 }
+
+const boolean = (o: { readonly variable: string; readonly default: boolean; readonly description: string }) =>
+  setting({
+    variable: o.variable,
+    required: false,
+    default: o.default,
+    shownDefault: `\`${o.default}\``,
+    description: o.description,
+    parse: (t: string): Check<boolean> =>
+      t === "true" ? true : t === "false" ? false : new Invalid(`true or false, got "${t}"`),
+    check: (b: boolean): Check<boolean> => b
+  })
+
+/** A setting only code can give: a function or a parser, which no variable can hold. */
+const codeOnly = <A>(o: { readonly description: string }) =>
+  setting<A, A, false>({
+    variable: undefined,
+    required: false,
+    default: undefined,
+    shownDefault: "none",
+    description: `(code only) ${o.description}`,
+    parse: () => new Invalid("a value given in code"),
+    check: (a) => a
+  })
 
 const text = <const Required extends boolean>(o: {
   readonly variable: string
@@ -337,6 +363,36 @@ export const settings = {
     default: 5000,
     zeroAllowed: true,
     description: "how long checked-out connections get at shutdown before they are terminated"
+  }),
+  cancelGrace: duration({
+    variable: "DB_CANCEL_GRACE_MS",
+    unit: "millis",
+    default: 5000,
+    zeroAllowed: true,
+    description:
+      "how long an interrupted statement may take to stop after its cancel request before its connection is destroyed"
+  }),
+  nameTransform: literal({
+    variable: "DB_NAME_TRANSFORM",
+    values: ["none", "snake-camel"],
+    default: "none",
+    description: "`snake-camel`: camelCase identifiers in queries are sent as snake_case, and snake_case result " +
+      "columns come back camelCase"
+  }),
+  transformQueryNames: codeOnly<(name: string) => string>({
+    description: "maps identifiers in queries (`sql(\"name\")`, the insert and update helpers); overrides " +
+      "`DB_NAME_TRANSFORM`, as in `@effect/sql-pg`"
+  }),
+  transformResultNames: codeOnly<(name: string) => string>({
+    description: "maps result column names; overrides `DB_NAME_TRANSFORM`, as in `@effect/sql-pg`"
+  }),
+  transformJson: boolean({
+    variable: "DB_TRANSFORM_JSON",
+    default: true,
+    description: "apply the name transforms inside json values too (`sql.json`, json columns)"
+  }),
+  types: codeOnly<pg.CustomTypesConfig>({
+    description: "node-postgres type parsers (`getTypeParser`), e.g. int8 as `bigint`, as in `@effect/sql-pg`"
   })
 } as const
 
@@ -387,7 +443,7 @@ type Issue = readonly [setting: keyof Settings, expected: string]
 
 const invalid = (issues: ReadonlyArray<Issue>): ConfigError.ConfigError =>
   issues
-    .map(([key, expected]) => ConfigError.InvalidData([settings[key].variable], `expected ${expected}`))
+    .map(([key, expected]) => ConfigError.InvalidData([settings[key].variable ?? key], `expected ${expected}`))
     .reduce((acc, e) => ConfigError.And(acc, e))
 
 /** Parses `host`, `host:port` or `[v6]:port`. */
@@ -483,16 +539,18 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
   })
 
 const reader = <In>(spec: Setting<In, unknown>): Config.Config<In | undefined> => {
+  const variable = spec.variable
+  if (variable === undefined) return Config.succeed(undefined)
   const raw = spec.secret
-    ? Config.map(Config.redacted(spec.variable), (r) => Redacted.value(r))
-    : Config.string(spec.variable)
+    ? Config.map(Config.redacted(variable), (r) => Redacted.value(r))
+    : Config.string(variable)
   const present = spec.required ? Config.map(raw, Option.some) : Config.option(raw)
   return Config.withDescription(
     Config.mapOrFail(present, (o) => {
       if (o._tag === "None") return Either.right(undefined)
       const parsed = spec.parse(o.value)
       return parsed instanceof Invalid
-        ? Either.left(ConfigError.InvalidData([spec.variable], `expected ${parsed.expected}`))
+        ? Either.left(ConfigError.InvalidData([variable], `expected ${parsed.expected}`))
         : Either.right(parsed)
     }),
     spec.description
@@ -553,7 +611,7 @@ export const markdownTable = (): string =>
   [
     "| variable | default | what it does |",
     "| --- | --- | --- |",
-    ...Object.values(settings).map((s) => `| \`${s.variable}\` | ${s.shownDefault} | ${s.description} |`)
+    ...Object.entries(settings).map(([key, s]) => `| \`${s.variable ?? key}\` | ${s.shownDefault} | ${s.description} |`)
   ].join("\n")
 
 /**

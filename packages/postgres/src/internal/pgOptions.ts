@@ -29,8 +29,27 @@ export const clientConfig = (settings: PostgresSettings, address: HostAddress): 
     ssl: ssl(settings),
     keepAlive: true,
     connectionTimeoutMillis: Duration.toMillis(settings.connectTimeout),
+    ...(settings.types === undefined ? {} : { types: settings.types }),
     ...(statementTimeout > 0 && settings.statementTimeoutMode === "startup"
       ? { statement_timeout: statementTimeout }
       : {})
   }
+}
+
+const percentEncoded = (value: string) =>
+  Array.from(new TextEncoder().encode(value), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")
+
+/**
+ * A `postgresql://` URL for one host in which every byte of user, password
+ * and database is percent-encoded, so any character survives any URL parser.
+ */
+export const connectionUrl = (settings: PostgresSettings, address: HostAddress): Redacted.Redacted => {
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host
+  const query = new URLSearchParams({ application_name: settings.applicationName })
+  if (settings.ssl !== "disable") query.set("sslmode", settings.ssl)
+  return Redacted.make(
+    `postgresql://${percentEncoded(settings.username)}:${
+      percentEncoded(Redacted.value(settings.password))
+    }@${host}:${address.port}/${percentEncoded(settings.database)}?${query}`
+  )
 }

@@ -3,9 +3,6 @@ import * as Effect from "effect/Effect"
 import pg from "pg"
 import { classify, isHostEvidence } from "./failures.js"
 
-/** How long an interrupted query may take to stop after its cancel request, before its connection is destroyed. */
-const CANCEL_GRACE_MS = 5000
-
 /**
  * Runs one statement on a connection checked out for it alone.
  *
@@ -13,12 +10,14 @@ const CANCEL_GRACE_MS = 5000
  * for a connection gives it straight back when it arrives (nothing leaks),
  * and a running statement is stopped with PostgreSQL's cancel request, sent
  * on a connection of its own, so it works even when the pool is exhausted.
+ * A statement still running `cancelGraceMs` later has its connection destroyed.
  */
 export const query = (
   pool: pg.Pool,
   text: string,
   values: ReadonlyArray<unknown>,
-  rowMode?: "array"
+  rowMode: "array" | undefined,
+  cancelGraceMs: number
 ): Effect.Effect<pg.QueryResult, SqlError> =>
   Effect.async<pg.QueryResult, SqlError>((resume) => {
     let settled = false
@@ -76,7 +75,7 @@ export const query = (
         running.off("error", onConnectionError)
         release?.(true)
         release = undefined
-      }, CANCEL_GRACE_MS)
+      }, cancelGraceMs)
       stopped = () => clearTimeout(grace)
       const canceller = new pg.Client(pool.options)
       canceller.on("error", () => {})

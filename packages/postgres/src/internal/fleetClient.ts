@@ -1,0 +1,316 @@
+import type * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as String from "effect/String"
+import type * as Tracer from "effect/Tracer"
+import type pg from "pg"
+import type { HostPool } from "../HostPool.js"
+import type { PostgresSettings } from "../PostgresConfig.js"
+import { PostgresError } from "../PostgresError.js"
+import * as PostgresMetrics from "../PostgresMetrics.js"
+import * as ReaderRouter from "../ReaderRouter.js"
+import type { Failure } from "./failures.js"
+import { classify, isHostEvidence, misconfigurationMessage, toSqlError } from "./failures.js"
+import type { Operation, Runner } from "./fleetStatement.js"
+import { wrapConstructor } from "./fleetStatement.js"
+import { listen } from "./listen.js"
+import { connectionUrl } from "./pgOptions.js"
+import * as pgQuery from "./pgQuery.js"
+
+const noTags: ReadonlyArray<never> = []
+
+/** Where one statement should run, and why (span attributes and the reads-routed counter). */
+export interface Target {
+  readonly pool: HostPool
+  readonly route: string
+  readonly strategy?: string | undefined
+  readonly skipped?: ReadonlyArray<{ readonly host: string; readonly reason: string }> | undefined
+}
+
+export interface Options {
+  /** `writer` or `reader`: the span's `pgfleet.client`. */
+  readonly name: string
+  /** Picks the host for one statement, passing over hosts that already failed it. Synchronous: it runs on every statement. */
+  readonly pick: (exclude: ReadonlyArray<string>, minimumPosition: bigint | undefined) => Target | PostgresError
+  /** Reads: count each statement in `pgfleet_reads_routed_total`, and run one that failed with a connection-class error once more, elsewhere. */
+  readonly reads: boolean
+  /** Told of every failure, so the health monitor can probe the host at once. */
+  readonly onFailure: (pool: HostPool, cause: SqlError) => Effect.Effect<void>
+  readonly settings: PostgresSettings
+  /** The primary: it serves `listen` on either client, since a standby never delivers notifications. */
+  readonly writer: HostPool
+  /** The writer client, for `notify` on the reader; the writer client notifies through itself. */
+  readonly notifyVia?: SqlClient.SqlClient | undefined
+}
+
+const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
+
+/** The name transforms: the code's functions, else `DB_NAME_TRANSFORM`. */
+const transformsOf = (settings: PostgresSettings) => {
+  const snakeCamel = settings.nameTransform === "snake-camel"
+  return {
+    query: settings.transformQueryNames ?? (snakeCamel ? String.camelToSnake : undefined),
+    result: settings.transformResultNames ?? (snakeCamel ? String.snakeToCamel : undefined)
+  }
+}
+
+/**
+ * A complete `PgClient` whose every statement outside a transaction asks
+ * `pick` for a host and runs on a connection checked out for that statement
+ * alone, in an `sql.execute` span naming the host. A transaction or `reserve`
+ * holds one connection of one host, and the statements inside join it.
+ */
+export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const { settings } = options
+    const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
+    const transforms = transformsOf(settings)
+    const transformRows = transforms.result
+      ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
+      : undefined
+
+    const readCounters = new Map<HostPool, Map<string, Metric.Metric.Counter<number>>>()
+    /** Counted synchronously: this runs on every read, and a cached counter needs no fiber work. */
+    const countRead = (pool: HostPool, route: string) => {
+      let byRoute = readCounters.get(pool)
+      if (byRoute === undefined) readCounters.set(pool, byRoute = new Map())
+      let counter = byRoute.get(route)
+      if (counter === undefined) byRoute.set(route, counter = PostgresMetrics.readsRoutedTo(pool.host, route))
+      counter.unsafeUpdate(1, noTags)
+    }
+    const timeoutCounters = new Map<HostPool, Metric.Metric.Counter<number>>()
+    const countAcquireTimeout = (pool: HostPool) => {
+      let counter = timeoutCounters.get(pool)
+      if (counter === undefined) {
+        timeoutCounters.set(
+          pool,
+          counter = Metric.tagged(Metric.tagged(PostgresMetrics.acquireTimeouts, "host", pool.host), "role", pool.role)
+        )
+      }
+      counter.unsafeUpdate(1, noTags)
+    }
+
+    /** Overload and misconfiguration as typed errors naming the host and what to tune or fix; others unchanged. */
+    const typedError = (pool: HostPool, cause: SqlError, failure: Failure): SqlError => {
+      if (failure.kind === "overload") {
+        countAcquireTimeout(pool)
+        const { inUse, waiting } = pool.counts()
+        const what = failure.code === "53300"
+          ? `${pool.host} refused a new connection (too many connections, 53300)`
+          : `no connection to ${pool.host} became free within ${
+            Duration.format(settings.poolTimeout)
+          } (DB_POOL_TIMEOUT)`
+        return toSqlError(
+          new PostgresError({
+            reason: "AcquireTimeout",
+            host: pool.host,
+            message: `${what}; ${inUse} in use, ${waiting} waiting`,
+            cause
+          })
+        )
+      }
+      if (failure.kind === "misconfiguration" && failure.misconfigured !== "role") {
+        return toSqlError(
+          new PostgresError({
+            reason: "Misconfigured",
+            host: pool.host,
+            message: misconfigurationMessage(failure.misconfigured, pool.host, settings, cause),
+            cause
+          })
+        )
+      }
+      return cause
+    }
+    const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
+      Effect.mapError(effect, (cause) => typedError(pool, cause, classify(cause)))
+
+    const pickNow = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
+      Effect.withFiberRuntime((fiber) => {
+        const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition))
+        return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : Effect.succeed(target)
+      })
+
+    /** A connection of the picked host, held for a scope (transactions, `reserve`, streams). */
+    const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.flatMap(
+      pickNow([]),
+      (target) => typed(target.pool, target.pool.client.reserve)
+    )
+
+    const annotate = (span: Tracer.Span, target: Target) => {
+      span.attribute("server.address", target.pool.address.host)
+      span.attribute("server.port", target.pool.address.port)
+      span.attribute("pgfleet.route", target.route)
+      if (target.strategy !== undefined) span.attribute("pgfleet.strategy", target.strategy)
+      if (target.skipped !== undefined && target.skipped.length > 0) {
+        span.attribute("pgfleet.skipped", target.skipped.map((s) => `${s.host}:${s.reason}`).join(","))
+      }
+    }
+
+    type Run = (pool: HostPool) => Effect.Effect<pg.QueryResult, SqlError>
+
+    /**
+     * Runs on the target. A failure is told to the health monitor; a read that
+     * failed because its connection or host failed is run once more elsewhere,
+     * in a child span naming that host.
+     */
+    const runOn = (
+      target: Target,
+      run: Run,
+      exclude: ReadonlyArray<string>,
+      minimumPosition: bigint | undefined,
+      span: Tracer.Span
+    ): Effect.Effect<pg.QueryResult, SqlError> => {
+      if (options.reads) countRead(target.pool, target.route)
+      annotate(span, target)
+      return Effect.catchAll(run(target.pool), (cause) => {
+        const failure = classify(cause)
+        const error = typedError(target.pool, cause, failure)
+        const report = options.onFailure(target.pool, error)
+        if (!options.reads || exclude.length > 0 || !isHostEvidence(failure.kind)) {
+          return Effect.zipRight(report, Effect.fail(error))
+        }
+        const second = options.pick([target.pool.host], minimumPosition)
+        if (second instanceof PostgresError) return Effect.zipRight(report, Effect.fail(toSqlError(second)))
+        span.attribute("pgfleet.retried_on", second.pool.host)
+        return report.pipe(
+          Effect.zipRight(
+            Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
+          ),
+          Effect.annotateLogs({ error: error.message }),
+          Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", target.pool.host))),
+          Effect.zipRight(
+            Effect.useSpan(
+              "pgfleet.read.retry",
+              { kind: "client", captureStackTrace: false, attributes: { "pgfleet.failed_host": target.pool.host } },
+              (retrySpan) => runOn({ ...second, route: "retry" }, run, [target.pool.host], minimumPosition, retrySpan)
+            )
+          )
+        )
+      })
+    }
+
+    const noExclusions: ReadonlyArray<string> = []
+    const namespace = settings.database
+    const routed = (
+      operation: Operation,
+      sql: string,
+      run: Run,
+      minimumPosition: bigint | undefined
+    ): Effect.Effect<pg.QueryResult, SqlError> =>
+      Effect.useSpan(
+        "sql.execute",
+        { kind: "client", captureStackTrace: false },
+        (span) => {
+          span.attribute("db.system.name", "postgresql")
+          span.attribute("db.namespace", namespace)
+          span.attribute("db.operation.name", operation)
+          span.attribute("db.query.text", sql)
+          span.attribute("pgfleet.client", options.name)
+          const target = options.pick(noExclusions, minimumPosition)
+          return target instanceof PostgresError
+            ? Effect.fail(toSqlError(target))
+            : runOn(target, run, noExclusions, minimumPosition, span)
+        }
+      )
+
+    /** Rows, or one array of rows a statement for multi-statement text. */
+    const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
+      Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
+
+    const inTransaction = (context: Context.Context<never>) =>
+      Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
+    const runner: Runner = {
+      run: (operation, statement, withoutTransform, rows, joinTransaction) =>
+        Effect.withFiberRuntime((fiber) => {
+          if (inTransaction(fiber.currentContext)) return joinTransaction()
+          const [sql, params] = statement.compile(withoutTransform)
+          const rowMode = operation === "executeValues" ? "array" : undefined
+          const result = routed(
+            operation,
+            sql,
+            (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs),
+            fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
+          )
+          switch (operation) {
+            case "executeRaw":
+              return result as Effect.Effect<any, SqlError>
+            case "executeValues":
+              return Effect.map(result, (r) => r.rows)
+            default:
+              return Effect.map(result, (r) => rows ? rows(rowsOf(r)) : rowsOf(r)) as Effect.Effect<any, SqlError>
+          }
+        }),
+      // A stream holds its connection while it is read, so it is not retried.
+      stream: (statement, rows, joinTransaction) =>
+        Stream.unwrapScoped(Effect.withFiberRuntime((fiber) => {
+          if (inTransaction(fiber.currentContext)) return Effect.succeed(joinTransaction())
+          const [sql, params] = statement.compile()
+          return Effect.map(reserve, (c) => c.executeStream(sql, params, rows) as Stream.Stream<any, SqlError>)
+        }))
+    }
+
+    const build = (withTransforms: boolean) =>
+      Effect.gen(function*() {
+        const rows = withTransforms ? transformRows : undefined
+        const compiler = PgClient.makeCompiler(withTransforms ? transforms.query : undefined, settings.transformJson)
+        const base = yield* SqlClient.make({
+          // Only statements inside a transaction reach @effect/sql's own execution, on the held connection.
+          acquirer: reserve,
+          transactionAcquirer: reserve,
+          compiler,
+          spanAttributes: [
+            ["db.system.name", "postgresql"],
+            ["db.namespace", namespace],
+            ["pgfleet.client", options.name]
+          ],
+          transformRows: rows
+        })
+        return wrapConstructor(base, runner, rows) as SqlClient.SqlClient
+      })
+
+    const client = yield* build(true)
+    const plain = transforms.query === undefined && transforms.result === undefined ? client : yield* build(false)
+    const clients = client === plain ? [client] : [client, plain]
+    for (const c of clients) {
+      Object.assign(c, { safe: c, withoutTransforms: () => plain })
+    }
+
+    const config: PgClient.PgClientConfig = {
+      url: connectionUrl(settings, options.writer.address),
+      host: options.writer.address.host,
+      port: options.writer.address.port,
+      database: settings.database,
+      username: settings.username,
+      password: settings.password,
+      ssl: settings.ssl !== "disable",
+      applicationName: settings.applicationName,
+      maxConnections: settings.maxPoolSize,
+      minConnections: settings.minPoolSize,
+      idleTimeout: settings.maxIdleTime,
+      connectTimeout: settings.connectTimeout,
+      transformQueryNames: transforms.query,
+      transformResultNames: transforms.result,
+      transformJson: settings.transformJson,
+      types: settings.types
+    }
+    const extras = {
+      [PgClient.TypeId]: PgClient.TypeId,
+      config,
+      json: (value: unknown) => PgJson(value, undefined, undefined),
+      listen: (channel: string) => listen(options.writer, settings, channel),
+      // A NOTIFY statement cannot take its payload as a parameter; pg_notify can.
+      notify: (channel: string, payload: string) =>
+        Effect.asVoid((options.notifyVia ?? client)`SELECT pg_notify(${channel}, ${payload})`)
+    }
+    for (const c of clients) Object.assign(c, extras)
+    return client as PgClient.PgClient
+  })
