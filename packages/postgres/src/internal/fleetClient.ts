@@ -190,7 +190,12 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
           Effect.zipRight(
             Effect.useSpan(
               "pgfleet.read.retry",
-              { kind: "client", captureStackTrace: false, attributes: { "pgfleet.failed_host": target.pool.host } },
+              {
+                kind: "client",
+                parent: span,
+                captureStackTrace: false,
+                attributes: { "pgfleet.failed_host": target.pool.host }
+              },
               (retrySpan) => runOn({ ...second, route: "retry" }, run, [target.pool.host], minimumPosition, retrySpan)
             )
           )

@@ -3,6 +3,28 @@ import * as Effect from "effect/Effect"
 import pg from "pg"
 import { classify, isHostEvidence } from "./failures.js"
 
+interface CancelConnection {
+  connect(port: number | string, host?: string): void
+  on(event: "connect" | "error", listener: (...args: Array<unknown>) => void): void
+  cancel(processID: number, secretKey: number): void
+  end(): void
+}
+
+/**
+ * PostgreSQL's cancel request for `running`, on a connection of its own (what
+ * `pg.Client#cancel` does, without its deprecated `activeQuery` check).
+ */
+const sendCancel = (options: pg.PoolConfig, running: pg.PoolClient) => {
+  const { processID, secretKey } = running as unknown as { processID: number; secretKey: number }
+  const connection = (new pg.Client(options) as unknown as { connection: CancelConnection }).connection
+  connection.on("error", () => {})
+  connection.on("connect", () => connection.cancel(processID, secretKey))
+  const host = options.host ?? "localhost"
+  const port = options.port ?? 5432
+  if (host.startsWith("/")) connection.connect(`${host}/.s.PGSQL.${port}`)
+  else connection.connect(port, host)
+}
+
 /**
  * Runs one statement on a connection checked out for it alone.
  *
@@ -77,11 +99,6 @@ export const query = (
         release = undefined
       }, cancelGraceMs)
       stopped = () => clearTimeout(grace)
-      const canceller = new pg.Client(pool.options)
-      canceller.on("error", () => {})
-      ;(canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(
-        running,
-        (running as unknown as { activeQuery: unknown }).activeQuery
-      )
+      sendCancel(pool.options, running)
     })
   })
