@@ -1,7 +1,8 @@
 /**
- * The contenders, each with its pools opened once: (a) raw node-postgres,
- * (b) @effect/sql-pg on one replica, (c) pgfleet's reader per strategy,
- * (d) drizzle-orm's withReplicas.
+ * The contenders, each with its pools opened once on the replicas of a
+ * scenario: (a) raw node-postgres, (a2) `Effect.async` over it, (b)
+ * @effect/sql-pg, (c) pgfleet's reader per strategy, from `dist` and through
+ * tsx, (d) drizzle-orm.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -48,13 +49,18 @@ const warm = async (pool: pg.Pool, n = POOL_SIZE) => {
   clients.forEach((c) => c.release())
 }
 
+/** The replicas a throughput scenario reads from: the first one, or all. */
+export type Replicas = ReadonlyArray<TestCluster.HostPort>
+
+const pickerOf = <A>(items: ReadonlyArray<A>) => () => items[Math.floor(Math.random() * items.length)]!
+
 /** (a) A raw node-postgres Pool per replica, picked at random. */
-export const rawPg = async (cluster: TestCluster.TestClusterPromise): Promise<Contender> => {
-  const pools = cluster.readers.map((r) => new pg.Pool(poolConfig(cluster, r)))
+export const rawPg = async (cluster: TestCluster.TestClusterPromise, replicas: Replicas): Promise<Contender> => {
+  const pools = replicas.map((r) => new pg.Pool(poolConfig(cluster, r)))
   await Promise.all(pools.map((p) => warm(p)))
-  const pick = () => pools[Math.floor(Math.random() * pools.length)]!
+  const pick = pickerOf(pools)
   return {
-    name: "(a) raw pg Pool, random replica",
+    name: "(a) raw pg Pool",
     load: (workload, concurrency, ms) =>
       promiseLoad(
         workload === "select1" ? () => pick().query("SELECT 1") : () => pick().query(LOOKUP, [randomId()]),
@@ -68,6 +74,30 @@ export const rawPg = async (cluster: TestCluster.TestClusterPromise): Promise<Co
   }
 }
 
+/** (a2) `Effect.async` around `pool.query`: the floor for any Effect client. */
+export const effectAsync = async (cluster: TestCluster.TestClusterPromise, replicas: Replicas): Promise<Contender> => {
+  const pools = replicas.map((r) => new pg.Pool(poolConfig(cluster, r)))
+  await Promise.all(pools.map((p) => warm(p)))
+  const pick = pickerOf(pools)
+  const query = (text: string, values: Array<unknown> = []) =>
+    Effect.async<pg.QueryResult, Error>((resume) => {
+      pick().query(text, values, (error, result) => resume(error ? Effect.fail(error) : Effect.succeed(result)))
+    })
+  return {
+    name: "(a2) Effect.async over pool.query",
+    load: (workload, concurrency, ms) =>
+      Effect.runPromise(effectLoad(
+        workload === "select1" ? () => query("SELECT 1") : () => query(LOOKUP, [randomId()]),
+        concurrency,
+        ms
+      )),
+    runOne: () => Effect.runPromise(query("SELECT 1")),
+    close: async () => {
+      await Promise.all(pools.map((p) => p.end()))
+    }
+  }
+}
+
 /** Runs Effect contenders in a scope of their own, closed by `close`. */
 const scoped = async <A, E>(make: Effect.Effect<A, E, Scope.Scope>) => {
   const scope = Effect.runSync(Scope.make())
@@ -75,32 +105,37 @@ const scoped = async <A, E>(make: Effect.Effect<A, E, Scope.Scope>) => {
   return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-/** (b) The @effect/sql-pg PgClient on a single replica. */
-export const effectSqlPg = async (cluster: TestCluster.TestClusterPromise): Promise<Contender> => {
-  const replica = cluster.readers[0]!
-  const { close, value: client } = await scoped(
-    PgClient.make({
-      host: replica.host,
-      port: replica.port,
-      username: cluster.username,
-      password: Redacted.make(cluster.env.DB_PASSWORD!),
-      database: cluster.database,
-      maxConnections: POOL_SIZE,
-      minConnections: POOL_SIZE
-    }).pipe(Effect.provide(Reactivity.layer))
+/** (b) @effect/sql-pg PgClients, one per replica, picked at random. */
+export const effectSqlPg = async (cluster: TestCluster.TestClusterPromise, replicas: Replicas): Promise<Contender> => {
+  const { close, value: clients } = await scoped(
+    Effect.forEach(replicas, (replica) =>
+      PgClient.make({
+        host: replica.host,
+        port: replica.port,
+        username: cluster.username,
+        password: Redacted.make(cluster.env.DB_PASSWORD!),
+        database: cluster.database,
+        maxConnections: POOL_SIZE,
+        minConnections: POOL_SIZE
+      })).pipe(Effect.provide(Reactivity.layer))
   )
   await Effect.runPromise(
-    Effect.all(Array.from({ length: POOL_SIZE }, () => client`SELECT 1`), { concurrency: POOL_SIZE })
+    Effect.forEach(clients, (client) =>
+      Effect.all(
+        Array.from({ length: POOL_SIZE }, () => client`SELECT 1`),
+        { concurrency: POOL_SIZE }
+      ))
   )
+  const pick = pickerOf(clients)
   return {
-    name: "(b) @effect/sql-pg PgClient, one replica",
+    name: "(b) @effect/sql-pg PgClient",
     load: (workload, concurrency, ms) =>
       Effect.runPromise(effectLoad(
-        workload === "select1" ? () => client`SELECT 1` : () => client`SELECT id, v FROM kv WHERE id = ${randomId()}`,
+        workload === "select1" ? () => pick()`SELECT 1` : () => pick()`SELECT id, v FROM kv WHERE id = ${randomId()}`,
         concurrency,
         ms
       )),
-    runOne: () => Effect.runPromise(client`SELECT 1`),
+    runOne: () => Effect.runPromise(pick()`SELECT 1`),
     close
   }
 }
@@ -117,10 +152,10 @@ export const fleetSettings = (
 })
 
 /**
- * Where pgfleet is loaded from: its TypeScript sources through tsx (which keeps function names,
- * a property definition per closure), or the JavaScript that `pnpm build` writes, as users get it.
+ * Where pgfleet is loaded from: the JavaScript that `pnpm build` writes, as users get it, or its
+ * TypeScript sources through tsx (which keeps function names: a property definition per closure).
  */
-export type Source = "tsx" | "dist"
+export type Source = "dist" | "tsx"
 
 const distEntry = new URL("../../postgres/dist/index.js", import.meta.url)
 const load = async (source: Source): Promise<typeof Postgres> =>
@@ -129,11 +164,15 @@ const load = async (source: Source): Promise<typeof Postgres> =>
 /** (c) pgfleet's routed reader. */
 export const pgfleet = async (
   cluster: TestCluster.TestClusterPromise,
+  replicas: Replicas,
   readerStrategy: "random" | "round-robin" | "least-connections",
-  source: Source = "dist"
+  source: Source
 ): Promise<Contender> => {
   const Fleet = await load(source)
-  const runtime = ManagedRuntime.make(Fleet.layer(fleetSettings(cluster, { readerStrategy })))
+  const runtime = ManagedRuntime.make(Fleet.layer(fleetSettings(cluster, {
+    readerStrategy,
+    readerHosts: replicas.map((r) => `${r.host}:${r.port}`)
+  })))
   const pgService = await runtime.runPromise(Fleet.Postgres)
   const reader = pgService.reader
   return {
@@ -151,15 +190,18 @@ export const pgfleet = async (
 
 const kv = pgTable("kv", { id: integer("id").primaryKey(), v: text("v").notNull() })
 
-/** (d) drizzle-orm's withReplicas over node-postgres pools (it routes selects to a random replica). */
-export const drizzleReplicas = async (cluster: TestCluster.TestClusterPromise): Promise<Contender> => {
+/** (d) drizzle-orm over node-postgres pools: one pool, or `withReplicas` (a random replica per select). */
+export const drizzleReplicas = async (
+  cluster: TestCluster.TestClusterPromise,
+  replicas: Replicas
+): Promise<Contender> => {
   const primaryPool = new pg.Pool(poolConfig(cluster, cluster.writer))
-  const replicaPools = cluster.readers.map((r) => new pg.Pool(poolConfig(cluster, r)))
+  const replicaPools = replicas.map((r) => new pg.Pool(poolConfig(cluster, r)))
   await Promise.all(replicaPools.map((p) => warm(p)))
   const [first, ...rest] = replicaPools.map((p) => drizzle(p))
-  const db = withReplicas(drizzle(primaryPool), [first!, ...rest])
+  const db = rest.length === 0 ? first! : withReplicas(drizzle(primaryPool), [first!, ...rest])
   return {
-    name: "(d) drizzle-orm withReplicas",
+    name: rest.length === 0 ? "(d) drizzle-orm, one pool" : "(d) drizzle-orm withReplicas",
     load: (workload, concurrency, ms) =>
       promiseLoad(
         workload === "select1"
@@ -175,11 +217,26 @@ export const drizzleReplicas = async (cluster: TestCluster.TestClusterPromise): 
   }
 }
 
-export const all = [
+type Make = (cluster: TestCluster.TestClusterPromise, replicas: Replicas) => Promise<Contender>
+
+/** The routing tax: every contender on the first replica alone. */
+export const oneReplica: ReadonlyArray<Make> = [
   rawPg,
+  effectAsync,
   effectSqlPg,
-  ...(["random", "round-robin", "least-connections"] as const).flatMap((strategy) =>
-    (["dist", "tsx"] as const).map((source) => (c: TestCluster.TestClusterPromise) => pgfleet(c, strategy, source))
+  drizzleReplicas,
+  (c, r) => pgfleet(c, r, "random", "dist"),
+  (c, r) => pgfleet(c, r, "random", "tsx")
+]
+
+/** Routing: every contender across both replicas. */
+export const twoReplicas: ReadonlyArray<Make> = [
+  rawPg,
+  effectAsync,
+  effectSqlPg,
+  drizzleReplicas,
+  ...(["random", "round-robin", "least-connections"] as const).map(
+    (strategy) => (c: TestCluster.TestClusterPromise, r: Replicas) => pgfleet(c, r, strategy, "dist")
   ),
-  drizzleReplicas
-] as const
+  (c, r) => pgfleet(c, r, "random", "tsx")
+]

@@ -17,8 +17,8 @@ import * as Contenders from "./contenders.js"
 import { type Figures, figures, median, promiseLoad } from "./measure.js"
 
 const smoke = process.argv.includes("--smoke")
-const ROUNDS = smoke ? 1 : 5
-const SECONDS = smoke ? 0.1 : 3
+const ROUNDS = smoke ? 1 : 7
+const SECONDS = smoke ? 0.1 : 2
 const CONCURRENCY = 32
 const here = path.dirname(fileURLToPath(import.meta.url))
 const resultsFile = path.join(here, "../../../bench-results", smoke ? "smoke.tmp.json" : "latest.json")
@@ -36,19 +36,25 @@ const seed = async (cluster: TestCluster.TestClusterPromise) => {
   await cluster.waitForReplication()
 }
 
-/** Alternates the contenders (A B C ... A B C ...) and keeps each run's figures. */
-const throughput = async (contenders: ReadonlyArray<Contenders.Contender>) => {
-  const runs = new Map<string, Array<Figures>>()
+/**
+ * Alternates the contenders (A B C ... A B C ...) and keeps each run's figures, with the client
+ * process's CPU time per statement (the servers run in processes of their own).
+ */
+const throughput = async (scenario: string, contenders: ReadonlyArray<Contenders.Contender>) => {
+  const runs = new Map<string, Array<Figures & { cpuUsPerOp: number }>>()
   for (let round = 1; round <= ROUNDS; round++) {
     for (const workload of Contenders.workloads) {
       for (const c of contenders) {
-        const f = figures(await c.load(workload, CONCURRENCY, SECONDS * 1000))
+        const cpu = process.cpuUsage()
+        const result = await c.load(workload, CONCURRENCY, SECONDS * 1000)
+        const used = process.cpuUsage(cpu)
+        const f = { ...figures(result), cpuUsPerOp: (used.user + used.system) / Math.max(1, result.ops) }
         const key = `${c.name}|${workload}`
         runs.set(key, [...(runs.get(key) ?? []), f])
         log(
-          `  round ${round}/${ROUNDS}  ${workload.padEnd(9)}  ${c.name.padEnd(42)} ${
+          `  ${scenario}  round ${round}/${ROUNDS}  ${workload.padEnd(9)}  ${c.name.padEnd(42)} ${
             fmt(f.readsPerSecond).padStart(7)
-          } reads/s`
+          } reads/s ${fmt(f.cpuUsPerOp, 1).padStart(6)} CPU µs/statement`
         )
       }
     }
@@ -56,15 +62,34 @@ const throughput = async (contenders: ReadonlyArray<Contenders.Contender>) => {
   return [...runs].map(([key, fs]) => {
     const [name, workload] = key.split("|") as [string, Contenders.Workload]
     return {
+      scenario,
       name,
       workload,
       readsPerSecond: median(fs.map((f) => f.readsPerSecond)),
+      cpuUsPerOp: median(fs.map((f) => f.cpuUsPerOp)),
       p50Ms: median(fs.map((f) => f.p50Ms)),
       p99Ms: median(fs.map((f) => f.p99Ms)),
       failed: fs.reduce((a, f) => a + f.failed, 0),
       runs: fs.length
     }
   })
+}
+
+/** Opens a scenario's contenders, runs them alternated, and closes them. */
+const scenario = async (
+  name: string,
+  cluster: TestCluster.TestClusterPromise,
+  replicas: Contenders.Replicas,
+  makers: ReadonlyArray<(c: TestCluster.TestClusterPromise, r: Contenders.Replicas) => Promise<Contenders.Contender>>
+) => {
+  log(`${name}: opening every contender's pools ...`)
+  const contenders: Array<Contenders.Contender> = []
+  for (const make of makers) contenders.push(await make(cluster, replicas))
+  try {
+    return await throughput(name, contenders)
+  } finally {
+    await Promise.all(contenders.map((c) => c.close()))
+  }
 }
 
 /** Time to build a pgfleet layer (open, warm with 10 connections a host, role-check, first probes forked). */
@@ -134,12 +159,11 @@ const main = async () => {
     log(`Seeding ${Contenders.ROWS} rows and waiting for the replicas ...`)
     await seed(cluster)
 
-    log("Opening every contender's pools ...")
-    const contenders: Array<Contenders.Contender> = []
-    for (const make of Contenders.all) contenders.push(await make(cluster))
     log(`Throughput: ${ROUNDS} round(s) of ${SECONDS} s per contender and workload, ${CONCURRENCY} concurrent readers`)
-    const rows = await throughput(contenders)
-    await Promise.all(contenders.map((c) => c.close()))
+    const rows = [
+      ...await scenario("one replica", cluster, cluster.readers.slice(0, 1), Contenders.oneReplica),
+      ...await scenario("two replicas", cluster, cluster.readers, Contenders.twoReplicas)
+    ]
 
     let warm: { fleetMs: number; singleMs: number } | undefined
     let failovers: Array<Awaited<ReturnType<typeof failover>>> = []
@@ -155,15 +179,15 @@ const main = async () => {
       warm = { fleetMs: median(fleet), singleMs: median(single) }
 
       log("Failover: reader 0 stopped 1 s into a 3 s load ...")
-      const raw = await Contenders.rawPg(cluster)
+      const raw = await Contenders.rawPg(cluster, cluster.readers)
       failovers.push(await failover(cluster, raw.name, () => raw.runOne()))
       await raw.close()
-      const fleet2 = await Contenders.pgfleet(cluster, "random")
+      const fleet2 = await Contenders.pgfleet(cluster, cluster.readers, "random", "dist")
       failovers.push(await failover(cluster, fleet2.name, () => fleet2.runOne()))
       await fleet2.close()
 
       log("Peak RSS: each contender alone in a child process, 2 s of SELECT 1 ...")
-      rss = Contenders.all.map((_, i) => peakRss(i, cluster))
+      rss = Contenders.twoReplicas.map((_, i) => peakRss(i, cluster))
     }
 
     const results = {
@@ -198,28 +222,39 @@ const main = async () => {
 
 const markdown = (r: {
   throughput: ReadonlyArray<
-    { name: string; workload: string; readsPerSecond: number; p50Ms: number; p99Ms: number; failed: number }
+    {
+      scenario: string
+      name: string
+      workload: string
+      readsPerSecond: number
+      cpuUsPerOp: number
+      p50Ms: number
+      p99Ms: number
+      failed: number
+    }
   >
   warmup: { fleetMs: number; singleMs: number } | undefined
   failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
   peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
 }) => {
   const lines: Array<string> = []
-  for (const workload of Contenders.workloads) {
-    const rows = r.throughput.filter((t) => t.workload === workload)
-    const b = rows.find((t) => t.name.startsWith("(b)"))!.readsPerSecond
-    const a = rows.find((t) => t.name.startsWith("(a)"))!.readsPerSecond
-    lines.push(
-      `\n**${workload}**\n`,
-      "| contender | reads/s | p50 ms | p99 ms | ÷ (b) | ÷ (a) | failed |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )
-    for (const t of rows) {
+  for (const scenarioName of [...new Set(r.throughput.map((t) => t.scenario))]) {
+    for (const workload of Contenders.workloads) {
+      const rows = r.throughput.filter((t) => t.workload === workload && t.scenario === scenarioName)
+      const a = rows.find((t) => t.name.startsWith("(a)"))!.readsPerSecond
+      const b = rows.find((t) => t.name.startsWith("(b)"))!.readsPerSecond
       lines.push(
-        `| ${t.name} | ${fmt(t.readsPerSecond)} | ${fmt(t.p50Ms, 2)} | ${fmt(t.p99Ms, 2)} | ${
-          fmt(t.readsPerSecond / b, 2)
-        } | ${fmt(t.readsPerSecond / a, 2)} | ${t.failed} |`
+        `\n**${workload}, ${scenarioName}**\n`,
+        "| contender | reads/s | ÷ raw pg | ÷ @effect/sql-pg | CPU µs/statement | p50 ms | p99 ms | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
       )
+      for (const t of rows) {
+        lines.push(
+          `| ${t.name} | ${fmt(t.readsPerSecond)} | ${fmt(t.readsPerSecond / a, 2)} | ${
+            fmt(t.readsPerSecond / b, 2)
+          } | ${fmt(t.cpuUsPerOp, 1)} | ${fmt(t.p50Ms, 2)} | ${fmt(t.p99Ms, 2)} | ${t.failed} |`
+        )
+      }
     }
   }
   if (r.warmup) {
