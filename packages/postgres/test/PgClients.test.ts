@@ -1,4 +1,5 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Statement from "@effect/sql/Statement"
 import { assert, layer } from "@effect/vitest"
 import { Postgres, ReaderPools, WriterPool } from "@pgfleet/postgres"
 import { eventually, TestCluster } from "@pgfleet/testing"
@@ -60,6 +61,32 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         assert.deepStrictEqual(onReader, { standby: true, doc: { a: 1 }, database: "pgfleet" })
         assert.deepStrictEqual(onWriter, { standby: false, doc: { a: 1 }, database: "pgfleet" })
         assert.strictEqual(yield* PgClient.PgClient, pg.writer)
+      }).pipe(Effect.provide(fleet())))
+
+    it.effect("nested fragments, values, raw, unprepared and statement transformers work as in @effect/sql", () =>
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        const sql = pg.reader
+        const inner = sql`SELECT 2 AS n`
+        assert.deepStrictEqual(yield* sql`SELECT n FROM (${inner}) AS t WHERE n IN ${sql.in([2, 3])}`, [{ n: 2 }])
+        assert.deepStrictEqual(yield* sql`SELECT 1 AS a, 2 AS b`.values, [[1, 2]])
+        const raw = (yield* sql`SELECT 1 AS a`.raw) as { command: string; rows: Array<unknown> }
+        assert.strictEqual(raw.command, "SELECT")
+        assert.deepStrictEqual(raw.rows, [{ a: 1 }])
+        assert.deepStrictEqual(yield* sql`SELECT 1 AS a`.unprepared, [{ a: 1 }])
+        // A transformer rewrites the statement; the result still comes from a standby.
+        const transformed = yield* Statement.withTransformer(
+          sql`SELECT 1 AS x`,
+          (_, constructor) => Effect.succeed(constructor`SELECT pg_is_in_recovery() AS standby`)
+        )
+        assert.deepStrictEqual(transformed, [{ standby: true }])
+        // Inside a writer transaction, a read joins it and sees its uncommitted write.
+        const seen = yield* pg.writer.withTransaction(Effect.gen(function*() {
+          yield* pg.writer`CREATE TEMP TABLE seen (n int)`
+          yield* pg.writer`INSERT INTO seen VALUES (7)`
+          return yield* sql`SELECT n FROM seen`
+        }))
+        assert.deepStrictEqual(seen, [{ n: 7 }])
       }).pipe(Effect.provide(fleet())))
 
     it.effect("json with the insert and update helpers", () =>

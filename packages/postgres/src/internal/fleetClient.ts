@@ -4,9 +4,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -205,46 +209,71 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
 
     const noExclusions: ReadonlyArray<string> = []
     const namespace = settings.database
+    /**
+     * One statement in one `sql.execute` span. The span's exit handler also
+     * runs the statement's interrupt handler, so the statement path has one
+     * exit hook in all.
+     */
     const routed = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
       operation: Operation,
       sql: string,
       run: Run,
-      minimumPosition: bigint | undefined
-    ): Effect.Effect<pg.QueryResult, SqlError> =>
-      Effect.useSpan(
-        "sql.execute",
-        { kind: "client", captureStackTrace: false },
-        (span) => {
-          span.attribute("db.system.name", "postgresql")
-          span.attribute("db.namespace", namespace)
-          span.attribute("db.operation.name", operation)
-          span.attribute("db.query.text", sql)
-          span.attribute("pgfleet.client", options.name)
-          const target = options.pick(noExclusions, minimumPosition)
-          return target instanceof PostgresError
-            ? Effect.fail(toSqlError(target))
-            : runOn(target, run, noExclusions, minimumPosition, span)
-        }
+      span: Tracer.Span
+    ): Effect.Effect<pg.QueryResult, SqlError> => {
+      span.attribute("db.system.name", "postgresql")
+      span.attribute("db.namespace", namespace)
+      span.attribute("db.operation.name", operation)
+      span.attribute("db.query.text", sql)
+      span.attribute("pgfleet.client", options.name)
+      const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
+      const target = options.pick(noExclusions, minimumPosition)
+      return target instanceof PostgresError
+        ? Effect.fail(toSqlError(target))
+        : runOn(target, run, noExclusions, minimumPosition, span)
+    }
+    const spanOptions: Tracer.SpanOptions = { kind: "client", captureStackTrace: false }
+    const traced = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      operation: Operation,
+      sql: string,
+      params: ReadonlyArray<unknown>,
+      rowMode: "array" | undefined
+    ): Effect.Effect<pg.QueryResult, SqlError> => {
+      const onInterrupt: pgQuery.OnInterrupt = { run: undefined }
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+      const run: Run = (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs, onInterrupt)
+      return Effect.flatMap(
+        Effect.makeSpan("sql.execute", spanOptions),
+        (span) =>
+          Effect.onExit(routed(fiber, operation, sql, run, span), (exit) =>
+            Effect.sync(() => {
+              if (Exit.isInterrupted(exit)) onInterrupt.run?.()
+              span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, exit)
+            }))
       )
+    }
 
     /** Rows, or one array of rows a statement for multi-statement text. */
     const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
       Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
 
-    const inTransaction = (context: Context.Context<never>) =>
-      Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
+    /**
+     * Inside a transaction, a statement joins its connection; with a statement
+     * transformer installed, @effect/sql applies it. Both run @effect/sql's own
+     * execution, on a connection of the picked host.
+     */
+    const bySqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ||
+      fiber.getFiberRef(Statement.currentTransformer)._tag === "Some"
     const runner: Runner = {
-      run: (operation, statement, withoutTransform, rows, joinTransaction) =>
+      run: (operation, statement, withoutTransform, rows, viaSqlClient) =>
         Effect.withFiberRuntime((fiber) => {
-          if (inTransaction(fiber.currentContext)) return joinTransaction()
+          if (bySqlClient(fiber)) return viaSqlClient()
           const [sql, params] = statement.compile(withoutTransform)
           const rowMode = operation === "executeValues" ? "array" : undefined
-          const result = routed(
-            operation,
-            sql,
-            (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs),
-            fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
-          )
+          const result = traced(fiber, operation, sql, params, rowMode)
           switch (operation) {
             case "executeRaw":
               return result as Effect.Effect<any, SqlError>
@@ -255,9 +284,9 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
           }
         }),
       // A stream holds its connection while it is read, so it is not retried.
-      stream: (statement, rows, joinTransaction) =>
+      stream: (statement, rows, viaSqlClient) =>
         Stream.unwrapScoped(Effect.withFiberRuntime((fiber) => {
-          if (inTransaction(fiber.currentContext)) return Effect.succeed(joinTransaction())
+          if (bySqlClient(fiber)) return Effect.succeed(viaSqlClient())
           const [sql, params] = statement.compile()
           return Effect.map(reserve, (c) => c.executeStream(sql, params, rows) as Stream.Stream<any, SqlError>)
         }))

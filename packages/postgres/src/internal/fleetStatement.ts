@@ -10,19 +10,22 @@ type TransformRows = (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray
 /** The operations @effect/sql names in `db.operation.name`. */
 export type Operation = "execute" | "executeRaw" | "executeValues" | "executeUnprepared" | "executeWithoutTransform"
 
-/** How pgfleet runs a statement: routed, traced and retried, or, inside a transaction, by @effect/sql on its connection. */
+/**
+ * How pgfleet runs a statement: routed, traced and retried; or, inside a
+ * transaction or under a statement transformer, by @effect/sql itself.
+ */
 export interface Runner {
   readonly run: <A>(
     operation: Operation,
     statement: Statement.Statement<unknown>,
     withoutTransform: boolean,
     transformRows: TransformRows,
-    inTransaction: () => Effect.Effect<A, SqlError>
+    viaSqlClient: () => Effect.Effect<A, SqlError>
   ) => Effect.Effect<A, SqlError>
   readonly stream: <A>(
     statement: Statement.Statement<unknown>,
     transformRows: TransformRows,
-    inTransaction: () => Stream.Stream<A, SqlError>
+    viaSqlClient: () => Stream.Stream<A, SqlError>
   ) => Stream.Stream<A, SqlError>
 }
 

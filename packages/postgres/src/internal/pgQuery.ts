@@ -26,20 +26,31 @@ const sendCancel = (options: pg.PoolConfig, running: pg.PoolClient) => {
 }
 
 /**
+ * Where a running statement leaves its interrupt handler. The caller runs it
+ * from the exit handler it already has (the statement's span), so a
+ * statement pays for no interrupt hook of its own until an interrupt arrives.
+ */
+export interface OnInterrupt {
+  run: (() => void) | undefined
+}
+
+/**
  * Runs one statement on a connection checked out for it alone.
  *
- * Interruption is safe at every point: a caller interrupted while waiting
- * for a connection gives it straight back when it arrives (nothing leaks),
- * and a running statement is stopped with PostgreSQL's cancel request, sent
- * on a connection of its own, so it works even when the pool is exhausted.
- * A statement still running `cancelGraceMs` later has its connection destroyed.
+ * Interruption is safe at every point, once the caller runs `onInterrupt.run`:
+ * a caller interrupted while waiting for a connection gives it straight back
+ * when it arrives (nothing leaks), and a running statement is stopped with
+ * PostgreSQL's cancel request, sent on a connection of its own, so it works
+ * even when the pool is exhausted. A statement still running `cancelGraceMs`
+ * later has its connection destroyed.
  */
 export const query = (
   pool: pg.Pool,
   text: string,
   values: ReadonlyArray<unknown>,
   rowMode: "array" | undefined,
-  cancelGraceMs: number
+  cancelGraceMs: number,
+  onInterrupt: OnInterrupt
 ): Effect.Effect<pg.QueryResult, SqlError> =>
   Effect.async<pg.QueryResult, SqlError>((resume) => {
     let settled = false
@@ -87,8 +98,8 @@ export const query = (
       else client.query({ text, values: values as Array<unknown>, rowMode }, callback)
     })
 
-    // Plain callbacks, not effects: the fiber is already interrupted, so effects here would never run.
-    return Effect.sync(() => {
+    // A plain callback, not an effect: the fiber is already interrupted, so effects here would never run.
+    onInterrupt.run = () => {
       settled = true
       if (client === undefined || release === undefined) return
       const running = client
@@ -100,5 +111,5 @@ export const query = (
       }, cancelGraceMs)
       stopped = () => clearTimeout(grace)
       sendCancel(pool.options, running)
-    })
+    }
   })
