@@ -32,11 +32,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as HealthMonitor from "./HealthMonitor.js"
 import type { PoolCounts, Role } from "./HostPool.js"
+import * as AutoRoute from "./internal/autoRoute.js"
 import * as FleetClient from "./internal/fleetClient.js"
 import * as PostgresConfig from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
 import * as ReaderPools from "./ReaderPools.js"
 import * as ReaderRouter from "./ReaderRouter.js"
+import * as StatementClassifier from "./StatementClassifier.js"
 import * as WriterPool from "./WriterPool.js"
 
 /**
@@ -77,6 +79,21 @@ export interface Service {
    * notifications.
    */
   readonly reader: PgClient.PgClient
+  /**
+   * Each statement outside a transaction classified by PostgreSQL's own
+   * grammar (`StatementClassifier`): what certainly only reads goes the
+   * reader's way, everything else to the writer. After a write, later reads
+   * in the same fiber see it (`DB_AUTO_READ_YOUR_WRITES`). `withTransaction`
+   * runs on the writer; see `withReadOnlyTransaction` for one replica. A
+   * complete `PgClient`.
+   */
+  readonly auto: PgClient.PgClient
+  /**
+   * Runs `effect` in a transaction on one replica: statements through
+   * `reader` or `auto` inside it join it. For work that only reads and wants
+   * one consistent snapshot.
+   */
+  readonly withReadOnlyTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   /** Runs `effect` with `SqlClient` bound to the routed reader. */
   readonly withReader: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, SqlClient.SqlClient>>
   /** Runs `effect` with `SqlClient` bound to the writer. */
@@ -116,6 +133,7 @@ export const make: Effect.Effect<
   | ReaderPools.ReaderPools
   | ReaderRouter.ReaderRouter
   | HealthMonitor.HealthMonitor
+  | StatementClassifier.StatementClassifier
   | Reactivity.Reactivity
 > = Effect.gen(function*() {
   const settings = yield* PostgresConfig.PostgresConfig
@@ -123,22 +141,24 @@ export const make: Effect.Effect<
   const readerPools = yield* ReaderPools.ReaderPools
   const router = yield* ReaderRouter.ReaderRouter
   const monitor = yield* HealthMonitor.HealthMonitor
+  const classifier = yield* StatementClassifier.StatementClassifier
 
   const writerTarget = { pool: writerPool, route: "writer" }
+  // Fail fast while the writer is known to be down instead of waiting on a dead host.
+  const pickWriter = () =>
+    monitor.health(writerPool.host).state === "down"
+      ? new PostgresError({
+        reason: "Unavailable",
+        host: writerPool.host,
+        message: `the writer ${writerPool.host} is down (${
+          monitor.health(writerPool.host).lastError ?? "failed health checks"
+        }); writes fail fast until it answers again`
+      })
+      : writerTarget
   const writer = yield* FleetClient.make({
     name: "writer",
     writer: writerPool,
-    // Fail fast while the writer is known to be down instead of waiting on a dead host.
-    pick: () =>
-      monitor.health(writerPool.host).state === "down"
-        ? new PostgresError({
-          reason: "Unavailable",
-          host: writerPool.host,
-          message: `the writer ${writerPool.host} is down (${
-            monitor.health(writerPool.host).lastError ?? "failed health checks"
-          }); writes fail fast until it answers again`
-        })
-        : writerTarget,
+    pick: pickWriter,
     reads: false,
     onFailure: monitor.reportFailure,
     settings
@@ -178,9 +198,30 @@ export const make: Effect.Effect<
   const readingAfter = (position: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.locally(effect, ReaderRouter.currentMinimumPosition, HealthMonitor.parseLsn(position))
 
+  const autoRoute = AutoRoute.make({
+    settings,
+    classifier,
+    writer: pickWriter,
+    reader: router.decide,
+    writerPosition
+  })
+  const auto = yield* FleetClient.make({
+    name: "auto",
+    writer: writerPool,
+    notifyVia: writer,
+    pick: autoRoute.pick,
+    prepare: autoRoute.prepare,
+    succeeded: autoRoute.succeeded,
+    reads: false,
+    onFailure: monitor.reportFailure,
+    settings
+  })
+
   return {
     writer,
     reader,
+    auto,
+    withReadOnlyTransaction: (effect) => reader.withTransaction(effect),
     writerPosition,
     readingAfter,
     withReadYourWrites: (effect) => Effect.flatMap(writerPosition, (position) => readingAfter(position)(effect)),
@@ -205,6 +246,7 @@ export type Services =
   | ReaderPools.ReaderPools
   | ReaderRouter.ReaderRouter
   | HealthMonitor.HealthMonitor
+  | StatementClassifier.StatementClassifier
 
 const facade = Layer.effectContext(
   Effect.gen(function*() {
@@ -231,7 +273,7 @@ export const layerFromConfigService: Layer.Layer<
   PostgresError,
   PostgresConfig.PostgresConfig
 > = facade.pipe(
-  Layer.provideMerge(ReaderRouter.layer),
+  Layer.provideMerge(Layer.merge(ReaderRouter.layer, StatementClassifier.layer)),
   Layer.provideMerge(HealthMonitor.layer),
   // Merged layers build concurrently: the writer and the readers open at the same time.
   Layer.provideMerge(Layer.merge(WriterPool.layer, ReaderPools.layer)),

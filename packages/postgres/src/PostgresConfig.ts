@@ -391,6 +391,22 @@ export const settings = {
     default: true,
     description: "apply the name transforms inside json values too (`sql.json`, json columns)"
   }),
+  autoCacheSize: integer({
+    variable: "DB_AUTO_CACHE_SIZE",
+    default: 1000,
+    description: "`pg.auto`: SQL texts whose read/write classification is kept (least recently used go first)"
+  }),
+  autoFunctionRefresh: duration({
+    variable: "DB_AUTO_FUNCTION_REFRESH_MS",
+    unit: "millis",
+    default: 60000,
+    description: "`pg.auto`: how often the volatility of user functions is looked up again (also after DDL through it)"
+  }),
+  autoReadYourWrites: boolean({
+    variable: "DB_AUTO_READ_YOUR_WRITES",
+    default: true,
+    description: "`pg.auto`: after a write, later reads in the same fiber go only where that write is visible"
+  }),
   types: codeOnly<pg.CustomTypesConfig>({
     description: "node-postgres type parsers (`getTypeParser`), e.g. int8 as `bigint`, as in `@effect/sql-pg`"
   })

@@ -26,8 +26,9 @@ const readsRoutedKey = MetricKey.counter("pgfleet_reads_routed_total", {
 export const readsRouted = Metric.fromMetricKey(readsRoutedKey)
 
 /**
- * {@link readsRouted} for one host and route. The tags are part of the
- * metric's key, so updating it needs no lookup (it runs on every read).
+ * {@link readsRouted} for one host and route, and for `pg.auto` reads the
+ * classification's reason (`parsed-read`, `show`, ...). The tags are part of
+ * the metric's key, so updating it needs no lookup (it runs on every read).
  *
  * @example
  * ```ts
@@ -40,9 +41,13 @@ export const readsRouted = Metric.fromMetricKey(readsRoutedKey)
  * @since 0.1.0
  * @category metrics
  */
-export const readsRoutedTo = (host: string, route: string): Metric.Metric.Counter<number> =>
+export const readsRoutedTo = (host: string, route: string, reason?: string): Metric.Metric.Counter<number> =>
   Metric.fromMetricKey(
-    MetricKey.taggedWithLabels(readsRoutedKey, [MetricLabel.make("host", host), MetricLabel.make("route", route)])
+    MetricKey.taggedWithLabels(readsRoutedKey, [
+      MetricLabel.make("host", host),
+      MetricLabel.make("route", route),
+      ...(reason === undefined ? [] : [MetricLabel.make("reason", reason)])
+    ])
   )
 
 /**

@@ -46,6 +46,11 @@ export * as ReaderStrategy from "./ReaderStrategy.js"
 /**
  * @since 0.1.0
  */
+export * as StatementClassifier from "./StatementClassifier.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as WriterPool from "./WriterPool.js"
 
 export {

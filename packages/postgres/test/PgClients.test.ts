@@ -3,43 +3,12 @@ import * as Statement from "@effect/sql/Statement"
 import { assert, layer } from "@effect/vitest"
 import { Postgres, ReaderPools, WriterPool } from "@pgfleet/postgres"
 import { eventually, TestCluster } from "@pgfleet/testing"
-import { Chunk, Effect, Fiber, Option, Redacted, Stream, Tracer } from "effect"
+import { Chunk, Effect, Fiber, Option, Redacted, Stream } from "effect"
+import type { Tracer } from "effect"
 import pg from "pg"
-import { fleet } from "./helpers.js"
+import { fleet, recordingTracer } from "./helpers.js"
 
 const PASSWORD = "p@ss:w/rd#?%&= ü'\"\\`"
-
-/** A tracer that keeps every span it starts, for checking their attributes. */
-const recordingTracer = () => {
-  const spans: Array<Tracer.Span> = []
-  let next = 0
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, _startTime, kind) => {
-      const attributes = new Map<string, unknown>()
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `span-${next++}`,
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime: 0n },
-        attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {},
-        attribute: (key, value) => void attributes.set(key, value),
-        event: () => {},
-        addLinks: () => {}
-      }
-      spans.push(span)
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
-}
 
 /** A program written for @effect/sql-pg, knowing nothing of pgfleet. */
 const pgClientProgram = Effect.gen(function*() {

@@ -2,7 +2,7 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import { Postgres } from "@pgfleet/postgres"
 import type { PostgresConfig } from "@pgfleet/postgres"
 import { settingsFor, TestCluster } from "@pgfleet/testing"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Tracer } from "effect"
 
 /** The port of the server that ran the statement: tells the hosts of one machine apart. */
 export const servedBy = (sql: SqlClient) =>
@@ -26,3 +26,35 @@ export const connectionsNamed = (cluster: TestCluster.TestCluster, applicationNa
       ).pipe(Effect.map((rows) => rows[0]!.n)),
     { concurrency: "unbounded" }
   ).pipe(Effect.map((counts) => counts.reduce((a, b) => a + b, 0)))
+
+/** A tracer that keeps every span it starts, for checking their attributes. */
+export const recordingTracer = () => {
+  const spans: Array<Tracer.Span> = []
+  let next = 0
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, _startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: `span-${next++}`,
+        traceId: "trace",
+        parent,
+        context,
+        status: { _tag: "Started", startTime: 0n },
+        attributes,
+        links,
+        sampled: true,
+        kind,
+        end: () => {},
+        attribute: (key, value) => void attributes.set(key, value),
+        event: () => {},
+        addLinks: () => {}
+      }
+      spans.push(span)
+      return span
+    },
+    context: (f) => f()
+  })
+  return { spans, tracer }
+}

@@ -38,13 +38,33 @@ export interface Target {
   readonly route: string
   readonly strategy?: string | undefined
   readonly skipped?: ReadonlyArray<{ readonly host: string; readonly reason: string }> | undefined
+  /** A read: counted, and retried elsewhere after a connection failure. Defaults to the client's `reads`. */
+  readonly read?: boolean | undefined
+  /** `pg.auto`: why the statement went where it did (`parsed-read`, `lock-clause`, ...). */
+  readonly reason?: string | undefined
+  /** `pg.auto`: the statement is DDL. */
+  readonly ddl?: boolean | undefined
 }
 
 export interface Options {
   /** `writer` or `reader`: the span's `pgfleet.client`. */
   readonly name: string
-  /** Picks the host for one statement, passing over hosts that already failed it. Synchronous: it runs on every statement. */
-  readonly pick: (exclude: ReadonlyArray<string>, minimumPosition: bigint | undefined) => Target | PostgresError
+  /**
+   * Picks the host for one statement (`sql` is undefined for a transaction or
+   * `reserve`), passing over hosts that already failed it. Synchronous: it
+   * runs on every statement.
+   */
+  readonly pick: (
+    exclude: ReadonlyArray<string>,
+    minimumPosition: bigint | undefined,
+    sql: string | undefined
+  ) => Target | PostgresError
+  /** Work a statement needs before `pick` (`pg.auto`: classify, read-your-writes); `undefined` when none. */
+  readonly prepare?:
+    | ((sql: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<void> | undefined)
+    | undefined
+  /** Work after a statement succeeded on `target` (`pg.auto`: note the write). */
+  readonly succeeded?: ((target: Target) => Effect.Effect<void> | undefined) | undefined
   /** Reads: count each statement in `pgfleet_reads_routed_total`, and run one that failed with a connection-class error once more, elsewhere. */
   readonly reads: boolean
   /** Told of every failure, so the health monitor can probe the host at once. */
@@ -84,11 +104,12 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
 
     const readCounters = new Map<HostPool, Map<string, Metric.Metric.Counter<number>>>()
     /** Counted synchronously: this runs on every read, and a cached counter needs no fiber work. */
-    const countRead = (pool: HostPool, route: string) => {
+    const countRead = (pool: HostPool, route: string, reason: string | undefined) => {
       let byRoute = readCounters.get(pool)
       if (byRoute === undefined) readCounters.set(pool, byRoute = new Map())
-      let counter = byRoute.get(route)
-      if (counter === undefined) byRoute.set(route, counter = PostgresMetrics.readsRoutedTo(pool.host, route))
+      const key = reason === undefined ? route : `${route}|${reason}`
+      let counter = byRoute.get(key)
+      if (counter === undefined) byRoute.set(key, counter = PostgresMetrics.readsRoutedTo(pool.host, route, reason))
       counter.unsafeUpdate(1, noTags)
     }
     const timeoutCounters = new Map<HostPool, Metric.Metric.Counter<number>>()
@@ -139,7 +160,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
 
     const pickNow = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
       Effect.withFiberRuntime((fiber) => {
-        const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition))
+        const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition), undefined)
         return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : Effect.succeed(target)
       })
 
@@ -154,6 +175,10 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       span.attribute("server.port", target.pool.address.port)
       span.attribute("pgfleet.route", target.route)
       if (target.strategy !== undefined) span.attribute("pgfleet.strategy", target.strategy)
+      if (target.reason !== undefined) {
+        span.attribute("pgfleet.classification", target.read ? "read" : "write")
+        span.attribute("pgfleet.reason", target.reason)
+      }
       if (target.skipped !== undefined && target.skipped.length > 0) {
         span.attribute("pgfleet.skipped", target.skipped.map((s) => `${s.host}:${s.reason}`).join(","))
       }
@@ -171,18 +196,24 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       run: Run,
       exclude: ReadonlyArray<string>,
       minimumPosition: bigint | undefined,
-      span: Tracer.Span
+      span: Tracer.Span,
+      sql: string
     ): Effect.Effect<pg.QueryResult, SqlError> => {
-      if (options.reads) countRead(target.pool, target.route)
+      const read = target.read ?? options.reads
+      if (read) countRead(target.pool, target.route, target.reason)
       annotate(span, target)
-      return Effect.catchAll(run(target.pool), (cause) => {
+      const ran = options.succeeded === undefined ? run(target.pool) : Effect.tap(run(target.pool), () => {
+        const after = options.succeeded!(target)
+        return after === undefined ? Effect.void : after
+      })
+      return Effect.catchAll(ran, (cause) => {
         const failure = classify(cause)
         const error = typedError(target.pool, cause, failure)
         const report = options.onFailure(target.pool, error)
-        if (!options.reads || exclude.length > 0 || !isHostEvidence(failure.kind)) {
+        if (!read || exclude.length > 0 || !isHostEvidence(failure.kind)) {
           return Effect.zipRight(report, Effect.fail(error))
         }
-        const second = options.pick([target.pool.host], minimumPosition)
+        const second = options.pick([target.pool.host], minimumPosition, sql)
         if (second instanceof PostgresError) return Effect.zipRight(report, Effect.fail(toSqlError(second)))
         span.attribute("pgfleet.retried_on", second.pool.host)
         return report.pipe(
@@ -200,7 +231,8 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
                 captureStackTrace: false,
                 attributes: { "pgfleet.failed_host": target.pool.host }
               },
-              (retrySpan) => runOn({ ...second, route: "retry" }, run, [target.pool.host], minimumPosition, retrySpan)
+              (retrySpan) =>
+                runOn({ ...second, route: "retry" }, run, [target.pool.host], minimumPosition, retrySpan, sql)
             )
           )
         )
@@ -227,10 +259,10 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       span.attribute("db.query.text", sql)
       span.attribute("pgfleet.client", options.name)
       const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
-      const target = options.pick(noExclusions, minimumPosition)
+      const target = options.pick(noExclusions, minimumPosition, sql)
       return target instanceof PostgresError
         ? Effect.fail(toSqlError(target))
-        : runOn(target, run, noExclusions, minimumPosition, span)
+        : runOn(target, run, noExclusions, minimumPosition, span, sql)
     }
     const spanOptions: Tracer.SpanOptions = { kind: "client", captureStackTrace: false }
     const traced = (
@@ -244,7 +276,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
       const run: Run = (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs, onInterrupt)
-      return Effect.flatMap(
+      const statement = Effect.flatMap(
         Effect.makeSpan("sql.execute", spanOptions),
         (span) =>
           Effect.onExit(routed(fiber, operation, sql, run, span), (exit) =>
@@ -253,6 +285,8 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
               span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, exit)
             }))
       )
+      const before = options.prepare?.(sql, fiber)
+      return before === undefined ? statement : Effect.zipRight(before, statement)
     }
 
     /** Rows, or one array of rows a statement for multi-statement text. */
