@@ -161,12 +161,13 @@ const distEntry = new URL("../../postgres/dist/index.js", import.meta.url)
 const load = async (source: Source): Promise<typeof Postgres> =>
   source === "tsx" ? Postgres : ((await import(distEntry.href)) as { Postgres: typeof Postgres }).Postgres
 
-/** (c) pgfleet's routed reader. */
+/** (c) pgfleet's routed reader, or `pg.auto` (each statement classified by the parser, cached per text). */
 export const pgfleet = async (
   cluster: TestCluster.TestClusterPromise,
   replicas: Replicas,
   readerStrategy: "random" | "round-robin" | "least-connections",
-  source: Source
+  source: Source,
+  client: "reader" | "auto" = "reader"
 ): Promise<Contender> => {
   const Fleet = await load(source)
   const runtime = ManagedRuntime.make(Fleet.layer(fleetSettings(cluster, {
@@ -174,9 +175,9 @@ export const pgfleet = async (
     readerHosts: replicas.map((r) => `${r.host}:${r.port}`)
   })))
   const pgService = await runtime.runPromise(Fleet.Postgres)
-  const reader = pgService.reader
+  const reader = pgService[client]
   return {
-    name: `(c) pgfleet reader, ${readerStrategy}, ${source}`,
+    name: `(c) pgfleet ${client}, ${readerStrategy}, ${source}`,
     load: (workload, concurrency, ms) =>
       runtime.runPromise(effectLoad(
         workload === "select1" ? () => reader`SELECT 1` : () => reader`SELECT id, v FROM kv WHERE id = ${randomId()}`,
@@ -238,5 +239,6 @@ export const twoReplicas: ReadonlyArray<Make> = [
   ...(["random", "round-robin", "least-connections"] as const).map(
     (strategy) => (c: TestCluster.TestClusterPromise, r: Replicas) => pgfleet(c, r, strategy, "dist")
   ),
+  (c, r) => pgfleet(c, r, "random", "dist", "auto"),
   (c, r) => pgfleet(c, r, "random", "tsx")
 ]

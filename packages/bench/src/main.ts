@@ -5,9 +5,10 @@
  * and asserts nothing about speed.
  */
 import { Postgres } from "@pgfleet/postgres"
+import type * as PgFleet from "@pgfleet/postgres"
 import { startTestCluster } from "@pgfleet/testing"
 import type { TestCluster } from "@pgfleet/testing"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -147,6 +148,41 @@ const peakRss = (index: number, cluster: TestCluster.TestClusterPromise) => {
   return JSON.parse(out.trim().split("\n").pop()!) as { name: string; maxRssMiB: number }
 }
 
+/** The parser's memory and uncached cost, in a fresh child process (the parser loads when imported). */
+const parserCost = () => {
+  const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(here, "classifier.ts")], {
+    encoding: "utf8"
+  })
+  return JSON.parse(out.trim().split("\n").pop()!) as {
+    statements: number
+    uncachedCpuUsPerStatement: number
+    memory: Record<"before" | "loaded" | "after", { rssMiB: number; heapMiB: number; externalMiB: number }>
+  }
+}
+
+/** `pg.auto`'s classification through the service: uncached (parse, cache) and cached (an LRU hit), CPU µs each. */
+const classificationCost = async (cluster: TestCluster.TestClusterPromise) => {
+  const { Postgres: Fleet, StatementClassifier } = (await import(
+    new URL("../../postgres/dist/index.js", import.meta.url).href
+  )) as typeof PgFleet
+  const texts = Array.from({ length: 5000 }, (_, i) => `SELECT id, v FROM kv WHERE id = $1 AND v <> 'x${i}'`)
+  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const context = yield* Layer.build(Fleet.layer(Contenders.fleetSettings(cluster)))
+    const classifier = Context.get(context, StatementClassifier.StatementClassifier)
+    let cpu = process.cpuUsage()
+    for (const text of texts) yield* classifier.classify(text)
+    const uncached = process.cpuUsage(cpu)
+    const rounds = 100
+    cpu = process.cpuUsage()
+    for (let r = 0; r < rounds; r++) for (const text of texts) classifier.cached(text)
+    const cached = process.cpuUsage(cpu)
+    return {
+      uncachedCpuUs: (uncached.user + uncached.system) / texts.length,
+      cachedCpuUs: (cached.user + cached.system) / (texts.length * rounds)
+    }
+  })))
+}
+
 const main = async () => {
   log(
     `pgfleet bench${smoke ? " (smoke)" : ""}: ${os.cpus().length} cores, ${
@@ -168,6 +204,10 @@ const main = async () => {
     let warm: { fleetMs: number; singleMs: number } | undefined
     let failovers: Array<Awaited<ReturnType<typeof failover>>> = []
     let rss: Array<{ name: string; maxRssMiB: number }> = []
+    let classification: {
+      service: Awaited<ReturnType<typeof classificationCost>>
+      parser: ReturnType<typeof parserCost>
+    } | undefined
     if (!smoke) {
       log("Warm-up: pgfleet with writer + 2 readers against writer only, 10 connections a host (median of 5) ...")
       const fleet: Array<number> = []
@@ -188,6 +228,9 @@ const main = async () => {
 
       log("Peak RSS: each contender alone in a child process, 2 s of SELECT 1 ...")
       rss = Contenders.twoReplicas.map((_, i) => peakRss(i, cluster))
+
+      log("Statement classification (pg.auto): cost per statement and the parser's memory ...")
+      classification = { service: await classificationCost(cluster), parser: parserCost() }
     }
 
     const results = {
@@ -208,7 +251,8 @@ const main = async () => {
       throughput: rows,
       warmup: warm,
       failover: failovers,
-      peakRss: rss
+      peakRss: rss,
+      classification
     }
     fs.mkdirSync(path.dirname(resultsFile), { recursive: true })
     fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2))
@@ -236,6 +280,12 @@ const markdown = (r: {
   warmup: { fleetMs: number; singleMs: number } | undefined
   failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
   peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
+  classification:
+    | {
+      service: { uncachedCpuUs: number; cachedCpuUs: number }
+      parser: ReturnType<typeof parserCost>
+    }
+    | undefined
 }) => {
   const lines: Array<string> = []
   for (const scenarioName of [...new Set(r.throughput.map((t) => t.scenario))]) {
@@ -276,6 +326,20 @@ const markdown = (r: {
     for (const f of r.failover) {
       lines.push(`| ${f.name} | ${f.perSecond.map((s) => `${s.reads} / ${s.failed}`).join(" | ")} |`)
     }
+  }
+  if (r.classification) {
+    const { parser, service } = r.classification
+    lines.push(
+      "",
+      "**Statement classification** (`pg.auto`)",
+      "",
+      `- Through the service, CPU µs per statement: uncached (parse + classify + cache) ${
+        fmt(service.uncachedCpuUs, 1)
+      }, cached (an LRU hit) ${fmt(service.cachedCpuUs, 2)}; the parser alone, uncached: ${
+        fmt(parser.uncachedCpuUsPerStatement, 1)
+      }.`,
+      `- Memory (RSS / JS heap / external MiB): before the parser ${parser.memory.before.rssMiB} / ${parser.memory.before.heapMiB} / ${parser.memory.before.externalMiB}, loaded ${parser.memory.loaded.rssMiB} / ${parser.memory.loaded.heapMiB} / ${parser.memory.loaded.externalMiB}, after ${parser.statements} distinct statements ${parser.memory.after.rssMiB} / ${parser.memory.after.heapMiB} / ${parser.memory.after.externalMiB}.`
+    )
   }
   if (r.peakRss.length) {
     lines.push("", "**Peak RSS**", "", "| contender | MiB |", "| --- | ---: |")
