@@ -18,6 +18,8 @@ import type pg from "pg"
 import type { HostPool } from "./HostPool.js"
 import { classify, describe, isHostEvidence } from "./internal/failures.js"
 import * as HostState from "./internal/hostState.js"
+import { lsnBytes, PROBE_SQL } from "./internal/probe.js"
+import type { ProbeRow } from "./internal/probe.js"
 import { PostgresConfig } from "./PostgresConfig.js"
 import type { PostgresSettings } from "./PostgresConfig.js"
 import * as PostgresMetrics from "./PostgresMetrics.js"
@@ -80,17 +82,6 @@ export class HealthMonitor extends Context.Tag("@pgfleet/postgres/HealthMonitor"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-const PROBE_SQL = `SELECT pg_is_in_recovery() AS standby,
-  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
-  (CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-   ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END)::float8 AS lag_seconds`
-
-interface ProbeRow {
-  readonly standby: boolean
-  readonly lsn: string | null
-  readonly lag_seconds: number
-}
-
 /**
  * A WAL position (`X/Y`, as `pg_current_wal_lsn()::text` prints it) as a number of bytes.
  *
@@ -104,10 +95,7 @@ interface ProbeRow {
  * @since 0.1.0
  * @category utils
  */
-export const parseLsn = (lsn: string): bigint => {
-  const [hi, lo] = lsn.split("/")
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
-}
+export const parseLsn = (lsn: string): bigint => lsnBytes(lsn)
 
 const destroy = (client: pg.Client | undefined) => {
   // end() waits for the server, which a blackholed host never answers.

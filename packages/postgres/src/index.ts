@@ -1,12 +1,22 @@
 /**
  * @since 0.1.0
  */
+export * as Fleet from "./Fleet.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as HealthMonitor from "./HealthMonitor.js"
 
 /**
  * @since 0.1.0
  */
 export * as HostPool from "./HostPool.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Legacy from "./Legacy.js"
 
 /**
  * @since 0.1.0

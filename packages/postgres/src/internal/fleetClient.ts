@@ -78,6 +78,21 @@ export interface Options {
 
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 
+/**
+ * One node-postgres call through a client's routing, health reporting,
+ * retry and span: for pgfleet's `pg.Pool` adapters. `run` registers its
+ * interrupt handler in `onInterrupt`.
+ */
+export type RoutedQuery = (
+  sql: string,
+  run: (pool: pg.Pool, onInterrupt: pgQuery.OnInterrupt) => Effect.Effect<pg.QueryResult, SqlError>
+) => Effect.Effect<pg.QueryResult, SqlError>
+
+const routedQueries = new WeakMap<object, RoutedQuery>()
+
+/** The routed query of a client made by {@link make}. */
+export const routedQueryOf = (client: PgClient.PgClient): RoutedQuery => routedQueries.get(client)!
+
 /** The name transforms: the code's functions, else `DB_NAME_TRANSFORM`. */
 const transformsOf = (settings: PostgresSettings) => {
   const snakeCamel = settings.nameTransform === "snake-camel"
@@ -202,7 +217,8 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       const read = target.read ?? options.reads
       if (read) countRead(target.pool, target.route, target.reason)
       annotate(span, target)
-      const ran = options.succeeded === undefined ? run(target.pool) : Effect.tap(run(target.pool), () => {
+      // Only writes have work after success (pg.auto notes them for read-your-writes).
+      const ran = options.succeeded === undefined || read ? run(target.pool) : Effect.tap(run(target.pool), () => {
         const after = options.succeeded!(target)
         return after === undefined ? Effect.void : after
       })
@@ -269,13 +285,12 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       fiber: Fiber.RuntimeFiber<unknown, unknown>,
       operation: Operation,
       sql: string,
-      params: ReadonlyArray<unknown>,
-      rowMode: "array" | undefined
+      makeRun: (onInterrupt: pgQuery.OnInterrupt) => Run
     ): Effect.Effect<pg.QueryResult, SqlError> => {
       const onInterrupt: pgQuery.OnInterrupt = { run: undefined }
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-      const run: Run = (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs, onInterrupt)
+      const run = makeRun(onInterrupt)
       const statement = Effect.flatMap(
         Effect.makeSpan("sql.execute", spanOptions),
         (span) =>
@@ -307,7 +322,12 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
           if (bySqlClient(fiber)) return viaSqlClient()
           const [sql, params] = statement.compile(withoutTransform)
           const rowMode = operation === "executeValues" ? "array" : undefined
-          const result = traced(fiber, operation, sql, params, rowMode)
+          const result = traced(
+            fiber,
+            operation,
+            sql,
+            (onInterrupt) => (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs, onInterrupt)
+          )
           switch (operation) {
             case "executeRaw":
               return result as Effect.Effect<any, SqlError>
@@ -380,5 +400,12 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
         Effect.asVoid((options.notifyVia ?? client)`SELECT pg_notify(${channel}, ${payload})`)
     }
     for (const c of clients) Object.assign(c, extras)
+    routedQueries.set(
+      client,
+      (sql, run) =>
+        Effect.withFiberRuntime((fiber) =>
+          traced(fiber, "execute", sql, (onInterrupt) => (pool) => run(pool.pgPool, onInterrupt))
+        )
+    )
     return client as PgClient.PgClient
   })

@@ -52,6 +52,33 @@ export const query = (
   cancelGraceMs: number,
   onInterrupt: OnInterrupt
 ): Effect.Effect<pg.QueryResult, SqlError> =>
+  onPooledConnection(
+    pool,
+    // A config object costs pg a clone on every call; text and values do not.
+    rowMode === undefined
+      ? (client, callback) => client.query(text, values as Array<unknown>, callback)
+      : (client, callback) => client.query({ text, values: values as Array<unknown>, rowMode }, callback),
+    cancelGraceMs,
+    onInterrupt
+  )
+
+/** {@link query} for a whole node-postgres query config (`rowMode`, `types`, `name`), as the `pg.Pool` adapters pass it. */
+export const queryConfig = (
+  pool: pg.Pool,
+  config: pg.QueryConfig,
+  cancelGraceMs: number,
+  onInterrupt: OnInterrupt
+): Effect.Effect<pg.QueryResult, SqlError> =>
+  onPooledConnection(pool, (client, callback) => client.query(config, callback), cancelGraceMs, onInterrupt)
+
+type Submit = (client: pg.PoolClient, callback: (cause: Error | null, result: pg.QueryResult) => void) => void
+
+const onPooledConnection = (
+  pool: pg.Pool,
+  submit: Submit,
+  cancelGraceMs: number,
+  onInterrupt: OnInterrupt
+): Effect.Effect<pg.QueryResult, SqlError> =>
   Effect.async<pg.QueryResult, SqlError>((resume) => {
     let settled = false
     let client: pg.PoolClient | undefined
@@ -93,9 +120,7 @@ export const query = (
           )
         } else finish(undefined, Effect.succeed(result))
       }
-      // A config object costs pg a clone on every call; text and values do not.
-      if (rowMode === undefined) client.query(text, values as Array<unknown>, callback)
-      else client.query({ text, values: values as Array<unknown>, rowMode }, callback)
+      submit(client, callback)
     })
 
     // A plain callback, not an effect: the fiber is already interrupted, so effects here would never run.

@@ -1,0 +1,155 @@
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import pg from "pg"
+import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
+import * as PostgresConfig from "../PostgresConfig.js"
+import { describe } from "./failures.js"
+import { clientConfig } from "./pgOptions.js"
+import { lsnBytes, PROBE_SQL } from "./probe.js"
+import type { ProbeRow } from "./probe.js"
+
+/** What `pgfleet check` found on one host. */
+export interface HostReport {
+  readonly host: string
+  readonly expectedRole: "primary" | "standby"
+  readonly observedRole: "primary" | "standby" | undefined
+  readonly reachable: boolean
+  readonly tls: boolean | undefined
+  readonly serverVersion: string | undefined
+  readonly lagBytes: number | undefined
+  readonly lagSeconds: number | undefined
+  readonly probeMs: number | undefined
+  readonly error: string | undefined
+}
+
+export interface Report {
+  readonly status: "healthy" | "degraded" | "unusable" | "misconfigured"
+  readonly exitCode: 0 | 1 | 2
+  readonly problems: ReadonlyArray<string>
+  readonly hosts: ReadonlyArray<HostReport>
+}
+
+const EXTRA_SQL = `SELECT current_setting('server_version') AS version,
+  COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls`
+
+/** One connection to one host, the probe question and the server's version and TLS, within the configured timeouts. */
+const probe = async (settings: PostgresSettings, address: HostAddress) => {
+  const client = new pg.Client(clientConfig(settings, address))
+  client.on("error", () => {})
+  const started = performance.now()
+  const timeout = Duration.toMillis(settings.connectTimeout) + Duration.toMillis(settings.healthCheckTimeout)
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      (async () => {
+        await client.connect()
+        const { rows: [row] } = await client.query<ProbeRow>(PROBE_SQL)
+        const probeMs = performance.now() - started
+        const { rows: [extra] } = await client.query<{ version: string; tls: boolean }>(EXTRA_SQL)
+        return { row: row!, extra: extra!, probeMs }
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout)
+      })
+    ])
+  } finally {
+    clearTimeout(timer)
+    ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+  }
+}
+
+/** Connects to every host of the `DB_*` configuration in `env` and says whether the fleet is usable. */
+export const check = async (env: Readonly<Record<string, string | undefined>>): Promise<Report> => {
+  const provider = ConfigProvider.fromMap(
+    new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
+  )
+  const parsed = Effect.runSync(Effect.either(Effect.withConfigProvider(PostgresConfig.fromEnv, provider)))
+  if (parsed._tag === "Left") {
+    return { status: "misconfigured", exitCode: 2, problems: [String(parsed.left)], hosts: [] }
+  }
+  const settings = parsed.right
+  const members = [
+    { address: settings.writer, expectedRole: "primary" as const },
+    ...settings.readers.map((address) => ({ address, expectedRole: "standby" as const }))
+  ]
+  const results = await Promise.allSettled(members.map((m) => probe(settings, m.address)))
+  const writerResult = results[0]!
+  const writerLsn = writerResult.status === "fulfilled" && writerResult.value.row.lsn !== null
+    ? lsnBytes(writerResult.value.row.lsn)
+    : undefined
+  const hosts = members.map((member, i): HostReport => {
+    const host = PostgresConfig.hostLabel(member.address)
+    const result = results[i]!
+    if (result.status === "rejected") {
+      return {
+        host,
+        expectedRole: member.expectedRole,
+        observedRole: undefined,
+        reachable: false,
+        tls: undefined,
+        serverVersion: undefined,
+        lagBytes: undefined,
+        lagSeconds: undefined,
+        probeMs: undefined,
+        error: describe(result.reason)
+      }
+    }
+    const { extra, probeMs, row } = result.value
+    const standby = member.expectedRole === "standby"
+    return {
+      host,
+      expectedRole: member.expectedRole,
+      observedRole: row.standby ? "standby" : "primary",
+      reachable: true,
+      tls: extra.tls,
+      serverVersion: extra.version,
+      lagBytes: standby && writerLsn !== undefined && row.lsn !== null
+        ? Math.max(0, Number(writerLsn - lsnBytes(row.lsn)))
+        : undefined,
+      lagSeconds: standby ? row.lag_seconds : undefined,
+      probeMs: Math.round(probeMs * 10) / 10,
+      error: undefined
+    }
+  })
+  const maxLagSeconds = Duration.toSeconds(settings.maxReplicaLag)
+  const problems: Array<string> = []
+  let exitCode: 0 | 1 | 2 = 0
+  for (const h of hosts) {
+    const problem = !h.reachable
+      ? `${h.host} is unreachable: ${h.error}`
+      : h.observedRole !== h.expectedRole
+      ? `${h.host} is a ${h.observedRole}, expected a ${h.expectedRole}`
+      : maxLagSeconds > 0 && (h.lagSeconds ?? 0) > maxLagSeconds
+      ? `${h.host} lags ${h.lagSeconds} s, more than DB_READER_MAX_LAG_MS`
+      : undefined
+    if (problem === undefined) continue
+    problems.push(problem)
+    exitCode = h.expectedRole === "primary" ? 2 : Math.max(exitCode, 1) as 0 | 1 | 2
+  }
+  return {
+    status: exitCode === 0 ? "healthy" : exitCode === 1 ? "degraded" : "unusable",
+    exitCode,
+    problems,
+    hosts
+  }
+}
+
+const cell = (v: unknown) => v === undefined ? "-" : typeof v === "boolean" ? (v ? "yes" : "no") : String(v)
+
+/** The report as a plain-text table, then the problems. */
+export const render = (report: Report): string => {
+  const header = ["host", "expected", "observed", "reachable", "tls", "version", "lag bytes", "lag s", "probe ms"]
+  const rows = report.hosts.map((h) =>
+    [h.host, h.expectedRole, h.observedRole, h.reachable, h.tls, h.serverVersion, h.lagBytes, h.lagSeconds, h.probeMs]
+      .map(cell)
+  )
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+  return [
+    ...(report.hosts.length > 0 ? [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)] : []),
+    "",
+    `${report.status} (exit ${report.exitCode})`,
+    ...report.problems.map((p) => `- ${p}`)
+  ].join("\n")
+}

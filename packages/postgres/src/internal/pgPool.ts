@@ -1,0 +1,173 @@
+import * as Effect from "effect/Effect"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
+import pg from "pg"
+import type { HostPool } from "../HostPool.js"
+import type { PostgresError } from "../PostgresError.js"
+import { classify, isHostEvidence } from "./failures.js"
+import type { RoutedQuery } from "./fleetClient.js"
+import * as pgQuery from "./pgQuery.js"
+
+type Callback = (error: Error | null, result?: pg.QueryResult) => void
+
+/** What a routed pool needs from the fleet. */
+export interface Route {
+  /** `writer`, `reader` or a replica's `host:port`, for messages. */
+  readonly name: string
+  /** The routed query of `pg.writer` or `pg.reader` (routing, health reporting, retry, span). */
+  readonly query: RoutedQuery
+  /** The host a `connect()` pins: the writer, or a healthy replica picked by the router, passing over `exclude`. */
+  readonly pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError
+  /** Tells the health monitor that a connection to `pool` failed. */
+  readonly report: (pool: HostPool, cause: unknown) => void
+  /** Every pool behind this route, for counts and events. */
+  readonly pools: () => ReadonlyArray<HostPool>
+  readonly runtime: ManagedRuntime.ManagedRuntime<never, never>
+  readonly cancelGraceMs: number
+}
+
+const EVENTS = ["connect", "acquire", "release", "remove", "error"] as const
+
+/**
+ * node-postgres's `Pool` over a pgfleet route, for code that sits on `pg`
+ * (drizzle, Kysely's `PostgresDialect`, `@prisma/adapter-pg`). It is a
+ * `pg.Pool` (drizzle checks `instanceof`), but opens nothing itself:
+ * `query` runs through the route (a replica picked per call, a failed read
+ * retried elsewhere), `connect()` hands out a client of the host the route
+ * picks, pinned for that client's life, and the counts and events are those
+ * of the pools behind the route.
+ */
+export class RoutedPool extends pg.Pool {
+  readonly #route: Route
+
+  constructor(route: Route) {
+    super({ max: 1 })
+    this.#route = route
+    // pg's counts are getters typed as fields: define them on the instance, over the pools behind the route.
+    const sum = (count: (pool: pg.Pool) => number) => () => route.pools().reduce((n, p) => n + count(p.pgPool), 0)
+    Object.defineProperties(this, {
+      totalCount: { get: sum((p) => p.totalCount) },
+      idleCount: { get: sum((p) => p.idleCount) },
+      waitingCount: { get: sum((p) => p.waitingCount) },
+      expiredCount: { get: () => 0 }
+    })
+    // Forward the events of the pools behind the route.
+    for (const pool of route.pools()) {
+      for (const event of EVENTS) {
+        pool.pgPool.on(event, (...args: Array<unknown>) => {
+          if (event !== "error" || this.listenerCount("error") > 0) this.emit(event, ...args)
+        })
+      }
+    }
+  }
+
+  override query(...args: Array<any>): any {
+    const callback: Callback | undefined = typeof args.at(-1) === "function" ? args.pop() : undefined
+    const [first, values] = args as [string | pg.QueryConfig, Array<unknown> | undefined]
+    const config: pg.QueryConfig = typeof first === "string"
+      ? { text: first, ...(values === undefined ? {} : { values }) }
+      : values === undefined
+      ? first
+      : { ...first, values }
+    const promise = this.ended
+      ? Promise.reject(new Error(`pgfleet: the ${this.#route.name} pool has ended`))
+      : this.#route.runtime.runPromise(
+        this.#route.query(
+          config.text,
+          (pool, onInterrupt) => pgQuery.queryConfig(pool, config, this.#route.cancelGraceMs, onInterrupt)
+        ).pipe(Effect.mapError((e) => e.cause instanceof Error ? e.cause : e))
+      )
+    if (callback === undefined) return promise
+    promise.then((result) => callback(null, result), (error) => callback(error))
+    return undefined
+  }
+
+  override connect(): Promise<pg.PoolClient>
+  override connect(
+    callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void
+  ): void
+  override connect(callback?: (err: Error | undefined, client: any, done: (release?: any) => void) => void): any {
+    const promise = this.ended
+      ? Promise.reject(new Error(`pgfleet: the ${this.#route.name} pool has ended`))
+      : checkOut(this.#route, []).then(([pool, client]) => pinned(this.#route, pool, client))
+    if (callback === undefined) return promise
+    promise.then(
+      (client) => callback(undefined, client, (release) => client.release(release)),
+      (error) => callback(error, undefined, () => {})
+    )
+    return undefined
+  }
+
+  /** Ends this adapter only: later calls fail. The fleet's `close()` closes the connections. */
+  override end(callback?: () => void): any {
+    // pg sets these fields itself; they are read-only only in its types.
+    Object.assign(this, { ending: true, ended: true })
+    if (callback === undefined) return Promise.resolve()
+    callback()
+    return undefined
+  }
+}
+
+/** A connection of the host the route picks; a host that refuses it is reported and passed over once. */
+const checkOut = async (route: Route, exclude: ReadonlyArray<string>): Promise<[HostPool, pg.PoolClient]> => {
+  const pool = route.pick(exclude)
+  if (!("pgPool" in pool)) throw pool
+  try {
+    return [pool, await pool.pgPool.connect()]
+  } catch (cause) {
+    if (exclude.length > 0 || !isHostEvidence(classify(cause).kind)) throw cause
+    route.report(pool, cause)
+    return checkOut(route, [pool.host])
+  }
+}
+
+const inTransaction = (client: pg.PoolClient) => {
+  const status = (client as unknown as { _txStatus?: string | null })._txStatus
+  return status === "T" || status === "E"
+}
+
+/**
+ * The client `connect()` hands out: one host's connection for the client's
+ * life. Only when that host fails under a statement outside a transaction
+ * (nothing would be lost) is the statement run once more on a new connection
+ * of another host, which the client then keeps.
+ */
+const pinned = (route: Route, firstPool: HostPool, first: pg.PoolClient): pg.PoolClient => {
+  let pool = firstPool
+  let client = first
+  // A checked-out client whose connection dies emits "error"; with no listener that would crash the process.
+  const onError = (cause: Error) => route.report(pool, cause)
+  const hold = (c: pg.PoolClient) => c.on("error", onError)
+  const letGo = (c: pg.PoolClient) => c.off("error", onError)
+  hold(first)
+  const release = (destroy?: Error | boolean) => {
+    letGo(client)
+    client.release(destroy)
+  }
+  const query = async (...args: Array<any>) => {
+    const callback = typeof args.at(-1) === "function" ? args.pop() as Callback : undefined
+    const run = async () => {
+      const movable = !inTransaction(client)
+      try {
+        return await client.query(...(args as [any]))
+      } catch (cause) {
+        if (!movable || !isHostEvidence(classify(cause).kind)) throw cause
+        route.report(pool, cause)
+        release(cause as Error)
+        ;[pool, client] = await checkOut(route, [pool.host])
+        hold(client)
+        return client.query(...(args as [any]))
+      }
+    }
+    if (callback === undefined) return run()
+    run().then((result) => callback(null, result as pg.QueryResult), (error) => callback(error))
+    return undefined
+  }
+  return new Proxy(first, {
+    get(_, property) {
+      if (property === "query") return query
+      if (property === "release") return release
+      const value = (client as any)[property]
+      return typeof value === "function" ? value.bind(client) : value
+    }
+  })
+}
