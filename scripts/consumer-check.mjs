@@ -50,10 +50,18 @@ run("npm", ["install", "--no-audit", "--no-fund", ...tarballs, "typescript@~5.9.
 const program = (typed) => `import { Postgres, PostgresLive } from "@pgfleet/postgres"
 import { TestCluster } from "@pgfleet/testing"
 import { ConfigProvider, Effect } from "effect"
+import { spawnSync } from "node:child_process"
 
 const program = Effect.scoped(Effect.gen(function*() {
   const cluster = yield* TestCluster.make({ replicas: 1 })
   const provider = ConfigProvider.fromMap(new Map(Object.entries(cluster.env)))
+  // The package's bin, as a deploy pipeline would run it.
+  const check = spawnSync("npx", ["--no-install", "pgfleet", "check"], {
+    env: { ...process.env, ...cluster.env },
+    encoding: "utf8"
+  })
+  console.log(\`npx pgfleet check: exit \${check.status}\\n\${check.stdout}\`)
+  if (check.status !== 0) process.exit(1)
   return yield* Effect.gen(function*() {
     const pg = yield* Postgres.Postgres
     yield* pg.writer\`CREATE TABLE notes (body text)\`

@@ -7,6 +7,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Postgres } from "@pgfleet/postgres"
+import type * as PgFleet from "@pgfleet/postgres"
 import type { PostgresConfig } from "@pgfleet/postgres"
 import { settingsFor } from "@pgfleet/testing"
 import type { TestCluster } from "@pgfleet/testing"
@@ -218,6 +219,35 @@ export const drizzleReplicas = async (
   }
 }
 
+/**
+ * (e) pgfleet's node-postgres `Pool` adapter (`Fleet.createFleet(...).readerPool`), through its own
+ * `query`, or under drizzle-orm: what code outside Effect gets.
+ */
+export const fleetReaderPool = async (
+  cluster: TestCluster.TestClusterPromise,
+  replicas: Replicas,
+  via: "query" | "drizzle"
+): Promise<Contender> => {
+  const { Fleet } = (await import(distEntry.href)) as typeof PgFleet
+  const fleet = await Fleet.createFleet(fleetSettings(cluster, {
+    readerHosts: replicas.map((r) => `${r.host}:${r.port}`)
+  }))
+  const pool = fleet.readerPool
+  const db = drizzle(pool)
+  const select1 = via === "query"
+    ? () => pool.query("SELECT 1")
+    : () => db.select({ one: dsql<number>`1` }).from(dsql`(SELECT 1) AS one`)
+  const lookup = via === "query"
+    ? () => pool.query(LOOKUP, [randomId()])
+    : () => db.select().from(kv).where(dsql`${kv.id} = ${randomId()}`)
+  return {
+    name: via === "query" ? "(e) pgfleet readerPool.query, dist" : "(e) drizzle-orm over pgfleet readerPool, dist",
+    load: (workload, concurrency, ms) => promiseLoad(workload === "select1" ? select1 : lookup, concurrency, ms),
+    runOne: select1,
+    close: () => fleet.close()
+  }
+}
+
 type Make = (cluster: TestCluster.TestClusterPromise, replicas: Replicas) => Promise<Contender>
 
 /** The routing tax: every contender on the first replica alone. */
@@ -240,5 +270,6 @@ export const twoReplicas: ReadonlyArray<Make> = [
     (strategy) => (c: TestCluster.TestClusterPromise, r: Replicas) => pgfleet(c, r, strategy, "dist")
   ),
   (c, r) => pgfleet(c, r, "random", "dist", "auto"),
+  (c, r) => fleetReaderPool(c, r, "query"),
   (c, r) => pgfleet(c, r, "random", "tsx")
 ]

@@ -225,6 +225,12 @@ const main = async () => {
       const fleet2 = await Contenders.pgfleet(cluster, cluster.readers, "random", "dist")
       failovers.push(await failover(cluster, fleet2.name, () => fleet2.runOne()))
       await fleet2.close()
+      const drizzleOwn = await Contenders.drizzleReplicas(cluster, cluster.readers)
+      failovers.push(await failover(cluster, drizzleOwn.name, () => drizzleOwn.runOne()))
+      await drizzleOwn.close()
+      const drizzleFleet = await Contenders.fleetReaderPool(cluster, cluster.readers, "drizzle")
+      failovers.push(await failover(cluster, drizzleFleet.name, () => drizzleFleet.runOne()))
+      await drizzleFleet.close()
 
       log("Peak RSS: each contender alone in a child process, 2 s of SELECT 1 ...")
       rss = Contenders.twoReplicas.map((_, i) => peakRss(i, cluster))
