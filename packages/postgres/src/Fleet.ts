@@ -77,7 +77,7 @@ export interface Fleet {
 export type FleetInput = Readonly<Record<string, string | undefined>> | PostgresConfig.PostgresSettingsInput
 
 const isEnvironment = (input: FleetInput): input is Readonly<Record<string, string | undefined>> =>
-  !("writerHost" in input)
+  !("writerHosts" in input)
 
 /**
  * The layers of a fleet from `DB_*` variables or settings: the same checks

@@ -14,17 +14,20 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
-import type pg from "pg"
+import type * as Scope from "effect/Scope"
+import pg from "pg"
 import type { HostPool } from "./HostPool.js"
 import { classify, describe, isHostEvidence } from "./internal/failures.js"
 import * as HostState from "./internal/hostState.js"
+import { clientConfig } from "./internal/pgOptions.js"
 import { lsnBytes, PROBE_SQL } from "./internal/probe.js"
 import type { ProbeRow } from "./internal/probe.js"
 import { PostgresConfig } from "./PostgresConfig.js"
-import type { PostgresSettings } from "./PostgresConfig.js"
+import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
+import { hostLabel } from "./PostgresConfig.js"
 import * as PostgresMetrics from "./PostgresMetrics.js"
 import { ReaderPools } from "./ReaderPools.js"
-import { WriterPool } from "./WriterPool.js"
+import * as WriterPool from "./WriterPool.js"
 
 /**
  * `healthy`; `suspect` after a statement failed on a connection or one probe
@@ -72,6 +75,10 @@ export interface Service {
    * errors and misconfigurations change nothing.
    */
   readonly reportFailure: (pool: HostPool, cause: unknown) => Effect.Effect<void>
+  /** The writer candidates that answer as primaries while there is more than one; writes are refused then. */
+  readonly splitBrain: () => ReadonlyArray<string> | undefined
+  /** Every writer candidate, `host:port`, in `DB_WRITER_HOST` order. */
+  readonly candidates: () => ReadonlyArray<string>
 }
 
 /**
@@ -102,12 +109,34 @@ const destroy = (client: pg.Client | undefined) => {
   ;(client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy()
 }
 
-const makeService = (settings: PostgresSettings, writer: HostPool, readers: ReadonlyArray<HostPool>) =>
+/** One probed host: a reader, a writer candidate, or both. */
+interface Member {
+  readonly host: string
+  readonly address: HostAddress
+  /** The reader's pool, when the host is listed in `DB_READER_HOSTS`. */
+  readonly reader: HostPool | undefined
+  readonly candidate: boolean
+}
+
+const membersOf = (settings: PostgresSettings, readers: ReadonlyArray<HostPool>): ReadonlyArray<Member> => {
+  const members = new Map<string, Member>()
+  for (const address of settings.writers) {
+    members.set(hostLabel(address), { host: hostLabel(address), address, reader: undefined, candidate: true })
+  }
+  for (const pool of readers) {
+    const known = members.get(pool.host)
+    members.set(pool.host, { host: pool.host, address: pool.address, reader: pool, candidate: known !== undefined })
+  }
+  return [...members.values()]
+}
+
+const makeService = (settings: PostgresSettings, writer: WriterPool.Service, readers: ReadonlyArray<HostPool>) =>
   Effect.gen(function*() {
-    const pools = [writer, ...readers]
-    const states = new Map<string, Mutable<HostHealth>>(pools.map((p) => [p.host, {
+    const members = membersOf(settings, readers)
+    const byHost = new Map(members.map((m) => [m.host, m]))
+    const states = new Map<string, Mutable<HostHealth>>(members.map((m) => [m.host, {
       state: HostState.initial.state,
-      observedRole: p.role === "writer" ? "primary" : "standby",
+      observedRole: m.host === writer.host ? "primary" : m.reader ? "standby" : "unknown",
       roleMismatch: false,
       consecutiveFailures: 0,
       lastProbeLatencyMs: undefined,
@@ -116,49 +145,118 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
       walLsn: undefined,
       lastError: undefined
     }]))
-    const stateOf = (pool: HostPool) => states.get(pool.host)!
+    const stateOf = (m: Member) => states.get(m.host)!
+    const isWriter = (m: Member) => m.host === writer.host
+    const roleOf = (m: Member): "writer" | "reader" | "candidate" =>
+      isWriter(m) ? "writer" : m.reader !== undefined ? "reader" : "candidate"
+    /** A reader must be a standby; the current writer a primary; other candidates may be either. */
+    const mismatchOf = (m: Member, observed: HostHealth["observedRole"]) =>
+      m.reader !== undefined ? observed === "primary" : isWriter(m) && observed === "standby"
     /** Wakes a host's probe fiber early; one pending wake is enough. */
     const wakers = new Map(
-      yield* Effect.forEach(pools, (p) => Effect.map(Queue.dropping<void>(1), (q) => [p.host, q] as const))
+      yield* Effect.forEach(members, (m) => Effect.map(Queue.dropping<void>(1), (q) => [m.host, q] as const))
     )
     const suspectedBy = new Map<string, "probe" | "query">()
-    const apply = (pool: HostPool, input: HostState.Input) => {
-      const s = stateOf(pool)
+    const apply = (m: Member, input: HostState.Input) => {
+      const s = stateOf(m)
       const before = s.state
       const after = HostState.next(s, input, settings.healthFailureThreshold)
       s.state = after.state
       s.consecutiveFailures = after.consecutiveFailures
       return before
     }
-    const tags = (pool: HostPool) => <T extends Metric.Metric<any, any, any>>(m: T): T =>
-      Metric.tagged(Metric.tagged(m, "host", pool.host), "role", pool.role) as T
+    const tags = (m: Member) => <T extends Metric.Metric<any, any, any>>(metric: T): T =>
+      Metric.tagged(Metric.tagged(metric, "host", m.host), "role", roleOf(m)) as T
 
-    const markDown = (pool: HostPool, error: string) =>
+    /** The writer's trouble (down, turned standby, refused a write as read-only), and since when. */
+    let writerTroubleSince: number | undefined
+    let readOnlySeen = false
+    let splitBrain: ReadonlyArray<string> | undefined
+    let switching = false
+    const candidates = members.filter((m) => m.candidate)
+    /** Answered its last probe as a primary. */
+    const answersPrimary = (m: Member) => {
+      const s = stateOf(m)
+      return s.state !== "down" && s.consecutiveFailures === 0 && s.observedRole === "primary"
+    }
+
+    /**
+     * After every probe of a candidate: refuse writes while two candidates are
+     * primaries; move writes when the writer is in trouble and exactly one
+     * other candidate is a primary.
+     */
+    const elect: Effect.Effect<void, never, Scope.Scope> = Effect.suspend(() => {
+      if (candidates.length < 2) return Effect.void
+      const primaries = candidates.filter(answersPrimary)
+      const split = primaries.length > 1 ? primaries.map((m) => m.host) : undefined
+      const announce = split !== undefined && split.join() !== splitBrain?.join()
+        ? Effect.logError(`pgfleet: split brain: ${split.join(" and ")} both answer as primary; writes are refused`)
+          .pipe(Effect.annotateLogs({ primaries: split.join(",") }))
+        : Effect.void
+      splitBrain = split
+      const current = byHost.get(writer.host)
+      const troubled = current === undefined || stateOf(current).state === "down" || readOnlySeen ||
+        (stateOf(current).consecutiveFailures === 0 && stateOf(current).observedRole === "standby")
+      if (troubled) writerTroubleSince ??= Date.now()
+      else writerTroubleSince = undefined
+      const target = primaries.length === 1 && !isWriter(primaries[0]!) ? primaries[0]! : undefined
+      if (!troubled || target === undefined || switching) return announce
+      switching = true
+      const from = writer.host
+      return Effect.zipRight(
+        announce,
+        Effect.forkScoped(
+          writer.switchTo(target.address).pipe(
+            Effect.zipRight(Effect.suspend(() => {
+              const tookMs = Date.now() - (writerTroubleSince ?? Date.now())
+              writerTroubleSince = undefined
+              readOnlySeen = false
+              for (const m of members) stateOf(m).roleMismatch = mismatchOf(m, stateOf(m).observedRole)
+              return Effect.zipRight(
+                Metric.increment(PostgresMetrics.writerChanges),
+                Effect.logWarning(`pgfleet: writer moved from ${from} to ${target.host} after ${tookMs} ms`).pipe(
+                  Effect.annotateLogs({ from, to: target.host, ms: tookMs })
+                )
+              )
+            })),
+            Effect.catchAll((error) =>
+              Effect.logWarning(`pgfleet: could not move writes to ${target.host}; will try again`).pipe(
+                Effect.annotateLogs({ error: error.message })
+              )
+            ),
+            Effect.ensuring(Effect.sync(() => (switching = false)))
+          )
+        )
+      )
+    })
+
+    const markDown = (m: Member, error: string) =>
       Effect.gen(function*() {
-        const detectedBy = suspectedBy.get(pool.host) ?? "probe"
+        const detectedBy = suspectedBy.get(m.host) ?? "probe"
         // Reads stuck on a host that stopped answering would wait forever: fail them over now.
-        if (pool.role === "reader") pool.dropCheckedOut()
-        yield* Metric.increment(Metric.tagged(tags(pool)(PostgresMetrics.hostDown), "detected_by", detectedBy))
-        yield* Metric.set(tags(pool)(PostgresMetrics.hostUp), 0)
-        yield* Effect.logWarning(`pgfleet: ${pool.role} ${pool.host} is down`).pipe(
-          Effect.annotateLogs({ host: pool.host, role: pool.role, detectedBy, error })
+        m.reader?.dropCheckedOut()
+        yield* Metric.increment(Metric.tagged(tags(m)(PostgresMetrics.hostDown), "detected_by", detectedBy))
+        yield* Metric.set(tags(m)(PostgresMetrics.hostUp), 0)
+        yield* Effect.logWarning(`pgfleet: ${roleOf(m)} ${m.host} is down`).pipe(
+          Effect.annotateLogs({ host: m.host, role: roleOf(m), detectedBy, error })
         )
       })
 
-    const recordSuccess = (pool: HostPool, row: ProbeRow, latencyMs: number) =>
+    const recordSuccess = (m: Member, row: ProbeRow, latencyMs: number) =>
       Effect.gen(function*() {
-        const s = stateOf(pool)
-        const t = tags(pool)
-        const before = apply(pool, "probe-ok")
+        const s = stateOf(m)
+        const t = tags(m)
+        const before = apply(m, "probe-ok")
         const wasDown = before === "down"
-        suspectedBy.delete(pool.host)
-        const mismatch = row.standby !== (pool.role === "reader")
+        suspectedBy.delete(m.host)
         s.lastProbeLatencyMs = latencyMs
         s.lastError = undefined
         s.observedRole = row.standby ? "standby" : "primary"
+        const mismatch = mismatchOf(m, s.observedRole)
         s.walLsn = row.lsn === null ? undefined : parseLsn(row.lsn)
-        if (pool.role === "reader") {
-          const writerLsn = stateOf(writer).walLsn
+        if (row.standby) {
+          const writerState = states.get(writer.host)
+          const writerLsn = writerState?.walLsn
           s.lagBytes = writerLsn !== undefined && s.walLsn !== undefined
             ? Math.max(0, Number(writerLsn - s.walLsn))
             : undefined
@@ -170,55 +268,69 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
         if (mismatch !== s.roleMismatch) {
           s.roleMismatch = mismatch
           yield* mismatch
-            ? Effect.logWarning(`pgfleet: role change: ${pool.role} ${pool.host} is now a ${s.observedRole}`).pipe(
-              Effect.annotateLogs({ host: pool.host, role: pool.role, observedRole: s.observedRole })
+            ? Effect.logWarning(`pgfleet: role change: ${roleOf(m)} ${m.host} is now a ${s.observedRole}`).pipe(
+              Effect.annotateLogs({ host: m.host, role: roleOf(m), observedRole: s.observedRole })
             )
-            : Effect.logInfo(`pgfleet: ${pool.host} is back in its ${pool.role} role`)
+            : Effect.logInfo(`pgfleet: ${m.host} is back in its ${roleOf(m)} role`)
+          // A writer name that now points at a standby (a DNS or VIP flip): new connections must resolve it again.
+          if (mismatch && isWriter(m)) writer.recycle()
         }
-        if (before === "suspect") yield* Effect.logDebug(`pgfleet: ${pool.role} ${pool.host} answered its probe`)
+        if (before === "suspect") yield* Effect.logDebug(`pgfleet: ${roleOf(m)} ${m.host} answered its probe`)
         if (wasDown) {
-          yield* Effect.logInfo(`pgfleet: ${pool.role} ${pool.host} is healthy again`).pipe(
-            Effect.annotateLogs({ host: pool.host, role: pool.role })
+          if (isWriter(m)) writer.recycle()
+          yield* Effect.logInfo(`pgfleet: ${roleOf(m)} ${m.host} is healthy again`).pipe(
+            Effect.annotateLogs({ host: m.host, role: roleOf(m) })
           )
         }
         yield* Metric.set(t(PostgresMetrics.hostUp), mismatch ? 0 : 1)
         yield* Metric.update(t(PostgresMetrics.probeLatency), latencyMs)
       })
 
-    const recordFailure = (pool: HostPool, error: unknown) =>
+    const recordFailure = (m: Member, error: unknown) =>
       Effect.gen(function*() {
-        const s = stateOf(pool)
+        const s = stateOf(m)
         s.lastError = describe(error)
-        if (!suspectedBy.has(pool.host)) suspectedBy.set(pool.host, "probe")
-        const before = apply(pool, "probe-failed")
-        if (before !== "down" && s.state === "down") yield* markDown(pool, s.lastError)
+        if (!suspectedBy.has(m.host)) suspectedBy.set(m.host, "probe")
+        const before = apply(m, "probe-failed")
+        if (before !== "down" && s.state === "down") yield* markDown(m, s.lastError)
       })
 
     const reportFailure = (pool: HostPool, cause: unknown): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (!isHostEvidence(classify(cause).kind)) return Effect.void
-        const s = stateOf(pool)
-        const before = apply(pool, "passive-failure")
-        wakers.get(pool.host)!.unsafeOffer(undefined)
+        const m = byHost.get(pool.host)
+        if (m === undefined) return Effect.void
+        const failure = classify(cause)
+        // A write refused as read-only: the writer is a standby now, whatever the last probe said.
+        if (failure.code === "25006" && isWriter(m)) {
+          readOnlySeen = true
+          wakers.get(m.host)!.unsafeOffer(undefined)
+          return Effect.void
+        }
+        if (!isHostEvidence(failure.kind)) return Effect.void
+        const s = stateOf(m)
+        const before = apply(m, "passive-failure")
+        wakers.get(m.host)!.unsafeOffer(undefined)
         if (before !== "healthy") return Effect.void
         s.lastError = describe(cause)
-        suspectedBy.set(pool.host, "query")
-        return Effect.logInfo(`pgfleet: ${pool.role} ${pool.host} is suspect, probing it now`).pipe(
-          Effect.annotateLogs({ host: pool.host, role: pool.role, error: s.lastError })
+        suspectedBy.set(m.host, "query")
+        return Effect.logInfo(`pgfleet: ${roleOf(m)} ${m.host} is suspect, probing it now`).pipe(
+          Effect.annotateLogs({ host: m.host, role: roleOf(m), error: s.lastError })
         )
       })
 
-    const recordPoolCounts = (pool: HostPool) =>
+    const recordPoolCounts = (m: Member) =>
       Effect.gen(function*() {
+        const pool = isWriter(m) ? writer : m.reader
+        if (pool === undefined) return
         const counts = pool.counts()
-        const gauge = tags(pool)(PostgresMetrics.poolConnections)
+        const gauge = tags(m)(PostgresMetrics.poolConnections)
         yield* Metric.set(Metric.tagged(gauge, "state", "idle"), counts.idle)
         yield* Metric.set(Metric.tagged(gauge, "state", "in_use"), counts.inUse)
         yield* Metric.set(Metric.tagged(gauge, "state", "waiting"), counts.waiting)
       })
 
     /** One probe on a dedicated connection, kept open between probes and replaced after a failure. */
-    const prober = (pool: HostPool) => {
+    const prober = (m: Member) => {
       let client: pg.Client | undefined
       const reset = Effect.sync(() => {
         destroy(client)
@@ -226,7 +338,7 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
       })
       const probe = Effect.tryPromise(async () => {
         if (client === undefined) {
-          const fresh = pool.newClient()
+          const fresh = new pg.Client(clientConfig(settings, m.address))
           fresh.on("error", () => {})
           client = fresh
           await fresh.connect()
@@ -243,41 +355,47 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
       return { probe, reset }
     }
 
-    const nextDelay = (pool: HostPool) =>
+    const nextDelay = (m: Member) =>
       Duration.millis(
         HostState.probeDelayMillis(
-          stateOf(pool),
+          stateOf(m),
           Duration.toMillis(settings.healthCheckInterval),
           Duration.toMillis(settings.retryBase)
         )
       )
 
-    const monitor = (pool: HostPool) =>
+    const monitor = (m: Member) =>
       Effect.gen(function*() {
-        const { probe, reset } = prober(pool)
+        const { probe, reset } = prober(m)
         yield* Effect.addFinalizer(() => reset)
-        yield* Metric.set(tags(pool)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime))
-        const wake = wakers.get(pool.host)!
+        const pool = isWriter(m) ? writer : m.reader
+        if (pool !== undefined) {
+          yield* Metric.set(tags(m)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime))
+        }
+        const wake = wakers.get(m.host)!
         while (true) {
           // The delay is read after each probe, so a failure reported meanwhile wakes the fiber at once.
-          yield* Effect.raceFirst(Effect.sleep(nextDelay(pool)), Queue.take(wake))
+          yield* Effect.raceFirst(Effect.sleep(nextDelay(m)), Queue.take(wake))
           yield* Queue.takeAll(wake)
           // A host in doubt is asked on a fresh connection, as a new statement would connect.
-          if (stateOf(pool).state !== "healthy") yield* reset
+          if (stateOf(m).state !== "healthy") yield* reset
           const started = performance.now()
           const result = yield* Effect.either(probe)
           yield* result._tag === "Right"
-            ? recordSuccess(pool, result.right, performance.now() - started)
-            : recordFailure(pool, result.left)
-          yield* recordPoolCounts(pool)
+            ? recordSuccess(m, result.right, performance.now() - started)
+            : recordFailure(m, result.left)
+          yield* recordPoolCounts(m)
+          if (m.candidate) yield* elect
         }
       })
 
-    for (const pool of pools) yield* Effect.forkScoped(monitor(pool))
+    for (const m of members) yield* Effect.forkScoped(monitor(m))
 
     return {
       health: (host) => states.get(host)!,
-      reportFailure
+      reportFailure,
+      splitBrain: () => splitBrain,
+      candidates: () => candidates.map((m) => m.host)
     } satisfies Service
   })
 
@@ -300,9 +418,10 @@ const makeService = (settings: PostgresSettings, writer: HostPool, readers: Read
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<HealthMonitor, never, PostgresConfig | WriterPool | ReaderPools> = Layer.scoped(
-  HealthMonitor,
-  Effect.gen(function*() {
-    return yield* makeService(yield* PostgresConfig, yield* WriterPool, yield* ReaderPools)
-  })
-)
+export const layer: Layer.Layer<HealthMonitor, never, PostgresConfig | WriterPool.WriterPool | ReaderPools> = Layer
+  .scoped(
+    HealthMonitor,
+    Effect.gen(function*() {
+      return yield* makeService(yield* PostgresConfig, yield* WriterPool.WriterPool, yield* ReaderPools)
+    })
+  )

@@ -56,6 +56,11 @@ export interface HostPool {
   readonly newClient: () => pg.Client
   /** Destroys the connections checked out right now, so reads stuck on a dead host fail over at once. */
   readonly dropCheckedOut: () => void
+  /**
+   * Drops every pooled connection: idle ones now, checked-out ones when
+   * released, so new connections resolve the host name again (a DNS or VIP flip).
+   */
+  readonly recycle: () => void
 }
 
 /**
@@ -110,6 +115,16 @@ const warmOnce = (pool: pg.Pool, n: number) =>
  */
 const destroyAll = (clients: Iterable<pg.PoolClient>) => {
   for (const c of clients) (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+}
+
+/**
+ * pg-pool removes a client at release once it reached `maxUses` (unset: Infinity), and `_remove` drops
+ * an idle one: internals, but the only way to empty a pg.Pool without ending it.
+ */
+const recycle = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) => {
+  for (const client of checkedOut) (client as unknown as { _poolUseCount: number })._poolUseCount = Infinity
+  const internals = pool as unknown as { _idle: Array<{ client: pg.PoolClient }>; _remove(c: pg.PoolClient): void }
+  for (const idle of [...internals._idle]) internals._remove(idle.client)
 }
 
 /** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
@@ -275,6 +290,7 @@ export const make = (
         waiting: pool.waitingCount
       }),
       newClient: () => new pg.Client(config),
-      dropCheckedOut: () => destroyAll(checkedOut)
+      dropCheckedOut: () => destroyAll(checkedOut),
+      recycle: () => recycle(pool, checkedOut)
     } satisfies HostPool
   })

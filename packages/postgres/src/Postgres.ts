@@ -49,7 +49,8 @@ import * as WriterPool from "./WriterPool.js"
  */
 export interface HostStats extends PoolCounts {
   readonly host: string
-  readonly role: Role
+  /** `writer` is the current primary; `candidate` another `DB_WRITER_HOST` entry that is not a reader. */
+  readonly role: Role | "candidate"
   readonly health: HealthMonitor.HealthState
   readonly observedRole: HealthMonitor.HostHealth["observedRole"]
   readonly roleMismatch: boolean
@@ -145,8 +146,17 @@ export const make: Effect.Effect<
 
   const writerTarget = { pool: writerPool, route: "writer" }
   // Fail fast while the writer is known to be down instead of waiting on a dead host.
-  const pickWriter = () =>
-    monitor.health(writerPool.host).state === "down"
+  // Refuse writes while two candidates are primaries; fail fast while the writer is known to be down.
+  const pickWriter = () => {
+    const split = monitor.splitBrain()
+    if (split !== undefined) {
+      return new PostgresError({
+        reason: "SplitBrain",
+        host: split.join(","),
+        message: `${split.join(" and ")} both answer as primary; writes are refused until only one does`
+      })
+    }
+    return monitor.health(writerPool.host).state === "down"
       ? new PostgresError({
         reason: "Unavailable",
         host: writerPool.host,
@@ -155,6 +165,7 @@ export const make: Effect.Effect<
         }); writes fail fast until it answers again`
       })
       : writerTarget
+  }
   const writer = yield* FleetClient.make({
     name: "writer",
     writer: writerPool,
@@ -173,8 +184,15 @@ export const make: Effect.Effect<
     settings
   })
 
+  const noCounts = { total: 0, idle: 0, inUse: 0, waiting: 0 }
   const stats = Effect.sync(() =>
-    [writerPool, ...readerPools].map((pool): HostStats => {
+    [
+      writerPool,
+      ...readerPools,
+      // Writer candidates that are neither the writer nor readers: their observed role.
+      ...monitor.candidates().filter((host) => host !== writerPool.host && !readerPools.some((r) => r.host === host))
+        .map((host) => ({ host, role: "candidate" as const, counts: () => noCounts }))
+    ].map((pool): HostStats => {
       const health = monitor.health(pool.host)
       return {
         host: pool.host,
@@ -288,7 +306,7 @@ export const layerFromConfigService: Layer.Layer<
  * import { Postgres } from "@pgfleet/postgres"
  *
  * const Live = Postgres.layer({
- *   writerHost: "db-primary.internal",
+ *   writerHosts: ["db-primary.internal", "db-standby.internal"],
  *   readerHosts: ["db-replica-1.internal", "db-replica-2.internal"],
  *   username: "app",
  *   password: "p@ss:w/rd#?",

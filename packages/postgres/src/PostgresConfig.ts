@@ -212,10 +212,15 @@ const text = <const Required extends boolean>(o: {
  * @category constants
  */
 export const settings = {
-  writerHost: text({
+  writerHosts: setting({
     variable: "DB_WRITER_HOST",
     required: true,
-    description: "host name or address of the primary"
+    default: undefined,
+    shownDefault: "required",
+    description: "the primary, or comma-separated candidates (each `host` or `host:port`) of which exactly one is " +
+      "the primary: pgfleet finds it at start and follows a promotion",
+    parse: (t: string): Check<ReadonlyArray<string>> => t.split(","),
+    check: (hosts: ReadonlyArray<string>): Check<ReadonlyArray<string>> => hosts.map((h) => h.trim())
   }),
   readerHosts: setting({
     variable: "DB_READER_HOSTS",
@@ -439,6 +444,9 @@ export type PostgresSettingsInput =
 export type PostgresSettings =
   & { readonly [K in keyof Settings]: OutOf<Settings[K]> }
   & {
+    /** The writer candidates, in `DB_WRITER_HOST` order; exactly one must be the primary. */
+    readonly writers: ReadonlyArray<HostAddress>
+    /** The first candidate. */
     readonly writer: HostAddress
     readonly readers: ReadonlyArray<HostAddress>
     /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
@@ -499,7 +507,7 @@ const readCa = (file: string | undefined): string | Invalid | undefined => {
  * import { PostgresConfig } from "@pgfleet/postgres"
  *
  * const settings = PostgresConfig.make({
- *   writerHost: "db-primary.internal",
+ *   writerHosts: ["db-primary.internal"],
  *   readerHosts: ["db-replica-1.internal", "db-replica-2.internal:6432"],
  *   username: "app",
  *   password: Redacted.make("p@ss:w/rd#?"),
@@ -528,17 +536,25 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
     }
     const out = checked as { -readonly [K in keyof Settings]: OutOf<Settings[K]> }
 
-    const readers: Array<HostAddress> = []
-    for (const entry of out.readerHosts ?? []) {
-      const parsed = parseHost(entry, out.port ?? settings.port.default)
-      if (typeof parsed === "string") {
-        issues.push(["readerHosts", `host or host:port entries; malformed entry: ${parsed}`])
-      } else if (readers.some((r) => r.host === parsed.host && r.port === parsed.port)) {
-        issues.push(["readerHosts", `distinct entries; duplicate entry: ${parsed.host}:${parsed.port}`])
-      } else {
-        readers.push(parsed)
+    const hostList = (key: "writerHosts" | "readerHosts") => {
+      const addresses: Array<HostAddress> = []
+      for (const entry of out[key] ?? []) {
+        const parsed = parseHost(entry, out.port ?? settings.port.default)
+        if (typeof parsed === "string") {
+          issues.push([key, `host or host:port entries; malformed entry: ${parsed}`])
+        } else if (addresses.some((r) => r.host === parsed.host && r.port === parsed.port)) {
+          issues.push([key, `distinct entries; duplicate entry: ${parsed.host}:${parsed.port}`])
+        } else {
+          addresses.push(parsed)
+        }
       }
+      return addresses
     }
+    const writers = hostList("writerHosts")
+    if (out.writerHosts !== undefined && out.writerHosts.length === 0) {
+      issues.push(["writerHosts", "at least one host, got none"])
+    }
+    const readers = hostList("readerHosts")
     if (out.minPoolSize !== undefined && out.maxPoolSize !== undefined && out.minPoolSize > out.maxPoolSize) {
       issues.push(["minPoolSize", `at most DB_MAX_POOL_SIZE (${out.maxPoolSize}), got ${out.minPoolSize}`])
     }
@@ -548,7 +564,8 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
     if (issues.length > 0) return Effect.fail(invalid(issues))
     return Effect.succeed({
       ...out,
-      writer: { host: out.writerHost, port: out.port },
+      writers,
+      writer: writers[0]!,
       readers,
       sslCa: sslCa as string | undefined
     })
@@ -656,7 +673,7 @@ export class PostgresConfig
  * ```ts
  * import { PostgresConfig } from "@pgfleet/postgres"
  *
- * const SettingsLive = PostgresConfig.layer({ writerHost: "localhost", username: "app", password: "secret" })
+ * const SettingsLive = PostgresConfig.layer({ writerHosts: ["localhost"], username: "app", password: "secret" })
  * ```
  *
  * @since 0.1.0

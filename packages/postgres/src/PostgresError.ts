@@ -28,6 +28,13 @@ import * as Data from "effect/Data"
  *   never a reason to route around the host.
  * - `Unavailable`: the host is known to be down, so the call failed fast.
  * - `NoHealthyReader`: every replica is down and `DB_READER_FALLBACK=fail`.
+ * - `SplitBrain`: more than one writer candidate answers as a primary; pgfleet
+ *   refuses writes rather than guess.
+ * - `NotSent`: a write never reached the server (no connection could be
+ *   had): safe to retry.
+ * - `OutcomeUnknown`: the connection dropped after a write or `COMMIT` was
+ *   sent; it may or may not have taken effect (SQLSTATE 08007,
+ *   transaction_resolution_unknown). Check before retrying.
  * - `Misconfigured`: retrying cannot help: TLS not offered or not verifiable,
  *   a refused login, an unknown database. The message names the `DB_*`
  *   variable to fix.
@@ -42,6 +49,9 @@ export type PostgresErrorReason =
   | "Unavailable"
   | "NoHealthyReader"
   | "Misconfigured"
+  | "SplitBrain"
+  | "NotSent"
+  | "OutcomeUnknown"
 
 /**
  * The one error type pgfleet raises. It names the host (`host:port`), never

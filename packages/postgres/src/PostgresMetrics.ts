@@ -139,3 +139,14 @@ export const poolConnections = Metric.gauge("pgfleet_pool_connections", {
  * @category metrics
  */
 export const poolWarmup = Metric.gauge("pgfleet_pool_warmup_ms", { description: "Pool open and warm-up time" })
+
+/**
+ * Times writes moved to another writer candidate (a promotion followed).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const writerChanges = Metric.counter("pgfleet_writer_changes_total", {
+  description: "Times writes moved to another writer candidate",
+  incremental: true
+})

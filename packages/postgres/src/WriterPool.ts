@@ -11,27 +11,152 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as HostPool from "./HostPool.js"
-import { PostgresConfig } from "./PostgresConfig.js"
-import type { PostgresError } from "./PostgresError.js"
+import { describe } from "./internal/failures.js"
+import { clientConfig } from "./internal/pgOptions.js"
+import { askRole } from "./internal/probe.js"
+import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
+import { hostLabel, PostgresConfig } from "./PostgresConfig.js"
+import { PostgresError } from "./PostgresError.js"
 
 /**
- * The primary's pool: its client, host and counts.
+ * The current primary's pool (its client, host and counts, always those of
+ * the current writer), the candidates, and the switch that moves writes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service extends HostPool.HostPool {
+  /** Every writer candidate, in `DB_WRITER_HOST` order. */
+  readonly candidates: ReadonlyArray<HostAddress>
+  /**
+   * Moves writes to `address`: opens and warms a pool there (it must answer
+   * as a primary), makes it current, then drains the old pool (checked-out
+   * connections get `DB_POOL_CLOSE_GRACE_MS`) and closes it.
+   */
+  readonly switchTo: (address: HostAddress) => Effect.Effect<void, PostgresError>
+}
+
+/**
+ * The primary's pool.
  *
  * @since 0.1.0
  * @category tags
  */
-export class WriterPool extends Context.Tag("@pgfleet/postgres/WriterPool")<WriterPool, HostPool.HostPool>() {}
+export class WriterPool extends Context.Tag("@pgfleet/postgres/WriterPool")<WriterPool, Service>() {}
 
 /**
- * Opens and warms the writer pool (checking it is a primary); closes it when released.
+ * Asks every candidate at once whether it is a primary. Exactly one: that
+ * one. More than one: `SplitBrain`, never a guess. None: retried with the
+ * backoff, then `ConnectFailed` naming what each candidate answered.
+ */
+const discover = (settings: PostgresSettings): Effect.Effect<HostAddress, PostgresError> => {
+  const timeoutMs = Duration.toMillis(settings.connectTimeout) + Duration.toMillis(settings.healthCheckTimeout)
+  const names = settings.writers.map(hostLabel).join(", ")
+  let answers = ""
+  const once = Effect.promise(() =>
+    Promise.allSettled(settings.writers.map((address) => askRole(clientConfig(settings, address), timeoutMs)))
+  ).pipe(
+    Effect.flatMap((results) => {
+      answers = results.map((r, i) =>
+        `${hostLabel(settings.writers[i]!)}: ${r.status === "fulfilled" ? r.value : describe(r.reason)}`
+      ).join("; ")
+      const primaries = settings.writers.filter((_, i) => {
+        const r = results[i]!
+        return r.status === "fulfilled" && r.value === "primary"
+      })
+      if (primaries.length === 1) return Effect.succeed(primaries[0]!)
+      return Effect.fail(
+        new PostgresError({
+          reason: primaries.length > 1 ? "SplitBrain" : "ConnectFailed",
+          host: names,
+          message: primaries.length > 1
+            ? `more than one DB_WRITER_HOST candidate is a primary (${answers}); pgfleet will not guess`
+            : `no DB_WRITER_HOST candidate is a primary (${answers})`
+        })
+      )
+    })
+  )
+  const retries = HostPool.retrySchedule(settings).pipe(
+    Schedule.whileInput((e: PostgresError) => e.reason !== "SplitBrain"),
+    Schedule.modifyDelayEffect((_, delay) =>
+      Effect.logWarning("pgfleet: no writer candidate is a primary yet, retrying").pipe(
+        Effect.annotateLogs({ candidates: answers, nextDelay: Duration.format(delay) }),
+        Effect.as(delay)
+      )
+    )
+  )
+  return Effect.retry(once, retries)
+}
+
+/**
+ * Finds the primary among the `DB_WRITER_HOST` candidates (one candidate: it
+ * must be a primary), opens and warms its pool, and closes whatever pool is
+ * current when released.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer: Layer.Layer<WriterPool, PostgresError, PostgresConfig | Reactivity.Reactivity> = Layer.scoped(
   WriterPool,
-  Effect.flatMap(PostgresConfig, (settings) => HostPool.make({ address: settings.writer, role: "writer", settings }))
+  Effect.gen(function*() {
+    const settings = yield* PostgresConfig
+    const layerScope = yield* Effect.scope
+    const context = yield* Effect.context<Reactivity.Reactivity>()
+    const open = (address: HostAddress) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+        const pool = yield* HostPool.make({ address, role: "writer", settings }).pipe(
+          Scope.extend(scope),
+          Effect.provide(context),
+          Effect.tapErrorCause(() => Scope.close(scope, Exit.void))
+        )
+        return { pool, scope }
+      })
+
+    const first = settings.writers.length === 1 ? settings.writers[0]! : yield* discover(settings)
+    let current = yield* open(first)
+
+    const switchTo = (address: HostAddress) =>
+      Effect.gen(function*() {
+        const next = yield* open(address)
+        const old = current
+        current = next
+        // The old pool drains in the background: writes already go to the new one.
+        yield* Effect.forkIn(Scope.close(old.scope, Exit.void), layerScope)
+      })
+
+    const service: Service = {
+      get host() {
+        return current.pool.host
+      },
+      get address() {
+        return current.pool.address
+      },
+      role: "writer",
+      get client() {
+        return current.pool.client
+      },
+      get pgPool() {
+        return current.pool.pgPool
+      },
+      counts: () => current.pool.counts(),
+      get warmupTime() {
+        return current.pool.warmupTime
+      },
+      newClient: () => current.pool.newClient(),
+      dropCheckedOut: () => current.pool.dropCheckedOut(),
+      recycle: () => current.pool.recycle(),
+      candidates: settings.writers,
+      switchTo
+    }
+    return service
+  })
 )

@@ -92,8 +92,12 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
           })
         )
         assert.isTrue(Either.isLeft(result.killed), "the terminated statement fails")
-        const code = Either.isLeft(result.killed) ? (result.killed.left.cause as { code?: string }).code : undefined
-        assert.strictEqual(code, "57P01")
+        // The statement was sent when its backend died: its outcome is unknown (SQLSTATE 57P01 underneath).
+        const error = Either.isLeft(result.killed) ? result.killed.left.cause : undefined
+        assert.instanceOf(error, PostgresError.PostgresError)
+        assert.strictEqual((error as PostgresError.PostgresError).reason, "OutcomeUnknown")
+        const pgError = ((error as PostgresError.PostgresError).cause as { cause?: { code?: string } }).cause
+        assert.strictEqual(pgError?.code, "57P01")
         assert.deepStrictEqual(reasonsOf(result.writes.failures), [])
         assert.strictEqual(result.writes.failed, 0)
         assert.isAbove(result.writes.runs, 50)
@@ -193,7 +197,7 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
     it.effect("a refused connection is still retried, and each retry is logged", () =>
       Effect.gen(function*() {
         const { error, lines } = yield* buildCapturingLogs({
-          writerHost: "127.0.0.1",
+          writerHosts: ["127.0.0.1"],
           port: 1,
           retryBase: "10 millis",
           retryMaxAttempts: 3

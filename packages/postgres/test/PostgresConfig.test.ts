@@ -37,6 +37,7 @@ describe("PostgresConfig", () => {
         DB_STATEMENT_TIMEOUT_MODE: "set"
       })
       assert.deepStrictEqual(settings.writer, { host: "db-primary.internal", port: 6432 })
+      assert.deepStrictEqual(settings.writers, [{ host: "db-primary.internal", port: 6432 }])
       assert.deepStrictEqual(settings.readers, [
         { host: "replica-1", port: 6432 },
         { host: "replica-2", port: 7000 },
@@ -81,7 +82,10 @@ describe("PostgresConfig", () => {
     [{ DB_MAX_POOL_SIZE: "-1" }, "DB_MAX_POOL_SIZE", "digits only"],
     [{ DB_MIN_POOL_SIZE: "5", DB_MAX_POOL_SIZE: "2" }, "DB_MIN_POOL_SIZE", "at most DB_MAX_POOL_SIZE (2)"],
     [{ DB_PORT: "70000" }, "DB_PORT", "1 to 65535"],
-    [{ DB_WRITER_HOST: " " }, "DB_WRITER_HOST", "empty"],
+    [{ DB_WRITER_HOST: " " }, "DB_WRITER_HOST", "malformed entry"],
+    [{ DB_WRITER_HOST: "db-1,,db-2" }, "DB_WRITER_HOST", "malformed entry"],
+    [{ DB_WRITER_HOST: "db-1,db-1:5432" }, "DB_WRITER_HOST", "duplicate entry: db-1:5432"],
+    [{ DB_WRITER_HOST: "db-1,db-2:70000" }, "DB_WRITER_HOST", "1-65535"],
     [{ DB_READER_HOSTS: "replica-1,,replica-2" }, "DB_READER_HOSTS", "malformed"],
     [{ DB_READER_HOSTS: "replica-1:http" }, "DB_READER_HOSTS", "malformed"],
     [{ DB_READER_HOSTS: "replica-1:99999" }, "DB_READER_HOSTS", "1-65535"],

@@ -27,7 +27,7 @@ export interface PostgresTestOptions extends TestCluster.TestClusterOptions {
  * @category utils
  */
 export const settingsFor = (cluster: TestCluster.ClusterInfo): PostgresConfig.PostgresSettingsInput => ({
-  writerHost: cluster.writer.host,
+  writerHosts: [`${cluster.writer.host}:${cluster.writer.port}`],
   port: cluster.writer.port,
   readerHosts: cluster.readers.map((r) => `${r.host}:${r.port}`),
   username: cluster.username,

@@ -26,6 +26,8 @@ export interface TcpProxy {
   /** Switches mode. `refuse` and leaving `blackhole` close the connections open now. */
   readonly setMode: (mode: Mode) => Effect.Effect<void>
   readonly mode: () => Mode
+  /** Points new connections at `target` and closes the open ones: an address that moved (a DNS or VIP flip). */
+  readonly retarget: (target: HostPort) => Effect.Effect<void>
 }
 
 interface Pair {
@@ -52,9 +54,10 @@ interface Pair {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (target: HostPort): Effect.Effect<TcpProxy, never, Scope.Scope> =>
+export const make = (initialTarget: HostPort): Effect.Effect<TcpProxy, never, Scope.Scope> =>
   Effect.gen(function*() {
     let mode: Mode = "forward"
+    let target = initialTarget
     const pairs = new Set<Pair>()
     const server = net.createServer((client) => {
       const upstream = net.connect(target.port, target.host)
@@ -109,5 +112,10 @@ export const make = (target: HostPort): Effect.Effect<TcpProxy, never, Scope.Sco
           if (!server.listening) yield* listen(port)
         }
       })
-    return { host: "127.0.0.1", port, setMode, mode: () => mode }
+    const retarget = (next: HostPort) =>
+      Effect.sync(() => {
+        target = next
+        closeAll()
+      })
+    return { host: "127.0.0.1", port, setMode, mode: () => mode, retarget }
   })

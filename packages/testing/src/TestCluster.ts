@@ -70,6 +70,8 @@ export interface TestCluster extends ClusterInfo {
   readonly resumeReplay: (i: number) => Effect.Effect<void, TestClusterError>
   /** Promotes reader `i` to a primary of its own; it stops following the writer. */
   readonly promoteReader: (i: number) => Effect.Effect<void, TestClusterError>
+  /** Repoints reader `i` at member `j` and restarts it, so it follows a new primary. */
+  readonly followWriter: (i: number, j: Member) => Effect.Effect<void, TestClusterError>
   readonly stopWriter: (mode?: StopMode) => Effect.Effect<void, TestClusterError>
   readonly startWriter: () => Effect.Effect<void, TestClusterError>
   /** Waits until every running reader (replay not paused) has replayed the writer's current WAL position. */
@@ -94,6 +96,7 @@ export interface TestClusterPromise extends ClusterInfo {
   readonly pauseReplay: (i: number) => Promise<void>
   readonly resumeReplay: (i: number) => Promise<void>
   readonly promoteReader: (i: number) => Promise<void>
+  readonly followWriter: (i: number, j: Member) => Promise<void>
   readonly stopWriter: (mode?: StopMode) => Promise<void>
   readonly startWriter: () => Promise<void>
   readonly waitForReplication: (timeoutMs?: number) => Promise<void>
@@ -146,6 +149,7 @@ const fromRunning = (c: RunningCluster): TestCluster => ({
   pauseReplay: (i) => attempt(`pauseReplay(${i})`, () => c.pauseReplay(i)),
   resumeReplay: (i) => attempt(`resumeReplay(${i})`, () => c.resumeReplay(i)),
   promoteReader: (i) => attempt(`promoteReader(${i})`, () => c.promoteReader(i)),
+  followWriter: (i, j) => attempt(`followWriter(${i}, ${j})`, () => c.followWriter(i, j)),
   stopWriter: (mode) => attempt("stopWriter", () => c.stopWriter(mode)),
   startWriter: () => attempt("startWriter", () => c.startWriter()),
   waitForReplication: (timeoutMs) => attempt("waitForReplication", () => c.waitForReplication(timeoutMs)),

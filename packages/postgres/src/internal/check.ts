@@ -12,7 +12,8 @@ import type { ProbeRow } from "./probe.js"
 /** What `pgfleet check` found on one host. */
 export interface HostReport {
   readonly host: string
-  readonly expectedRole: "primary" | "standby"
+  /** `candidate`: one of several `DB_WRITER_HOST` entries, of which exactly one must be the primary. */
+  readonly expectedRole: "primary" | "standby" | "candidate"
   readonly observedRole: "primary" | "standby" | undefined
   readonly reachable: boolean
   readonly tls: boolean | undefined
@@ -69,13 +70,21 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
     return { status: "misconfigured", exitCode: 2, problems: [String(parsed.left)], hosts: [] }
   }
   const settings = parsed.right
+  const writerRole = settings.writers.length === 1 ? "primary" as const : "candidate" as const
   const members = [
-    { address: settings.writer, expectedRole: "primary" as const },
+    ...settings.writers.map((address) => ({ address, expectedRole: writerRole })),
     ...settings.readers.map((address) => ({ address, expectedRole: "standby" as const }))
   ]
   const results = await Promise.allSettled(members.map((m) => probe(settings, m.address)))
-  const writerResult = results[0]!
-  const writerLsn = writerResult.status === "fulfilled" && writerResult.value.row.lsn !== null
+  const primaries = members.filter((m, i) => {
+    const r = results[i]!
+    return m.expectedRole !== "standby" && r.status === "fulfilled" && !r.value.row.standby
+  })
+  const writerResult = results.find((r, i) =>
+    members[i]!.expectedRole !== "standby" && r.status === "fulfilled" &&
+    !r.value.row.standby
+  )
+  const writerLsn = writerResult?.status === "fulfilled" && writerResult.value.row.lsn !== null
     ? lsnBytes(writerResult.value.row.lsn)
     : undefined
   const hosts = members.map((member, i): HostReport => {
@@ -115,9 +124,19 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
   const maxLagSeconds = Duration.toSeconds(settings.maxReplicaLag)
   const problems: Array<string> = []
   let exitCode: 0 | 1 | 2 = 0
+  if (writerRole === "candidate" && primaries.length !== 1) {
+    problems.push(
+      primaries.length === 0
+        ? "no DB_WRITER_HOST candidate is a primary"
+        : `split brain: ${primaries.map((m) => PostgresConfig.hostLabel(m.address)).join(" and ")} are all primaries`
+    )
+    exitCode = 2
+  }
   for (const h of hosts) {
     const problem = !h.reachable
       ? `${h.host} is unreachable: ${h.error}`
+      : h.expectedRole === "candidate"
+      ? undefined
       : h.observedRole !== h.expectedRole
       ? `${h.host} is a ${h.observedRole}, expected a ${h.expectedRole}`
       : maxLagSeconds > 0 && (h.lagSeconds ?? 0) > maxLagSeconds

@@ -89,7 +89,10 @@ const byReason: Record<PostgresError["reason"], Failure> = {
   Misconfigured: { kind: "misconfiguration" },
   ConnectFailed: { kind: "unreachable" },
   Unavailable: { kind: "unreachable" },
-  NoHealthyReader: { kind: "unreachable" }
+  NoHealthyReader: { kind: "unreachable" },
+  SplitBrain: { kind: "misconfiguration" },
+  NotSent: { kind: "unreachable" },
+  OutcomeUnknown: { kind: "connection-lost" }
 }
 
 const byCode = (code: string): Failure | undefined => {
@@ -109,12 +112,14 @@ const statement: Failure = { kind: "statement" }
 
 /** Classifies `error` by the first thing in its cause chain that says what happened. */
 export const classify = (error: unknown): Failure => {
+  let firstCode: string | undefined
   for (const e of causes(error)) {
     if (e instanceof PostgresError) return byReason[e.reason]
     const code = (e as { code?: unknown }).code
     if (typeof code === "string") {
       const found = byCode(code)
       if (found !== undefined) return { ...found, code }
+      firstCode ??= code
     }
     const message = (e as { message?: unknown }).message
     if (typeof message === "string") {
@@ -123,7 +128,7 @@ export const classify = (error: unknown): Failure => {
       }
     }
   }
-  return statement
+  return firstCode === undefined ? statement : { kind: "statement", code: firstCode }
 }
 
 /** The innermost message, for log lines and error messages. */

@@ -117,22 +117,23 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
       : undefined
 
-    const readCounters = new Map<HostPool, Map<string, Metric.Metric.Counter<number>>>()
+    // Keyed by host, not pool: the writer's pool object stays while the host behind it may change.
+    const readCounters = new Map<string, Map<string, Metric.Metric.Counter<number>>>()
     /** Counted synchronously: this runs on every read, and a cached counter needs no fiber work. */
     const countRead = (pool: HostPool, route: string, reason: string | undefined) => {
-      let byRoute = readCounters.get(pool)
-      if (byRoute === undefined) readCounters.set(pool, byRoute = new Map())
+      let byRoute = readCounters.get(pool.host)
+      if (byRoute === undefined) readCounters.set(pool.host, byRoute = new Map())
       const key = reason === undefined ? route : `${route}|${reason}`
       let counter = byRoute.get(key)
       if (counter === undefined) byRoute.set(key, counter = PostgresMetrics.readsRoutedTo(pool.host, route, reason))
       counter.unsafeUpdate(1, noTags)
     }
-    const timeoutCounters = new Map<HostPool, Metric.Metric.Counter<number>>()
+    const timeoutCounters = new Map<string, Metric.Metric.Counter<number>>()
     const countAcquireTimeout = (pool: HostPool) => {
-      let counter = timeoutCounters.get(pool)
+      let counter = timeoutCounters.get(pool.host)
       if (counter === undefined) {
         timeoutCounters.set(
-          pool,
+          pool.host,
           counter = Metric.tagged(Metric.tagged(PostgresMetrics.acquireTimeouts, "host", pool.host), "role", pool.role)
         )
       }
@@ -170,6 +171,48 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       }
       return cause
     }
+    /**
+     * A write that failed because its connection or host failed says whether it
+     * could have run: `NotSent` when no connection was had (safe to retry),
+     * `OutcomeUnknown` when the connection dropped after it was sent.
+     */
+    const writeError = (pool: HostPool, cause: SqlError, failure: Failure): SqlError => {
+      if (!isHostEvidence(failure.kind)) return typedError(pool, cause, failure)
+      const sent = cause.message !== pgQuery.ACQUIRE_FAILED
+      return toSqlError(
+        new PostgresError({
+          reason: sent ? "OutcomeUnknown" : "NotSent",
+          host: pool.host,
+          message: sent
+            ? `the connection to ${pool.host} dropped after the statement was sent; it may or may not have taken effect`
+            : `the statement was never sent: no connection to ${pool.host} could be had; safe to retry`,
+          cause
+        })
+      )
+    }
+    /** In a transaction, a `COMMIT` whose connection drops has an unknown outcome (SQLSTATE 08007). */
+    const transactional = (pool: HostPool, connection: Connection): Connection => ({
+      execute: (sql, params, rows) => connection.execute(sql, params, rows),
+      executeRaw: (sql, params) => connection.executeRaw(sql, params),
+      executeStream: (sql, params, rows) => connection.executeStream(sql, params, rows),
+      executeValues: (sql, params) => connection.executeValues(sql, params),
+      executeUnprepared: (sql, params, rows) =>
+        sql !== "COMMIT" ? connection.executeUnprepared(sql, params, rows) : Effect.mapError(
+          connection.executeUnprepared(sql, params, rows),
+          (cause) =>
+            isHostEvidence(classify(cause).kind)
+              ? toSqlError(
+                new PostgresError({
+                  reason: "OutcomeUnknown",
+                  host: pool.host,
+                  message:
+                    `the connection to ${pool.host} dropped after COMMIT was sent; the transaction may or may not have committed`,
+                  cause
+                })
+              )
+              : cause
+        )
+    })
     const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
       Effect.mapError(effect, (cause) => typedError(pool, cause, classify(cause)))
 
@@ -182,7 +225,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
     /** A connection of the picked host, held for a scope (transactions, `reserve`, streams). */
     const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.flatMap(
       pickNow([]),
-      (target) => typed(target.pool, target.pool.client.reserve)
+      (target) => Effect.map(typed(target.pool, target.pool.client.reserve), (c) => transactional(target.pool, c))
     )
 
     const annotate = (span: Tracer.Span, target: Target) => {
@@ -224,8 +267,8 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       })
       return Effect.catchAll(ran, (cause) => {
         const failure = classify(cause)
-        const error = typedError(target.pool, cause, failure)
-        const report = options.onFailure(target.pool, error)
+        const error = read ? typedError(target.pool, cause, failure) : writeError(target.pool, cause, failure)
+        const report = options.onFailure(target.pool, cause)
         if (!read || exclude.length > 0 || !isHostEvidence(failure.kind)) {
           return Effect.zipRight(report, Effect.fail(error))
         }

@@ -25,6 +25,9 @@ const sendCancel = (options: pg.PoolConfig, running: pg.PoolClient) => {
   else connection.connect(port, host)
 }
 
+/** The message of a failure before the statement was sent: no connection could be had. */
+export const ACQUIRE_FAILED = "Failed to acquire connection"
+
 /**
  * Where a running statement leaves its interrupt handler. The caller runs it
  * from the exit handler it already has (the statement's span), so a
@@ -105,7 +108,7 @@ const onPooledConnection = (
       }
       if (error || !checkedOut) {
         settled = true
-        resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
+        resume(Effect.fail(new SqlError({ cause: error, message: ACQUIRE_FAILED })))
         return
       }
       client = checkedOut

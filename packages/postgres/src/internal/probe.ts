@@ -1,3 +1,5 @@
+import pg from "pg"
+
 /**
  * One health question, asked in one statement on a connection of its own:
  * the role (`pg_is_in_recovery()`), the WAL position (a primary's current
@@ -19,4 +21,26 @@ export interface ProbeRow {
 export const lsnBytes = (lsn: string): bigint => {
   const [hi, lo] = lsn.split("/")
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
+}
+
+/** Asks one host, on a connection of its own, whether it is a primary; bounded by `timeoutMs`. */
+export const askRole = async (config: pg.ClientConfig, timeoutMs: number): Promise<"primary" | "standby"> => {
+  const client = new pg.Client(config)
+  client.on("error", () => {})
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      (async () => {
+        await client.connect()
+        const { rows } = await client.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
+        return rows[0]!.standby ? "standby" as const : "primary" as const
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      })
+    ])
+  } finally {
+    clearTimeout(timer) // end() waits for the server, which a dead host never answers.
+    ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+  }
 }

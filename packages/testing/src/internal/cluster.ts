@@ -293,6 +293,20 @@ export class RunningCluster {
     this.#node(i).paused = false
   }
 
+  /**
+   * Repoints reader `i` at member `j` (a promoted reader, say): rewrites its
+   * `primary_conninfo` and restarts it, so it follows the new primary's timeline.
+   */
+  followWriter = async (i: number, j: Member) => {
+    const node = this.#node(i)
+    const conninfo = `host=${conninfoValue(path.join(this.dir, "sock"))} port=${this.#node(j).port} user=${
+      conninfoValue(this.username)
+    } application_name=${node.name}`
+    await this.query(i, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`)
+    await this.stopNode(node, "fast")
+    await this.startNode(node)
+  }
+
   /** Promotes reader `i` to a primary of its own (it stops following the writer). */
   promoteReader = async (i: number) => {
     await this.query(i, "SELECT pg_promote(true, 60)")
