@@ -2,6 +2,7 @@ import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Clock from "effect/Clock"
@@ -12,6 +13,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as String from "effect/String"
@@ -77,6 +79,9 @@ export interface Options {
 }
 
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
+
+const isOutcomeUnknown = (u: unknown): u is SqlError =>
+  u instanceof SqlErrorClass && u.cause instanceof PostgresError && u.cause.reason === "OutcomeUnknown"
 
 /**
  * One node-postgres call through a client's routing, health reporting,
@@ -412,7 +417,17 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
     const plain = transforms.query === undefined && transforms.result === undefined ? client : yield* build(false)
     const clients = client === plain ? [client] : [client, plain]
     for (const c of clients) {
-      Object.assign(c, { safe: c, withoutTransforms: () => plain })
+      const withTransaction = c.withTransaction
+      Object.assign(c, {
+        safe: c,
+        withoutTransforms: () => plain,
+        // @effect/sql turns a failed COMMIT into a defect; one whose outcome is unknown is the caller's to handle.
+        withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.catchSomeDefect(
+            withTransaction(effect),
+            (defect) => isOutcomeUnknown(defect) ? Option.some(Effect.fail(defect)) : Option.none()
+          )
+      })
     }
 
     const config: PgClient.PgClientConfig = {
