@@ -22,7 +22,13 @@ export const layer = (embedded: Partial<PostgresConfig.PostgresSettingsInput> = 
     }
     yield* Console.log("DB_WRITER_HOST is not set: starting an embedded PostgreSQL primary with 2 streaming replicas.")
     return Layer.unwrapEffect(
-      Effect.map(TestCluster.Cluster, (cluster) => Postgres.layer({ ...settingsFor(cluster), ...embedded }))
+      Effect.map(TestCluster.Cluster, (cluster) =>
+        Postgres.layer({
+          ...settingsFor(cluster),
+          // Reader 0 is also a writer candidate: the tour promotes it.
+          writerHosts: [cluster.writer, cluster.readers[0]!].map((h) => `${h.host}:${h.port}`),
+          ...embedded
+        }))
     ).pipe(
       Layer.provideMerge(Layer.unwrapEffect(Effect.sync(() => {
         const started = Date.now()

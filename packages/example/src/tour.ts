@@ -10,7 +10,7 @@ import { Console, Duration, Effect, Fiber, Metric, Option, Ref, Schedule } from 
 import * as Fleet from "./Fleet.js"
 import { ms, table } from "./table.js"
 
-const STEPS = 7
+const STEPS = 8
 const step = (n: number, title: string) => Console.log(`\n[${n}/${STEPS}] ${title}`)
 
 /** Reads routed to `host` so far, over every route. */
@@ -141,7 +141,41 @@ const tour = Effect.gen(function*() {
     yield* Console.log(table(["host", "reads so far"], mix.map(([h, n]) => [h, n])))
   }
 
-  yield* step(6, "Fleet stats")
+  if (Option.isNone(cluster)) {
+    yield* step(6, "Primary failover: skipped, it needs the embedded cluster")
+  } else {
+    const from = writer.host
+    yield* step(6, `Primary failover: ${from} is stopped and ${readers[0]!.host} promoted; writes follow`)
+    const stoppedAt = Date.now()
+    yield* cluster.value.stopWriter("fast")
+    yield* cluster.value.promoteReader(0)
+    // The other replica follows the new primary.
+    yield* cluster.value.followWriter(1, 0)
+    const failed = new Map<string, number>()
+    const [landed] = yield* pg.writer<{ port: number }>`
+      INSERT INTO tour_items VALUES (1001, 'after failover') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
+      RETURNING current_setting('port')::int AS port`.pipe(
+      Effect.tapError((e) =>
+        Effect.sync(() => {
+          const reason = (e.cause as { reason?: string })?.reason ?? "other"
+          failed.set(reason, (failed.get(reason) ?? 0) + 1)
+        })
+      ),
+      Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("30 seconds")))
+    )
+    yield* Console.log(table(
+      ["writer before", "writer now", "write landed on port", "stop to first write", "failed tries (kind)"],
+      [[
+        from,
+        writer.host,
+        landed!.port,
+        ms(Date.now() - stoppedAt),
+        [...failed].map(([k, n]) => `${n} ${k}`).join(", ") || "none"
+      ]]
+    ))
+  }
+
+  yield* step(7, "Fleet stats")
   const stats = yield* pg.stats
   yield* Console.log(table(
     ["host", "role", "health", "lag bytes", "lag s", "total", "idle", "in use", "waiting"],
@@ -158,7 +192,7 @@ const tour = Effect.gen(function*() {
     ])
   ))
   yield* step(
-    7,
+    8,
     "Clean shutdown: closing every pool" + (Option.isSome(cluster) ? " and stopping the embedded cluster" : "")
   )
 })

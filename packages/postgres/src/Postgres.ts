@@ -200,7 +200,10 @@ export const make: Effect.Effect<
         ...pool.counts(),
         health: health.state,
         observedRole: health.observedRole,
-        roleMismatch: health.roleMismatch,
+        // Per row: a host may be both the writer and a listed reader.
+        roleMismatch: pool.role === "writer"
+          ? health.observedRole === "standby"
+          : pool.role === "reader" && health.observedRole === "primary",
         consecutiveFailures: health.consecutiveFailures,
         lastProbeLatencyMs: health.lastProbeLatencyMs,
         lagBytes: health.lagBytes,
