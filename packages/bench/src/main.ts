@@ -2,13 +2,14 @@
  * `pnpm bench`: pgfleet against its peers on one embedded cluster (a writer,
  * 2 streaming replicas), pool size 8 per host, 32 concurrent readers.
  * `--smoke` runs a 2-second version for CI: it checks that the bench runs,
- * and asserts nothing about speed.
+ * and asserts nothing about speed. `--writer-failover` runs only the primary
+ * failover measurement.
  */
 import { Postgres } from "@pgfleet/postgres"
 import type * as PgFleet from "@pgfleet/postgres"
 import { startTestCluster } from "@pgfleet/testing"
 import type { TestCluster } from "@pgfleet/testing"
-import { Context, Effect, Layer } from "effect"
+import { Cause, Context, Effect, Layer, ManagedRuntime } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -183,6 +184,68 @@ const classificationCost = async (cluster: TestCluster.TestClusterPromise) => {
   })))
 }
 
+/**
+ * Primary failover on a cluster of its own (a writer and one replica, both writer candidates): 4
+ * writers insert in a loop, the writer is killed (immediate) at 1 s and the replica promoted. The
+ * time from the kill to the first write acknowledged by the new primary, and the failed writes by kind.
+ */
+const writerFailover = async (probeIntervalMs: number) => {
+  const { Postgres: Fleet } = (await import(
+    new URL("../../postgres/dist/index.js", import.meta.url).href
+  )) as typeof PgFleet
+  const cluster = await startTestCluster({ replicas: 1 })
+  try {
+    const label = (h: { host: string; port: number }) => `${h.host}:${h.port}`
+    const runtime = ManagedRuntime.make(Fleet.layer(Contenders.fleetSettings(cluster, {
+      writerHosts: [label(cluster.writer), label(cluster.readers[0]!)],
+      readerHosts: [],
+      healthCheckInterval: probeIntervalMs,
+      healthCheckTimeout: Math.min(probeIntervalMs, 500),
+      connectTimeout: 1000
+    })))
+    const pg = await runtime.runPromise(Fleet.Postgres)
+    await runtime.runPromise(pg.writer`CREATE TABLE moves (id serial PRIMARY KEY)`)
+    const failed = new Map<string, number>()
+    let killedAt = 0
+    let firstOnNew: number | undefined
+    let stop = false
+    const newPort = cluster.readers[0]!.port
+    const worker = async () => {
+      while (!stop) {
+        const exit = await runtime.runPromiseExit(
+          pg.writer<{ port: number }>`INSERT INTO moves DEFAULT VALUES RETURNING current_setting('port')::int AS port`
+        )
+        if (exit._tag === "Success") {
+          if (exit.value[0]!.port === newPort && firstOnNew === undefined) firstOnNew = Date.now()
+        } else {
+          const error = Cause.squash(exit.cause) as { cause?: { reason?: string; code?: string } }
+          const kind = error.cause?.reason ?? error.cause?.code ?? "other"
+          failed.set(kind, (failed.get(kind) ?? 0) + 1)
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+      }
+    }
+    const workers = Promise.all(Array.from({ length: 4 }, worker))
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    killedAt = Date.now()
+    await cluster.stopWriter("immediate")
+    await cluster.promoteReader(0)
+    const deadline = Date.now() + 30_000
+    while (firstOnNew === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    stop = true
+    await workers
+    await runtime.dispose()
+    return {
+      probeIntervalMs,
+      killToFirstWriteMs: firstOnNew === undefined ? undefined : firstOnNew - killedAt,
+      failedWrites: Object.fromEntries(failed)
+    }
+  } finally {
+    await cluster.stop()
+  }
+}
+
 const main = async () => {
   log(
     `pgfleet bench${smoke ? " (smoke)" : ""}: ${os.cpus().length} cores, ${
@@ -204,6 +267,7 @@ const main = async () => {
     let warm: { fleetMs: number; singleMs: number } | undefined
     let failovers: Array<Awaited<ReturnType<typeof failover>>> = []
     let rss: Array<{ name: string; maxRssMiB: number }> = []
+    let writerFailovers: Array<Awaited<ReturnType<typeof writerFailover>>> = []
     let classification: {
       service: Awaited<ReturnType<typeof classificationCost>>
       parser: ReturnType<typeof parserCost>
@@ -235,6 +299,9 @@ const main = async () => {
       log("Peak RSS: each contender alone in a child process, 2 s of SELECT 1 ...")
       rss = Contenders.twoReplicas.map((_, i) => peakRss(i, cluster))
 
+      log("Primary failover: writer killed, replica promoted, at 250 ms and 1 s probe intervals ...")
+      writerFailovers = [await writerFailover(250), await writerFailover(1000)]
+
       log("Statement classification (pg.auto): cost per statement and the parser's memory ...")
       classification = { service: await classificationCost(cluster), parser: parserCost() }
     }
@@ -258,7 +325,8 @@ const main = async () => {
       warmup: warm,
       failover: failovers,
       peakRss: rss,
-      classification
+      classification,
+      writerFailovers
     }
     fs.mkdirSync(path.dirname(resultsFile), { recursive: true })
     fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2))
@@ -286,6 +354,7 @@ const markdown = (r: {
   warmup: { fleetMs: number; singleMs: number } | undefined
   failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
   peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
+  writerFailovers: ReadonlyArray<Awaited<ReturnType<typeof writerFailover>>>
   classification:
     | {
       service: { uncachedCpuUs: number; cachedCpuUs: number }
@@ -333,6 +402,22 @@ const markdown = (r: {
       lines.push(`| ${f.name} | ${f.perSecond.map((s) => `${s.reads} / ${s.failed}`).join(" | ")} |`)
     }
   }
+  if (r.writerFailovers.length) {
+    lines.push(
+      "",
+      "**Primary failover** (writer killed at 1 s under 4 writers, replica promoted; both are writer candidates)",
+      "",
+      "| probe interval | kill to first write on the new primary | failed writes by kind |",
+      "| ---: | ---: | --- |"
+    )
+    for (const f of r.writerFailovers) {
+      lines.push(
+        `| ${f.probeIntervalMs} ms | ${f.killToFirstWriteMs ?? "-"} ms | ${
+          Object.entries(f.failedWrites).map(([k, n]) => `${k}: ${n}`).join(", ") || "none"
+        } |`
+      )
+    }
+  }
   if (r.classification) {
     const { parser, service } = r.classification
     lines.push(
@@ -354,7 +439,11 @@ const markdown = (r: {
   return lines.join("\n")
 }
 
-main().catch((e) => {
+/** `pnpm bench --writer-failover`: only the primary failover measurement. */
+const writerFailoverOnly = async () => {
+  for (const interval of [250, 1000]) log(JSON.stringify(await writerFailover(interval)))
+}
+;(process.argv.includes("--writer-failover") ? writerFailoverOnly() : main()).catch((e) => {
   console.error(e)
   process.exitCode = 1
 })

@@ -126,9 +126,11 @@ describe("primary failover", () => {
           assert.strictEqual(row!.n, 0)
         }
         // Starting against two primaries fails, naming both; pgfleet never guesses.
-        const atStart = yield* Effect.flip(Layer.build(
-          fleet({ ...fast, writerHosts: [label(cluster.writer), label(cluster.readers[0]!)], readerHosts: [] })
-        ).pipe(Effect.scoped))
+        const atStart = yield* Effect.flip(
+          Layer.build(
+            fleet({ ...fast, writerHosts: [label(cluster.writer), label(cluster.readers[0]!)], readerHosts: [] })
+          ).pipe(Effect.scoped)
+        )
         assert.instanceOf(atStart, PostgresError.PostgresError)
         assert.strictEqual((atStart as PostgresError.PostgresError).reason, "SplitBrain")
         assert.include(atStart.message, label(cluster.readers[0]!))
@@ -196,14 +198,16 @@ describe("primary failover", () => {
     it.effect("no candidate is a primary at start: retried, then ConnectFailed naming what each answered", () =>
       Effect.gen(function*() {
         const cluster = yield* TestCluster.Cluster
-        const error = yield* Effect.flip(Layer.build(
-          fleet({
-            ...fast,
-            writerHosts: [label(cluster.readers[0]!), "127.0.0.1:1"],
-            readerHosts: [],
-            retryMaxAttempts: 2
-          })
-        ).pipe(Effect.scoped))
+        const error = yield* Effect.flip(
+          Layer.build(
+            fleet({
+              ...fast,
+              writerHosts: [label(cluster.readers[0]!), "127.0.0.1:1"],
+              readerHosts: [],
+              retryMaxAttempts: 2
+            })
+          ).pipe(Effect.scoped)
+        )
         assert.instanceOf(error, PostgresError.PostgresError)
         assert.strictEqual((error as PostgresError.PostgresError).reason, "ConnectFailed")
         assert.include(error.message, `${label(cluster.readers[0]!)}: standby`)
