@@ -19,7 +19,7 @@ import pg from "pg"
 import type { HostPool } from "./HostPool.js"
 import { classify, describe, isHostEvidence } from "./internal/failures.js"
 import * as HostState from "./internal/hostState.js"
-import { clientConfig } from "./internal/pgOptions.js"
+import { clientConfig, destroySocket } from "./internal/pgOptions.js"
 import { lsnBytes, PROBE_SQL } from "./internal/probe.js"
 import type { ProbeRow } from "./internal/probe.js"
 import { PostgresConfig } from "./PostgresConfig.js"
@@ -103,11 +103,6 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  * @category utils
  */
 export const parseLsn = (lsn: string): bigint => lsnBytes(lsn)
-
-const destroy = (client: pg.Client | undefined) => {
-  // end() waits for the server, which a blackholed host never answers.
-  ;(client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy()
-}
 
 /** One probed host: a reader, a writer candidate, or both. */
 interface Member {
@@ -333,7 +328,7 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
     const prober = (m: Member) => {
       let client: pg.Client | undefined
       const reset = Effect.sync(() => {
-        destroy(client)
+        destroySocket(client)
         client = undefined
       })
       const probe = Effect.tryPromise(async () => {

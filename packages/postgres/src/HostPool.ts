@@ -13,7 +13,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import { classify, describe, misconfigurationMessage } from "./internal/failures.js"
-import { clientConfig } from "./internal/pgOptions.js"
+import { clientConfig, destroySocket } from "./internal/pgOptions.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -114,7 +114,7 @@ const warmOnce = (pool: pg.Pool, n: number) =>
  * race the owners' own release.
  */
 const destroyAll = (clients: Iterable<pg.PoolClient>) => {
-  for (const c of clients) (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+  for (const c of clients) destroySocket(c)
 }
 
 /**

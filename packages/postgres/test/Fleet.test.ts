@@ -50,6 +50,18 @@ const readsWithReplicaStop = async (
   return { ports: [...ports], failures, reads }
 }
 
+/** Writes on the writer; reads: none failed, none on the writer, the surviving replica served. */
+const assertReadsSurvived = (
+  cluster: TestCluster.TestCluster,
+  result: { written: number; failures: ReadonlyArray<unknown>; reads: number; ports: ReadonlyArray<number> }
+) => {
+  assert.strictEqual(result.written, cluster.writer.port)
+  assert.deepStrictEqual(result.failures, [])
+  assert.isAbove(result.reads, 100)
+  assert.notInclude(result.ports, cluster.writer.port)
+  assert.include(result.ports, cluster.readers[1]!.port)
+}
+
 const bin = path.join(__dirname, "../src/bin/pgfleet.ts")
 const pgfleetCheck = (env: Record<string, string>) => {
   const { PATH, HOME, TMPDIR } = process.env
@@ -81,11 +93,7 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
           )
           return { written: written!.port, ...load }
         }).pipe(Effect.ensuring(Effect.promise(() => fleet.close())))
-        assert.strictEqual(result.written, cluster.writer.port)
-        assert.deepStrictEqual(result.failures, [])
-        assert.isAbove(result.reads, 100)
-        assert.notInclude(result.ports, cluster.writer.port)
-        assert.include(result.ports, cluster.readers[1]!.port)
+        assertReadsSurvived(cluster, result)
       }))
 
     it.effect("Kysely over readerPool: a replica stopped under 16 readers costs 0 reads, none on the writer", () =>
@@ -103,11 +111,7 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
           )
           return { written: written.rows[0]!.port, ...load }
         }).pipe(Effect.ensuring(Effect.promise(() => fleet.close())))
-        assert.strictEqual(result.written, cluster.writer.port)
-        assert.deepStrictEqual(result.failures, [])
-        assert.isAbove(result.reads, 100)
-        assert.notInclude(result.ports, cluster.writer.port)
-        assert.include(result.ports, cluster.readers[1]!.port)
+        assertReadsSurvived(cluster, result)
       }))
 
     it.effect("readerPool.connect() pins one replica; query works in promise and callback forms", () =>

@@ -5,7 +5,7 @@ import pg from "pg"
 import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
 import * as PostgresConfig from "../PostgresConfig.js"
 import { describe } from "./failures.js"
-import { clientConfig } from "./pgOptions.js"
+import { clientConfig, destroySocket } from "./pgOptions.js"
 import { lsnBytes, PROBE_SQL } from "./probe.js"
 import type { ProbeRow } from "./probe.js"
 
@@ -56,7 +56,7 @@ const probe = async (settings: PostgresSettings, address: HostAddress) => {
     ])
   } finally {
     clearTimeout(timer)
-    ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+    destroySocket(client)
   }
 }
 

@@ -7,10 +7,11 @@ import pg from "pg"
 import type { HostPool } from "../HostPool.js"
 import type { PostgresSettings } from "../PostgresConfig.js"
 import { describe } from "./failures.js"
+import { destroySocket } from "./pgOptions.js"
 
 const destroy = (client: pg.Client) => {
-  client.removeAllListeners("notification") // end() waits for the server, which a dead host never answers.
-  ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+  client.removeAllListeners("notification")
+  destroySocket(client)
 }
 
 /**

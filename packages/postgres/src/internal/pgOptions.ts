@@ -53,3 +53,11 @@ export const connectionUrl = (settings: PostgresSettings, address: HostAddress):
     }@${host}:${address.port}/${percentEncoded(settings.database)}?${query}`
   )
 }
+
+/**
+ * Closes a client's socket without the goodbye `end()` waits for, which a
+ * dead or blackholed host never answers. Its owner sees the error.
+ */
+export const destroySocket = (client: pg.ClientBase | undefined): void => {
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy()
+}

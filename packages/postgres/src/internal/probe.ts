@@ -1,4 +1,5 @@
 import pg from "pg"
+import { destroySocket } from "./pgOptions.js"
 
 /**
  * One health question, asked in one statement on a connection of its own:
@@ -40,7 +41,7 @@ export const askRole = async (config: pg.ClientConfig, timeoutMs: number): Promi
       })
     ])
   } finally {
-    clearTimeout(timer) // end() waits for the server, which a dead host never answers.
-    ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+    clearTimeout(timer)
+    destroySocket(client)
   }
 }
