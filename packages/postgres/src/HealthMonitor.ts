@@ -163,9 +163,8 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
     const tags = (m: Member) => <T extends Metric.Metric<any, any, any>>(metric: T): T =>
       Metric.tagged(Metric.tagged(metric, "host", m.host), "role", roleOf(m)) as T
 
-    /** The writer's trouble (down, turned standby, refused a write as read-only), and since when. */
+    /** Since when the writer has been down or a standby. */
     let writerTroubleSince: number | undefined
-    let readOnlySeen = false
     let splitBrain: ReadonlyArray<string> | undefined
     let switching = false
     const candidates = members.filter((m) => m.candidate)
@@ -189,9 +188,9 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
           .pipe(Effect.annotateLogs({ primaries: split.join(",") }))
         : Effect.void
       splitBrain = split
-      const current = byHost.get(writer.host)
-      const troubled = current === undefined || stateOf(current).state === "down" || readOnlySeen ||
-        (stateOf(current).consecutiveFailures === 0 && stateOf(current).observedRole === "standby")
+      const current = stateOf(byHost.get(writer.host)!)
+      const troubled = current.state === "down" ||
+        (current.consecutiveFailures === 0 && current.observedRole === "standby")
       if (troubled) writerTroubleSince ??= Date.now()
       else writerTroubleSince = undefined
       const target = primaries.length === 1 && !isWriter(primaries[0]!) ? primaries[0]! : undefined
@@ -205,7 +204,6 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
             Effect.zipRight(Effect.suspend(() => {
               const tookMs = Date.now() - (writerTroubleSince ?? Date.now())
               writerTroubleSince = undefined
-              readOnlySeen = false
               for (const m of members) stateOf(m).roleMismatch = mismatchOf(m, stateOf(m).observedRole)
               return Effect.zipRight(
                 Metric.increment(PostgresMetrics.writerChanges),
@@ -295,9 +293,9 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
         const m = byHost.get(pool.host)
         if (m === undefined) return Effect.void
         const failure = classify(cause)
-        // A write refused as read-only: the writer is a standby now, whatever the last probe said.
+        // A write refused as read-only: ask the writer's role now. The probe decides (25006 may also
+        // come from a transaction the caller made read-only itself).
         if (failure.code === "25006" && isWriter(m)) {
-          readOnlySeen = true
           wakers.get(m.host)!.unsafeOffer(undefined)
           return Effect.void
         }

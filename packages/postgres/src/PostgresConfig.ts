@@ -94,6 +94,15 @@ const DIGITS = /^\d+$/
 const parseDigits = (text: string): Check<number> =>
   DIGITS.test(text) ? Number(text) : new Invalid(`a whole number (digits only), got "${text}"`)
 
+/** The fields every setting with a default shares: the default shown as code in the README. */
+const optional = <A>(o: { readonly variable: string; readonly default: A; readonly description: string }) => ({
+  variable: o.variable,
+  required: false as const,
+  default: o.default,
+  shownDefault: `\`${o.default}\``,
+  description: o.description
+})
+
 const integer = (o: {
   readonly variable: string
   readonly default: number
@@ -101,11 +110,7 @@ const integer = (o: {
   readonly description: string
 }) =>
   setting({
-    variable: o.variable,
-    required: false,
-    default: o.default,
-    shownDefault: `\`${o.default}\``,
-    description: o.description,
+    ...optional(o),
     parse: parseDigits,
     check: (n: number): Check<number> => {
       if (!Number.isInteger(n) || n <= 0) return new Invalid(`a whole number greater than 0, got ${n}`)
@@ -153,11 +158,7 @@ const literal = <const L extends string>(o: {
   const check = (value: string): Check<L> =>
     o.values.includes(value as L) ? value as L : new Invalid(`one of ${o.values.join(", ")}, got "${value}"`)
   return setting<L, L, false>({
-    variable: o.variable,
-    required: false,
-    default: o.default,
-    shownDefault: `\`${o.default}\``,
-    description: o.description,
+    ...optional(o),
     parse: check,
     check
   })
@@ -165,11 +166,7 @@ const literal = <const L extends string>(o: {
 
 const boolean = (o: { readonly variable: string; readonly default: boolean; readonly description: string }) =>
   setting({
-    variable: o.variable,
-    required: false,
-    default: o.default,
-    shownDefault: `\`${o.default}\``,
-    description: o.description,
+    ...optional(o),
     parse: (t: string): Check<boolean> =>
       t === "true" ? true : t === "false" ? false : new Invalid(`true or false, got "${t}"`),
     check: (b: boolean): Check<boolean> => b

@@ -35,10 +35,10 @@ export const make = (options: {
     Effect.zipRight(
       FiberRef.set(ReaderRouter.currentMinimumPosition, parseLsn(position)),
       FiberRef.set(wroteSinceRead, false)
-    )).pipe(Effect.orDie)
+    ))
 
   return {
-    prepare: (sql: string, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<void> | undefined => {
+    prepare: (sql: string, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<void, SqlError> | undefined => {
       const known = classifier.cached(sql)
       const mustCatchUp = settings.autoReadYourWrites && fiber.getFiberRef(wroteSinceRead)
       if (known !== undefined && !(mustCatchUp && known.side === "reader")) return undefined

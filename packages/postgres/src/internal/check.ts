@@ -1,12 +1,11 @@
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import pg from "pg"
 import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
 import * as PostgresConfig from "../PostgresConfig.js"
 import { describe } from "./failures.js"
-import { clientConfig, destroySocket } from "./pgOptions.js"
-import { lsnBytes, PROBE_SQL } from "./probe.js"
+import { clientConfig } from "./pgOptions.js"
+import { lsnBytes, onOwnConnection, PROBE_SQL } from "./probe.js"
 import type { ProbeRow } from "./probe.js"
 
 /** What `pgfleet check` found on one host. */
@@ -35,29 +34,15 @@ const EXTRA_SQL = `SELECT current_setting('server_version') AS version,
   COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls`
 
 /** One connection to one host, the probe question and the server's version and TLS, within the configured timeouts. */
-const probe = async (settings: PostgresSettings, address: HostAddress) => {
-  const client = new pg.Client(clientConfig(settings, address))
-  client.on("error", () => {})
+const probe = (settings: PostgresSettings, address: HostAddress) => {
   const started = performance.now()
-  const timeout = Duration.toMillis(settings.connectTimeout) + Duration.toMillis(settings.healthCheckTimeout)
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      (async () => {
-        await client.connect()
-        const { rows: [row] } = await client.query<ProbeRow>(PROBE_SQL)
-        const probeMs = performance.now() - started
-        const { rows: [extra] } = await client.query<{ version: string; tls: boolean }>(EXTRA_SQL)
-        return { row: row!, extra: extra!, probeMs }
-      })(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout)
-      })
-    ])
-  } finally {
-    clearTimeout(timer)
-    destroySocket(client)
-  }
+  const timeoutMs = Duration.toMillis(settings.connectTimeout) + Duration.toMillis(settings.healthCheckTimeout)
+  return onOwnConnection(clientConfig(settings, address), timeoutMs, async (client) => {
+    const { rows: [row] } = await client.query<ProbeRow>(PROBE_SQL)
+    const probeMs = performance.now() - started
+    const { rows: [extra] } = await client.query<{ version: string; tls: boolean }>(EXTRA_SQL)
+    return { row: row!, extra: extra!, probeMs }
+  })
 }
 
 /** Connects to every host of the `DB_*` configuration in `env` and says whether the fleet is usable. */

@@ -63,7 +63,7 @@ export interface Options {
   ) => Target | PostgresError
   /** Work a statement needs before `pick` (`pg.auto`: classify, read-your-writes); `undefined` when none. */
   readonly prepare?:
-    | ((sql: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<void> | undefined)
+    | ((sql: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<void, SqlError> | undefined)
     | undefined
   /** Work after a statement succeeded on `target` (`pg.auto`: note the write). */
   readonly succeeded?: ((target: Target) => Effect.Effect<void> | undefined) | undefined
@@ -181,16 +181,23 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
      * could have run: `NotSent` when no connection was had (safe to retry),
      * `OutcomeUnknown` when the connection dropped after it was sent.
      */
+    const outcomeUnknown = (pool: HostPool, what: string, cause: SqlError) =>
+      toSqlError(
+        new PostgresError({
+          reason: "OutcomeUnknown",
+          host: pool.host,
+          message: `the connection to ${pool.host} dropped after ${what} was sent; it may or may not have taken effect`,
+          cause
+        })
+      )
     const writeError = (pool: HostPool, cause: SqlError, failure: Failure): SqlError => {
       if (!isHostEvidence(failure.kind)) return typedError(pool, cause, failure)
-      const sent = cause.message !== pgQuery.ACQUIRE_FAILED
+      if (cause.message !== pgQuery.ACQUIRE_FAILED) return outcomeUnknown(pool, "the statement", cause)
       return toSqlError(
         new PostgresError({
-          reason: sent ? "OutcomeUnknown" : "NotSent",
+          reason: "NotSent",
           host: pool.host,
-          message: sent
-            ? `the connection to ${pool.host} dropped after the statement was sent; it may or may not have taken effect`
-            : `the statement was never sent: no connection to ${pool.host} could be had; safe to retry`,
+          message: `the statement was never sent: no connection to ${pool.host} could be had; safe to retry`,
           cause
         })
       )
@@ -204,18 +211,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       executeUnprepared: (sql, params, rows) =>
         sql !== "COMMIT" ? connection.executeUnprepared(sql, params, rows) : Effect.mapError(
           connection.executeUnprepared(sql, params, rows),
-          (cause) =>
-            isHostEvidence(classify(cause).kind)
-              ? toSqlError(
-                new PostgresError({
-                  reason: "OutcomeUnknown",
-                  host: pool.host,
-                  message:
-                    `the connection to ${pool.host} dropped after COMMIT was sent; the transaction may or may not have committed`,
-                  cause
-                })
-              )
-              : cause
+          (cause) => isHostEvidence(classify(cause).kind) ? outcomeUnknown(pool, "COMMIT", cause) : cause
         )
     })
     const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
@@ -430,10 +426,17 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       })
     }
 
+    // The writer's address is read when asked: it changes when writes follow a promotion.
     const config: PgClient.PgClientConfig = {
-      url: connectionUrl(settings, options.writer.address),
-      host: options.writer.address.host,
-      port: options.writer.address.port,
+      get url() {
+        return connectionUrl(settings, options.writer.address)
+      },
+      get host() {
+        return options.writer.address.host
+      },
+      get port() {
+        return options.writer.address.port
+      },
       database: settings.database,
       username: settings.username,
       password: settings.password,

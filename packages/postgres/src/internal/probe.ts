@@ -24,18 +24,21 @@ export const lsnBytes = (lsn: string): bigint => {
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
 }
 
-/** Asks one host, on a connection of its own, whether it is a primary; bounded by `timeoutMs`. */
-export const askRole = async (config: pg.ClientConfig, timeoutMs: number): Promise<"primary" | "standby"> => {
+/**
+ * Runs `use` on a connection of its own to one host, bounded by `timeoutMs`,
+ * then closes its socket (no goodbye a dead host would never answer).
+ */
+export const onOwnConnection = async <A>(
+  config: pg.ClientConfig,
+  timeoutMs: number,
+  use: (client: pg.Client) => Promise<A>
+): Promise<A> => {
   const client = new pg.Client(config)
   client.on("error", () => {})
   let timer: NodeJS.Timeout | undefined
   try {
     return await Promise.race([
-      (async () => {
-        await client.connect()
-        const { rows } = await client.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
-        return rows[0]!.standby ? "standby" as const : "primary" as const
-      })(),
+      client.connect().then(() => use(client)),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
       })
@@ -45,3 +48,10 @@ export const askRole = async (config: pg.ClientConfig, timeoutMs: number): Promi
     destroySocket(client)
   }
 }
+
+/** Asks one host, on a connection of its own, whether it is a primary; bounded by `timeoutMs`. */
+export const askRole = (config: pg.ClientConfig, timeoutMs: number): Promise<"primary" | "standby"> =>
+  onOwnConnection(config, timeoutMs, async (client) => {
+    const { rows } = await client.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
+    return rows[0]!.standby ? "standby" : "primary"
+  })
