@@ -3,7 +3,7 @@
  * 2 streaming replicas), pool size 8 per host, 32 concurrent readers.
  * `--smoke` runs a 2-second version for CI: it checks that the bench runs,
  * and asserts nothing about speed. `--writer-failover` runs only the primary
- * failover measurement.
+ * failover measurement, `--writer-freeze` only the frozen writer's timeline.
  */
 import { Postgres } from "@pgfleet/postgres"
 import type * as PgFleet from "@pgfleet/postgres"
@@ -246,6 +246,73 @@ const writerFailover = async (probeIntervalMs: number) => {
   }
 }
 
+/**
+ * A frozen writer (SIGSTOP) on a cluster of its own: 4 writers insert in a loop, each insert holding
+ * its connection 20 ms; the writer is frozen at 1 s for 5 s. The longest wait of any write, the time
+ * from the freeze to the first failed write (detection), from the thaw to the first write that
+ * succeeds, and writes per 250 ms.
+ */
+const writerFreeze = async (probeIntervalMs: number) => {
+  const { Postgres: Fleet } = (await import(
+    new URL("../../postgres/dist/index.js", import.meta.url).href
+  )) as typeof PgFleet
+  const cluster = await startTestCluster({ replicas: 1 })
+  try {
+    const runtime = ManagedRuntime.make(Fleet.layer(Contenders.fleetSettings(cluster, {
+      readerHosts: [],
+      healthCheckInterval: probeIntervalMs,
+      healthCheckTimeout: probeIntervalMs
+    })))
+    const pg = await runtime.runPromise(Fleet.Postgres)
+    await runtime.runPromise(pg.writer`CREATE TABLE frozen (id int)`)
+    const runs: Array<{ start: number; end: number; failure: string | undefined }> = []
+    let stop = false
+    const worker = async () => {
+      while (!stop) {
+        const start = performance.now()
+        const exit = await runtime.runPromiseExit(pg.writer`INSERT INTO frozen SELECT 1 FROM pg_sleep(0.02)`)
+        const failure = exit._tag === "Success" ? undefined : String(
+          (Cause.squash(exit.cause) as { cause?: { reason?: string } }).cause?.reason ?? "other"
+        )
+        runs.push({ start, end: performance.now(), failure })
+        if (failure !== undefined) await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
+    const started = performance.now()
+    const workers = Promise.all(Array.from({ length: 4 }, worker))
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const frozenAt = performance.now()
+    await cluster.freezeWriter()
+    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await cluster.thawWriter()
+    const thawedAt = performance.now()
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    stop = true
+    await workers
+    await runtime.dispose()
+    const firstFailure = runs.filter((r) => r.failure !== undefined).sort((a, b) => a.end - b.end)[0]
+    const firstAfterThaw = runs.filter((r) => r.failure === undefined && r.end > thawedAt)
+      .sort((a, b) => a.end - b.end)[0]
+    const buckets = Array.from({ length: Math.ceil((performance.now() - started) / 250) }, () => ({ ok: 0, failed: 0 }))
+    for (const r of runs) {
+      const bucket = buckets[Math.floor((r.end - started) / 250)]
+      if (bucket) r.failure === undefined ? bucket.ok++ : bucket.failed++
+    }
+    return {
+      probeIntervalMs,
+      longestWaitMs: Math.round(runs.reduce((max, r) => Math.max(max, r.end - r.start), 0)),
+      freezeToDetectionMs: firstFailure === undefined ? undefined : Math.round(firstFailure.end - frozenAt),
+      thawToFirstWriteMs: firstAfterThaw === undefined ? undefined : Math.round(firstAfterThaw.end - thawedAt),
+      failedWrites: Object.fromEntries(
+        [...new Set(runs.flatMap((r) => r.failure ?? []))].map((k) => [k, runs.filter((r) => r.failure === k).length])
+      ),
+      per250ms: buckets
+    }
+  } finally {
+    await cluster.stop()
+  }
+}
+
 const main = async () => {
   log(
     `pgfleet bench${smoke ? " (smoke)" : ""}: ${os.cpus().length} cores, ${
@@ -268,6 +335,7 @@ const main = async () => {
     let failovers: Array<Awaited<ReturnType<typeof failover>>> = []
     let rss: Array<{ name: string; maxRssMiB: number }> = []
     let writerFailovers: Array<Awaited<ReturnType<typeof writerFailover>>> = []
+    let writerFreezes: Array<Awaited<ReturnType<typeof writerFreeze>>> = []
     let classification: {
       service: Awaited<ReturnType<typeof classificationCost>>
       parser: ReturnType<typeof parserCost>
@@ -302,6 +370,9 @@ const main = async () => {
       log("Primary failover: writer killed, replica promoted, at 250 ms and 1 s probe intervals ...")
       writerFailovers = [await writerFailover(250), await writerFailover(1000)]
 
+      log("Writer freeze: SIGSTOP for 5 s under 4 writers, at 250 ms and 1 s probe intervals ...")
+      writerFreezes = [await writerFreeze(250), await writerFreeze(1000)]
+
       log("Statement classification (pg.auto): cost per statement and the parser's memory ...")
       classification = { service: await classificationCost(cluster), parser: parserCost() }
     }
@@ -326,7 +397,8 @@ const main = async () => {
       failover: failovers,
       peakRss: rss,
       classification,
-      writerFailovers
+      writerFailovers,
+      writerFreezes
     }
     fs.mkdirSync(path.dirname(resultsFile), { recursive: true })
     fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2))
@@ -355,6 +427,7 @@ const markdown = (r: {
   failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
   peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
   writerFailovers: ReadonlyArray<Awaited<ReturnType<typeof writerFailover>>>
+  writerFreezes: ReadonlyArray<Awaited<ReturnType<typeof writerFreeze>>>
   classification:
     | {
       service: { uncachedCpuUs: number; cachedCpuUs: number }
@@ -418,6 +491,9 @@ const markdown = (r: {
       )
     }
   }
+  if (r.writerFreezes.length) {
+    lines.push("", ...freezeTable(r.writerFreezes))
+  }
   if (r.classification) {
     const { parser, service } = r.classification
     lines.push(
@@ -439,11 +515,35 @@ const markdown = (r: {
   return lines.join("\n")
 }
 
-/** `pnpm bench --writer-failover`: only the primary failover measurement. */
+/** The writer freeze timeline as markdown: one row per probe interval, writes per 250 ms as ok/failed. */
+const freezeTable = (freezes: ReadonlyArray<Awaited<ReturnType<typeof writerFreeze>>>) => [
+  "**Writer freeze** (SIGSTOP at 1 s for 5 s under 4 writers; default threshold 2, probe timeout = interval)",
+  "",
+  "| probe interval | longest wait | freeze to detection | thaw to first write | failed writes by kind |",
+  "| ---: | ---: | ---: | ---: | --- |",
+  ...freezes.map((f) =>
+    `| ${f.probeIntervalMs} ms | ${f.longestWaitMs} ms | ${f.freezeToDetectionMs ?? "-"} ms | ${
+      f.thawToFirstWriteMs ?? "-"
+    } ms | ${Object.entries(f.failedWrites).map(([k, n]) => `${k}: ${n}`).join(", ") || "none"} |`
+  ),
+  "",
+  "Writes per 250 ms (ok/failed):",
+  "",
+  ...freezes.map((f) => `- ${f.probeIntervalMs} ms: ${f.per250ms.map((b) => `${b.ok}/${b.failed}`).join(" ")}`)
+]
+
+/** `pnpm bench --writer-failover`: only the primary failover measurement; `--writer-freeze`: only the freeze. */
 const writerFailoverOnly = async () => {
   for (const interval of [250, 1000]) log(JSON.stringify(await writerFailover(interval)))
 }
-;(process.argv.includes("--writer-failover") ? writerFailoverOnly() : main()).catch((e) => {
-  console.error(e)
-  process.exitCode = 1
-})
+const writerFreezeOnly = async () => {
+  log(freezeTable([await writerFreeze(250), await writerFreeze(1000)]).join("\n"))
+}
+;(process.argv.includes("--writer-failover")
+  ? writerFailoverOnly()
+  : process.argv.includes("--writer-freeze")
+  ? writerFreezeOnly()
+  : main()).catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })

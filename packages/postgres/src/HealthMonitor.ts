@@ -104,6 +104,43 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  */
 export const parseLsn = (lsn: string): bigint => lsnBytes(lsn)
 
+/**
+ * The longest a host that stops answering (a partition, a frozen server)
+ * can go unnoticed, and so the longest a statement on it can wait: one
+ * interval until the next probe, then `DB_HEALTH_FAILURE_THRESHOLD` probes
+ * that each time out, with the re-probe backoff between them.
+ *
+ * interval + threshold × timeout + Σ min(interval, retryBase × 2^(k−1)), k = 1 … threshold − 1
+ *
+ * With the defaults: 1 s + 2 × 1 s + 0.1 s = 3.1 s. When the monitor marks
+ * the host down, every statement still running on it ends at once.
+ *
+ * @example
+ * ```ts
+ * import { Duration, Effect } from "effect"
+ * import { HealthMonitor, PostgresConfig } from "@pgfleet/postgres"
+ *
+ * const bound = PostgresConfig.make({ writerHosts: ["db"], username: "app", password: "secret" }).pipe(
+ *   Effect.map((settings) => Duration.format(HealthMonitor.detectionTime(settings)))
+ * ) // "3s 100ms" with the defaults
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const detectionTime = (settings: PostgresSettings): Duration.Duration => {
+  const interval = Duration.toMillis(settings.healthCheckInterval)
+  let ms = interval + settings.healthFailureThreshold * Duration.toMillis(settings.healthCheckTimeout)
+  for (let failures = 1; failures < settings.healthFailureThreshold; failures++) {
+    ms += HostState.probeDelayMillis(
+      { state: "suspect", consecutiveFailures: failures },
+      interval,
+      Duration.toMillis(settings.retryBase)
+    )
+  }
+  return Duration.millis(ms)
+}
+
 /** One probed host: a reader, a writer candidate, or both. */
 interface Member {
   readonly host: string
@@ -226,8 +263,10 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
     const markDown = (m: Member, error: string) =>
       Effect.gen(function*() {
         const detectedBy = suspectedBy.get(m.host) ?? "probe"
-        // Reads stuck on a host that stopped answering would wait forever: fail them over now.
-        m.reader?.dropCheckedOut()
+        // Whatever runs on a host that stopped answering would wait until the socket fails (minutes): end it
+        // now. Reads are retried elsewhere, writes fail as OutcomeUnknown, waiters as never sent.
+        m.reader?.abandon()
+        if (m.candidate) writer.abandonHost(m.host)
         yield* Metric.increment(Metric.tagged(tags(m)(PostgresMetrics.hostDown), "detected_by", detectedBy))
         yield* Metric.set(tags(m)(PostgresMetrics.hostUp), 0)
         yield* Effect.logWarning(`pgfleet: ${roleOf(m)} ${m.host} is down`).pipe(

@@ -52,10 +52,22 @@ export interface HostPool {
   readonly counts: () => PoolCounts
   /** How long opening and warming the pool took. */
   readonly warmupTime: Duration.Duration
-  /** A new, unconnected client with the pool's options (for health probes). */
+  /**
+   * A new, unconnected client with the pool's options, outside the pool (for
+   * `listen`). {@link abandon} destroys it with the pool's own connections.
+   */
   readonly newClient: () => pg.Client
   /** Destroys the connections checked out right now, so reads stuck on a dead host fail over at once. */
   readonly dropCheckedOut: () => void
+  /**
+   * The host stopped answering (its probes marked it down): ends at once
+   * everything that waits on it. Every connection is destroyed, never
+   * returned (a running statement fails, and a write's outcome is then
+   * unknown); callers waiting for a connection fail with `Unavailable`, as
+   * never sent; connections being opened are dropped. The pool stays open
+   * and connects again on the next checkout.
+   */
+  readonly abandon: () => void
   /**
    * Drops every pooled connection: idle ones now, checked-out ones when
    * released, so new connections resolve the host name again (a DNS or VIP flip).
@@ -117,6 +129,26 @@ const destroyAll = (clients: Iterable<pg.PoolClient>) => {
   for (const c of clients) destroySocket(c)
 }
 
+/** pg-pool's internals that {@link abandon} empties: its clients (idle, checked out or connecting) and its waiters. */
+interface PoolInternals {
+  readonly _clients: Array<pg.PoolClient>
+  readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
+}
+
+const abandon = (pool: pg.Pool, others: Set<pg.Client>, host: string) => {
+  const internals = pool as unknown as PoolInternals
+  // Waiters first: a destroyed connection frees its slot, and pg-pool would open a new one for the next waiter.
+  const waiting = internals._pendingQueue.splice(0)
+  const error = new PostgresError({
+    reason: "Unavailable",
+    host,
+    message: `${host} stopped answering (its health probes marked it down); the statement was never sent`
+  })
+  for (const waiter of waiting) waiter.callback(error)
+  destroyAll([...internals._clients])
+  for (const client of others) destroySocket(client)
+}
+
 /**
  * pg-pool removes a client at release once it reached `maxUses` (unset: Infinity), and `_remove` drops
  * an idle one: internals, but the only way to empty a pg.Pool without ending it.
@@ -175,6 +207,7 @@ export const make = (
       max: settings.maxPoolSize,
       min: settings.minPoolSize,
       idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
+      maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
       // The pool's timeout bounds the wait for a free connection; the client's, one connect.
       connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
       Client: class extends pg.Client {
@@ -198,6 +231,8 @@ export const make = (
       )
     })
     const checkedOut = new Set<pg.PoolClient>()
+    /** Connections of ours to this host outside the pool (`listen`). */
+    const others = new Set<pg.Client>()
     pool.on("acquire", (client) => checkedOut.add(client))
     pool.on("release", (_err, client) => checkedOut.delete(client))
     pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
@@ -289,8 +324,14 @@ export const make = (
         inUse: pool.totalCount - pool.idleCount,
         waiting: pool.waitingCount
       }),
-      newClient: () => new pg.Client(config),
+      newClient: () => {
+        const other = new pg.Client(config)
+        others.add(other)
+        other.once("end", () => others.delete(other))
+        return other
+      },
       dropCheckedOut: () => destroyAll(checkedOut),
+      abandon: () => abandon(pool, others, host),
       recycle: () => recycle(pool, checkedOut)
     } satisfies HostPool
   })

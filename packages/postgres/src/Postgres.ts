@@ -145,7 +145,6 @@ export const make: Effect.Effect<
   const classifier = yield* StatementClassifier.StatementClassifier
 
   const writerTarget = { pool: writerPool, route: "writer" }
-  // Fail fast while the writer is known to be down instead of waiting on a dead host.
   // Refuse writes while two candidates are primaries; fail fast while the writer is known to be down.
   const pickWriter = () => {
     const split = monitor.splitBrain()

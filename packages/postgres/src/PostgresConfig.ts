@@ -272,6 +272,22 @@ export const settings = {
     default: 300,
     description: "seconds an idle connection above the minimum is kept"
   }),
+  maxLifetime: duration({
+    variable: "DB_POOL_MAX_LIFETIME_SECONDS",
+    unit: "seconds",
+    default: 1800,
+    zeroAllowed: true,
+    description: "seconds a pooled connection lives before it is replaced when next idle (as HikariCP's " +
+      "`maxLifetime`), so pools spread again after a failback or a DNS change; `0` is forever"
+  }),
+  keepAliveIdle: duration({
+    variable: "DB_TCP_KEEPALIVE_IDLE_SECONDS",
+    unit: "seconds",
+    default: 30,
+    description: "seconds a connection is idle before TCP keepalive probes start, so an idle connection to a " +
+      "vanished host is found and dropped; the probes' spacing and count are the OS's " +
+      "(`net.ipv4.tcp_keepalive_intvl`, `tcp_keepalive_probes`)"
+  }),
   connectTimeout: duration({
     variable: "DB_CONNECT_TIMEOUT_MS",
     unit: "millis",

@@ -42,6 +42,11 @@ export interface Service extends HostPool.HostPool {
    * connections get `DB_POOL_CLOSE_GRACE_MS`) and closes it.
    */
   readonly switchTo: (address: HostAddress) => Effect.Effect<void, PostgresError>
+  /**
+   * {@link HostPool.HostPool.abandon} for every writer pool open on `host`:
+   * the current one, and old ones still draining after a switch.
+   */
+  readonly abandonHost: (host: string) => void
 }
 
 /**
@@ -110,14 +115,20 @@ export const layer: Layer.Layer<WriterPool, PostgresError, PostgresConfig | Reac
     const settings = yield* PostgresConfig
     const layerScope = yield* Effect.scope
     const context = yield* Effect.context<Reactivity.Reactivity>()
+    /** The current pool and those still draining after a switch. */
+    const openPools = new Set<HostPool.HostPool>()
     const open = (address: HostAddress) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
-        const pool = yield* HostPool.make({ address, role: "writer", settings }).pipe(
+        let pool: HostPool.HostPool | undefined
+        // Added first, so it runs last: a draining pool stays abandonable until it has closed.
+        yield* Scope.addFinalizer(scope, Effect.sync(() => pool && openPools.delete(pool)))
+        pool = yield* HostPool.make({ address, role: "writer", settings }).pipe(
           Scope.extend(scope),
           Effect.provide(context),
           Effect.tapErrorCause(() => Scope.close(scope, Exit.void))
         )
+        openPools.add(pool)
         return { pool, scope }
       })
 
@@ -153,6 +164,10 @@ export const layer: Layer.Layer<WriterPool, PostgresError, PostgresConfig | Reac
       },
       newClient: () => current.pool.newClient(),
       dropCheckedOut: () => current.pool.dropCheckedOut(),
+      abandon: () => current.pool.abandon(),
+      abandonHost: (host) => {
+        for (const pool of openPools) if (pool.host === host) pool.abandon()
+      },
       recycle: () => current.pool.recycle(),
       candidates: settings.writers,
       switchTo

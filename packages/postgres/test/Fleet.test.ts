@@ -85,6 +85,9 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
           await writes.execute(dsql`CREATE TABLE IF NOT EXISTS drizzle_notes (id serial PRIMARY KEY, body text)`)
           const [written] = (await writes.execute(dsql`INSERT INTO drizzle_notes (body) VALUES ('x')
             RETURNING current_setting('port')::int AS port`)).rows as Array<{ port: number }>
+          // pg's own error, SQLSTATE and all, as drizzle over a plain pg.Pool would see it.
+          const duplicate = await fleet.writerPool.query("INSERT INTO drizzle_notes (id) VALUES (1)").catch((e) => e)
+          assert.strictEqual(duplicate.code, "23505")
           const load = await readsWithReplicaStop(
             cluster,
             async () =>

@@ -74,6 +74,17 @@ export interface TestCluster extends ClusterInfo {
   readonly followWriter: (i: number, j: Member) => Effect.Effect<void, TestClusterError>
   readonly stopWriter: (mode?: StopMode) => Effect.Effect<void, TestClusterError>
   readonly startWriter: () => Effect.Effect<void, TestClusterError>
+  /**
+   * Freezes the writer: SIGSTOP to every process of its server, as a paused
+   * VM or a storage stall would. Connections stay open and nothing answers.
+   * The scope thaws it when it closes, if {@link thawWriter} did not.
+   */
+  readonly freezeWriter: () => Effect.Effect<void, TestClusterError, Scope.Scope>
+  /** SIGCONT to every process that {@link freezeWriter} stopped. */
+  readonly thawWriter: () => Effect.Effect<void>
+  /** Freezes reader `i` as {@link freezeWriter} freezes the writer; the scope thaws it. */
+  readonly freezeReader: (i: number) => Effect.Effect<void, TestClusterError, Scope.Scope>
+  readonly thawReader: (i: number) => Effect.Effect<void>
   /** Waits until every running reader (replay not paused) has replayed the writer's current WAL position. */
   readonly waitForReplication: (timeoutMs?: number) => Effect.Effect<void, TestClusterError>
   /** Runs one statement as the superuser over the member's Unix socket. */
@@ -99,6 +110,11 @@ export interface TestClusterPromise extends ClusterInfo {
   readonly followWriter: (i: number, j: Member) => Promise<void>
   readonly stopWriter: (mode?: StopMode) => Promise<void>
   readonly startWriter: () => Promise<void>
+  /** SIGSTOP to every process of the writer's server; `stop()` thaws whatever is still frozen. */
+  readonly freezeWriter: () => Promise<void>
+  readonly thawWriter: () => Promise<void>
+  readonly freezeReader: (i: number) => Promise<void>
+  readonly thawReader: (i: number) => Promise<void>
   readonly waitForReplication: (timeoutMs?: number) => Promise<void>
   readonly query: <A = Record<string, unknown>>(
     member: Member,
@@ -137,6 +153,10 @@ const attempt = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, Te
       new TestClusterError({ operation, message: `${operation} failed: ${(cause as Error)?.message ?? cause}`, cause })
   })
 
+/** Freezes now and thaws when the scope closes (thawing twice is harmless). */
+const frozen = (operation: string, freeze: () => Promise<void>, thaw: () => Promise<void>) =>
+  Effect.acquireRelease(attempt(operation, freeze), () => Effect.promise(thaw))
+
 const fromRunning = (c: RunningCluster): TestCluster => ({
   writer: c.writer,
   readers: c.readers,
@@ -152,6 +172,10 @@ const fromRunning = (c: RunningCluster): TestCluster => ({
   followWriter: (i, j) => attempt(`followWriter(${i}, ${j})`, () => c.followWriter(i, j)),
   stopWriter: (mode) => attempt("stopWriter", () => c.stopWriter(mode)),
   startWriter: () => attempt("startWriter", () => c.startWriter()),
+  freezeWriter: () => frozen("freezeWriter", c.freezeWriter, c.thawWriter),
+  thawWriter: () => Effect.promise(c.thawWriter),
+  freezeReader: (i) => frozen(`freezeReader(${i})`, () => c.freezeReader(i), () => c.thawReader(i)),
+  thawReader: (i) => Effect.promise(() => c.thawReader(i)),
   waitForReplication: (timeoutMs) => attempt("waitForReplication", () => c.waitForReplication(timeoutMs)),
   query: (member, sql, params) => attempt(`query(${member})`, () => c.query(member, sql, params))
 })

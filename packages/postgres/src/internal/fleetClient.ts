@@ -202,18 +202,42 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
         })
       )
     }
-    /** In a transaction, a `COMMIT` whose connection drops has an unknown outcome (SQLSTATE 08007). */
-    const transactional = (pool: HostPool, connection: Connection): Connection => ({
-      execute: (sql, params, rows) => connection.execute(sql, params, rows),
-      executeRaw: (sql, params) => connection.executeRaw(sql, params),
-      executeStream: (sql, params, rows) => connection.executeStream(sql, params, rows),
-      executeValues: (sql, params) => connection.executeValues(sql, params),
-      executeUnprepared: (sql, params, rows) =>
-        sql !== "COMMIT" ? connection.executeUnprepared(sql, params, rows) : Effect.mapError(
-          connection.executeUnprepared(sql, params, rows),
-          (cause) => isHostEvidence(classify(cause).kind) ? outcomeUnknown(pool, "COMMIT", cause) : cause
-        )
-    })
+    /** A statement on a held connection that dropped: a transaction open on it was rolled back by the server. */
+    const rolledBack = (pool: HostPool) => (cause: SqlError) =>
+      isHostEvidence(classify(cause).kind)
+        ? new SqlErrorClass({
+          message: `the connection to ${pool.host} dropped; a transaction open on it was rolled back, nothing committed`,
+          cause
+        })
+        : cause
+    /**
+     * In a transaction, a `COMMIT` whose connection drops has an unknown
+     * outcome (SQLSTATE 08007). A `ROLLBACK` on a dropped connection has
+     * nothing left to do, so it succeeds: the caller sees the statement's own
+     * failure, not @effect/sql's defect for a failed rollback.
+     */
+    const transactional = (pool: HostPool, connection: Connection): Connection => {
+      const dropped = rolledBack(pool)
+      return {
+        execute: (sql, params, rows) => Effect.mapError(connection.execute(sql, params, rows), dropped),
+        executeRaw: (sql, params) => Effect.mapError(connection.executeRaw(sql, params), dropped),
+        executeStream: (sql, params, rows) => connection.executeStream(sql, params, rows),
+        executeValues: (sql, params) => Effect.mapError(connection.executeValues(sql, params), dropped),
+        executeUnprepared: (sql, params, rows) => {
+          const run = connection.executeUnprepared(sql, params, rows)
+          if (sql === "COMMIT") {
+            return Effect.mapError(
+              run,
+              (cause) => isHostEvidence(classify(cause).kind) ? outcomeUnknown(pool, "COMMIT", cause) : cause
+            )
+          }
+          if (sql.startsWith("ROLLBACK")) {
+            return Effect.catchIf(run, (cause) => isHostEvidence(classify(cause).kind), () => Effect.succeed([]))
+          }
+          return Effect.mapError(run, dropped)
+        }
+      }
+    }
     const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
       Effect.mapError(effect, (cause) => typedError(pool, cause, classify(cause)))
 

@@ -28,6 +28,7 @@ export const clientConfig = (settings: PostgresSettings, address: HostAddress): 
     application_name: settings.applicationName,
     ssl: ssl(settings),
     keepAlive: true,
+    keepAliveInitialDelayMillis: Duration.toMillis(settings.keepAliveIdle),
     connectionTimeoutMillis: Duration.toMillis(settings.connectTimeout),
     ...(settings.types === undefined ? {} : { types: settings.types }),
     ...(statementTimeout > 0 && settings.statementTimeoutMode === "startup"

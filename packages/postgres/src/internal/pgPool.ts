@@ -1,4 +1,6 @@
-import * as Effect from "effect/Effect"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import pg from "pg"
 import type { HostPool } from "../HostPool.js"
@@ -23,6 +25,17 @@ export interface Route {
   readonly pools: () => ReadonlyArray<HostPool>
   readonly runtime: ManagedRuntime.ManagedRuntime<never, never>
   readonly cancelGraceMs: number
+}
+
+/**
+ * A query's result, or the error node-postgres code expects: pg's own
+ * `DatabaseError` (with its SQLSTATE `code`) or pgfleet's `PostgresError`,
+ * not the `FiberFailure` that `runPromise` would wrap it in.
+ */
+const settle = (exit: Exit.Exit<pg.QueryResult, SqlError>): pg.QueryResult => {
+  if (Exit.isSuccess(exit)) return exit.value
+  const error = Cause.squash(exit.cause)
+  throw error instanceof SqlError && error.cause instanceof Error ? error.cause : error
 }
 
 const EVENTS = ["connect", "acquire", "release", "remove", "error"] as const
@@ -70,12 +83,12 @@ export class RoutedPool extends pg.Pool {
       : { ...first, values }
     const promise = this.ended
       ? Promise.reject(new Error(`pgfleet: the ${this.#route.name} pool has ended`))
-      : this.#route.runtime.runPromise(
+      : this.#route.runtime.runPromiseExit(
         this.#route.query(
           config.text,
           (pool, onInterrupt) => pgQuery.queryConfig(pool, config, this.#route.cancelGraceMs, onInterrupt)
-        ).pipe(Effect.mapError((e) => e.cause instanceof Error ? e.cause : e))
-      )
+        )
+      ).then(settle)
     if (callback === undefined) return promise
     promise.then((result) => callback(null, result), (error) => callback(error))
     return undefined

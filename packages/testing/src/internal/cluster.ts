@@ -37,6 +37,43 @@ interface Node {
   readonly port: number
   running: boolean
   paused: boolean
+  /** Stopped with SIGSTOP: every process of the server, postmaster first. */
+  frozen: ReadonlyArray<number> | undefined
+}
+
+/** The postmaster's pid, from the first line of `postmaster.pid`. */
+const postmasterPid = (dataDir: string): number =>
+  Number(fs.readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0])
+
+/** `pid` and every process below it, parents before children, read from `/proc`. */
+const processTree = (pid: number): Array<number> => {
+  const children = new Map<number, Array<number>>()
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // The fields after the command name, which may hold spaces and parentheses.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      const list = children.get(ppid) ?? []
+      list.push(Number(entry))
+      children.set(ppid, list)
+    } catch {
+      // The process ended while we read.
+    }
+  }
+  const tree = [pid]
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []))
+  return tree
+}
+
+const signalAll = (pids: ReadonlyArray<number>, signal: NodeJS.Signals) => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 const DIR_PREFIX = "pgfleet-cluster-"
@@ -110,8 +147,12 @@ const reapOrphans = () => {
 const killServersIn = (dir: string) => {
   for (const name of fs.existsSync(path.join(dir, "data")) ? fs.readdirSync(path.join(dir, "data")) : []) {
     try {
-      const pid = Number(fs.readFileSync(path.join(dir, "data", name, "postmaster.pid"), "utf8").split("\n")[0])
-      if (pid > 0) process.kill(pid, "SIGQUIT")
+      const pid = postmasterPid(path.join(dir, "data", name))
+      if (pid > 0) {
+        // A frozen server cannot act on SIGQUIT.
+        signalAll(processTree(pid), "SIGCONT")
+        process.kill(pid, "SIGQUIT")
+      }
     } catch {
       // not running
     }
@@ -188,7 +229,8 @@ export class RunningCluster {
       dataDir: i === 0 ? primaryDir : path.join(dataRoot, `reader${i - 1}`),
       port,
       running: false,
-      paused: false
+      paused: false,
+      frozen: undefined
     }))
     const cluster = new RunningCluster(dir, database, username, bin.pg_ctl, nodes, password, options.tls === true)
     live.add(cluster)
@@ -256,6 +298,7 @@ export class RunningCluster {
 
   private async stopNode(node: Node, mode: StopMode): Promise<void> {
     if (!node.running) return
+    this.thawNode(node)
     await run(this.pgCtl, ["stop", "-w", "-t", "60", "-s", "-m", mode, "-D", node.dataDir], serverUser())
     node.running = false
   }
@@ -277,6 +320,34 @@ export class RunningCluster {
       await client.end()
     }
   }
+
+  /**
+   * Sends SIGSTOP to every process of the server, postmaster first so it
+   * forks no new backend: a frozen host (a paused VM, a storage stall). The
+   * kernel still completes TCP handshakes from its backlog; nothing answers.
+   */
+  private freezeNode(node: Node): void {
+    if (!node.running) throw new Error(`${node.name} is not running`)
+    if (node.frozen !== undefined) return
+    const pids = processTree(postmasterPid(node.dataDir))
+    node.frozen = pids
+    signalAll(pids, "SIGSTOP")
+    // Backends forked between the listing and the stop.
+    const late = processTree(pids[0]!).filter((pid) => !pids.includes(pid))
+    signalAll(late, "SIGSTOP")
+    node.frozen = [...pids, ...late]
+  }
+
+  private thawNode(node: Node): void {
+    if (node.frozen === undefined) return
+    signalAll(node.frozen, "SIGCONT")
+    node.frozen = undefined
+  }
+
+  freezeWriter = async () => this.freezeNode(this.#node("writer"))
+  thawWriter = async () => this.thawNode(this.#node("writer"))
+  freezeReader = async (i: number) => this.freezeNode(this.#node(i))
+  thawReader = async (i: number) => this.thawNode(this.#node(i))
 
   stopReader = (i: number, mode: StopMode = "fast") => this.stopNode(this.#node(i), mode)
   startReader = (i: number) => this.startNode(this.#node(i))
@@ -347,6 +418,7 @@ export class RunningCluster {
   /** The synchronous last resort, used at process exit. */
   stopSync(): void {
     for (const node of this.#nodes) {
+      this.thawNode(node)
       if (node.running) {
         spawnSync(this.pgCtl, ["stop", "-w", "-t", "10", "-s", "-m", "immediate", "-D", node.dataDir], {
           ...(serverUser() ?? {}),
