@@ -14,6 +14,7 @@ import type * as Scope from "effect/Scope"
 import pg from "pg"
 import { classify, describe, misconfigurationMessage } from "./internal/failures.js"
 import { clientConfig, destroySocket } from "./internal/pgOptions.js"
+import { sendCancel } from "./internal/pgQuery.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -120,6 +121,29 @@ const warmOnce = (pool: pg.Pool, n: number) =>
     })
   })
 
+/** The part of pg's `Connection` that {@link answerWhenDead} patches. */
+interface Connection {
+  once(event: string, listener: (...args: Array<unknown>) => void): Connection
+  once(event: "end", listener: () => void): Connection
+}
+
+/**
+ * pg-cursor's `close()` (run by every stream's finalizer) waits for a
+ * `readyForQuery` that a dead connection never sends, so a stream whose
+ * connection dropped would never finish. Once the connection has ended, that
+ * wait is answered at once.
+ */
+const answerWhenDead = (connection: Connection) => {
+  let ended = false
+  const once = connection.once.bind(connection)
+  once("end", () => (ended = true))
+  connection.once = (event: string, listener: (...args: Array<unknown>) => void) => {
+    if (ended && event === "readyForQuery") setImmediate(listener)
+    else once(event, listener)
+    return connection
+  }
+}
+
 /**
  * Closes the sockets of checked-out clients. Their owners see the error and
  * release them, so the pool drops them; releasing them here instead would
@@ -135,7 +159,7 @@ interface PoolInternals {
   readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
 }
 
-const abandon = (pool: pg.Pool, others: Set<pg.Client>, host: string) => {
+const abandon = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, others: Set<pg.Client>, host: string) => {
   const internals = pool as unknown as PoolInternals
   // Waiters first: a destroyed connection frees its slot, and pg-pool would open a new one for the next waiter.
   const waiting = internals._pendingQueue.splice(0)
@@ -145,6 +169,9 @@ const abandon = (pool: pg.Pool, others: Set<pg.Client>, host: string) => {
     message: `${host} stopped answering (its health probes marked it down); the statement was never sent`
   })
   for (const waiter of waiting) waiter.callback(error)
+  // A frozen server reads these from its backlog when it wakes, so its backends stop what we gave up on
+  // (a backend busy in a statement does not notice that its client went away).
+  for (const client of checkedOut) sendCancel(pool.options, client)
   destroyAll([...internals._clients])
   for (const client of others) destroySocket(client)
 }
@@ -214,6 +241,7 @@ export const make = (
         constructor(c?: pg.ClientConfig) {
           // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
           super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
+          answerWhenDead((this as unknown as { connection: Connection }).connection)
         }
       },
       ...(statementTimeout > 0 && settings.statementTimeoutMode === "set"
@@ -331,7 +359,7 @@ export const make = (
         return other
       },
       dropCheckedOut: () => destroyAll(checkedOut),
-      abandon: () => abandon(pool, others, host),
+      abandon: () => abandon(pool, checkedOut, others, host),
       recycle: () => recycle(pool, checkedOut)
     } satisfies HostPool
   })

@@ -4,7 +4,7 @@ import { Fleet, HealthMonitor, Postgres, PostgresConfig, PostgresError } from "@
 import { eventually, TcpProxy, TestCluster } from "@pgfleet/testing"
 import { sql as dsql } from "drizzle-orm"
 import { drizzle } from "drizzle-orm/node-postgres"
-import { Duration, Effect, Either, Fiber, Ref } from "effect"
+import { Duration, Effect, Either, Fiber, Option, Ref, Stream } from "effect"
 import type { Scope } from "effect"
 import { connectionsNamed, fleet } from "./helpers.js"
 
@@ -243,6 +243,66 @@ describe("silent hosts", () => {
         assert.isAtMost(longest(outcome.reads), outcome.bound)
         assert.deepStrictEqual(outcome.writes.filter((w) => w.failure !== undefined), [])
         assert.strictEqual(outcome.duplicates, 0)
+      }))
+
+    it.effect("a frozen writer ends reserve, streams, auto, pinned pg clients; listen reconnects", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const name = "frozen-paths"
+        yield* cluster.query("writer", "CREATE TABLE frozen_paths (id int)")
+        const outcome = yield* Effect.gen(function*() {
+          const pg = yield* Postgres.Postgres
+          const settings = yield* PostgresConfig.PostgresConfig
+          const fleetPools = yield* Effect.promise(() =>
+            Fleet.createFleet({ ...cluster.env, DB_APPLICATION_NAME: name })
+          )
+          const notified = yield* Effect.fork(
+            pg.writer.listen("frozen_paths").pipe(Stream.take(1), Stream.runCollect)
+          )
+          // Each runs far longer than the test; only detection can end it.
+          const long = "SELECT pg_sleep(60)"
+          const timedEither = <A, E>(effect: Effect.Effect<A, E>) =>
+            Effect.map(Effect.timed(Effect.either(effect)), ([took, result]) => ({
+              ms: Duration.toMillis(took),
+              failed: Either.isLeft(result)
+            }))
+          const client = yield* Effect.promise(() => fleetPools.writerPool.connect())
+          const clientError = Effect.async<string>((resume) => {
+            client.once("error", (e) => resume(Effect.succeed(e.message)))
+          })
+          const paths = yield* Effect.fork(Effect.all({
+            reserve: timedEither(Effect.scoped(Effect.flatMap(pg.writer.reserve, (c) => c.executeRaw(long, [])))),
+            stream: timedEither(Stream.runDrain(pg.writer.unsafe(long).stream)),
+            auto: timedEither(pg.auto`INSERT INTO frozen_paths SELECT 1 FROM pg_sleep(60)`),
+            transaction: timedEither(pg.writer.withTransaction(pg.writer.unsafe(long))),
+            pinned: timedEither(Effect.tryPromise(() => client.query(long))),
+            pinnedError: Effect.timed(clientError).pipe(Effect.map(([took]) => ({ ms: Duration.toMillis(took) })))
+          }, { concurrency: "unbounded" }))
+          yield* Effect.sleep("500 millis")
+          yield* Effect.scoped(Effect.zipRight(cluster.freezeWriter(), Effect.sleep("8 seconds")))
+          const ended = yield* Fiber.join(paths)
+          client.release(true)
+          yield* Effect.promise(() => fleetPools.close())
+          // listen reconnected after the thaw: a notification sent now arrives.
+          const monitor = yield* HealthMonitor.HealthMonitor
+          yield* eventually(
+            Effect.sync(() => monitor.health(pg.writer.config.host + ":" + pg.writer.config.port).state === "healthy")
+          )
+          yield* eventually(
+            Effect.gen(function*() {
+              yield* pg.writer.notify("frozen_paths", "after")
+              return Option.isSome(yield* Fiber.poll(notified))
+            }),
+            "listen delivered after the thaw"
+          )
+          return { ended, bound: boundOf(settings) + 500, delivered: yield* Fiber.join(notified) }
+        }).pipe(Effect.provide(fleet({ applicationName: name })))
+        for (const [path, run] of Object.entries(outcome.ended)) {
+          assert.isAtMost(run.ms, outcome.bound, `${path} ended by detection`)
+          if ("failed" in run) assert.isTrue(run.failed, `${path} failed`)
+        }
+        assert.deepStrictEqual([...outcome.delivered], ["after"])
+        yield* eventually(Effect.map(connectionsNamed(cluster, name), (n) => n === 0), `0 connections named ${name}`)
       }))
 
     it.effect("drizzle over writerPool: a frozen writer holds no write past detection", () =>

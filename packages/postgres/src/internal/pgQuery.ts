@@ -8,17 +8,23 @@ interface CancelConnection {
   on(event: "connect" | "error", listener: (...args: Array<unknown>) => void): void
   cancel(processID: number, secretKey: number): void
   end(): void
+  readonly stream: { destroy(): void }
 }
 
 /**
  * PostgreSQL's cancel request for `running`, on a connection of its own (what
- * `pg.Client#cancel` does, without its deprecated `activeQuery` check).
+ * `pg.Client#cancel` does, without its deprecated `activeQuery` check). The
+ * server closes that connection once it has read the request; ours is
+ * dropped after the connect timeout in any case, so a host that never
+ * answers keeps no socket of ours.
  */
-const sendCancel = (options: pg.PoolConfig, running: pg.PoolClient) => {
-  const { processID, secretKey } = running as unknown as { processID: number; secretKey: number }
+export const sendCancel = (options: pg.PoolConfig, running: pg.ClientBase): void => {
+  const { processID, secretKey } = running as unknown as { processID?: number; secretKey?: number }
+  if (processID === undefined || secretKey === undefined) return
   const connection = (new pg.Client(options) as unknown as { connection: CancelConnection }).connection
   connection.on("error", () => {})
   connection.on("connect", () => connection.cancel(processID, secretKey))
+  setTimeout(() => connection.stream.destroy(), options.connectionTimeoutMillis || 5000).unref()
   const host = options.host ?? "localhost"
   const port = options.port ?? 5432
   if (host.startsWith("/")) connection.connect(`${host}/.s.PGSQL.${port}`)
