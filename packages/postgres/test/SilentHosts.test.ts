@@ -6,6 +6,7 @@ import { sql as dsql } from "drizzle-orm"
 import { drizzle } from "drizzle-orm/node-postgres"
 import { Duration, Effect, Either, Fiber, Option, Ref, Stream } from "effect"
 import type { Scope } from "effect"
+import { execFileSync } from "node:child_process"
 import { connectionsNamed, fleet } from "./helpers.js"
 
 /** One statement's run: when it started and ended, and how it failed (a PostgresError reason, else the message). */
@@ -353,6 +354,62 @@ describe("silent hosts", () => {
         assert.isTrue(runs.some((r) => r.failure === "Unavailable"))
         assert.isTrue(runs.some((r) => r.start > healedAt && r.failure === undefined), "writes resumed")
         yield* eventually(Effect.map(connectionsNamed(cluster, name), (n) => n === 0), `0 connections named ${name}`)
+      }))
+  })
+})
+
+/** Our process's TCP connections to `port`, as `ss` prints them with their timers. */
+const socketsTo = (port: number) =>
+  execFileSync("ss", ["-tnoHp", "state", "established", "dport", `= :${port}`], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(`pid=${process.pid},`))
+
+describe("dead peers found without a probe", () => {
+  layer(TestCluster.layer({ replicas: 0 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("every connection has TCP keepalive armed after DB_TCP_KEEPALIVE_IDLE_SECONDS", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const sockets = yield* Effect.gen(function*() {
+          const pg = yield* Postgres.Postgres
+          yield* pg.writer`SELECT 1`
+          return socketsTo(cluster.writer.port)
+        }).pipe(Effect.provide(fleet({ applicationName: "keepalive", keepAliveIdle: "7 seconds", minPoolSize: 2 })))
+        // The pool's two, the probe's, and the listen connection's: each with the keepalive timer set from 7 s.
+        assert.isAtLeast(sockets.length, 3)
+        // ss prints the time left, e.g. `timer:(keepalive,6.904ms,0)` (its unit label varies by version); without
+        // our setting it would be the OS's 2 hours.
+        for (const line of sockets) assert.match(line, /timer:\(keepalive,[0-7](\.\d+)?m?s(ec)?,/)
+      }))
+
+    it.effect("DB_POOL_MAX_LIFETIME_SECONDS replaces every pooled connection once it is that old", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const name = "max-lifetime"
+        const backends = Effect.map(
+          cluster.query<{ pid: number }>("writer", "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
+            name
+          ]),
+          (rows) => new Set(rows.map((r) => r.pid))
+        )
+        const [before, after] = yield* Effect.gen(function*() {
+          const pg = yield* Postgres.Postgres
+          const pids = Effect.forEach(
+            Array.from({ length: 8 }),
+            () => pg.writer<{ pid: number }>`SELECT pg_backend_pid() AS pid`,
+            {
+              concurrency: 4
+            }
+          ).pipe(Effect.map((rows) => new Set(rows.map((r) => r[0]!.pid))))
+          const before = yield* pids
+          yield* Effect.sleep("2500 millis")
+          const after = yield* pids
+          // The first ones are gone from the server too.
+          const left = yield* backends
+          for (const pid of before) assert.isFalse(left.has(pid), `backend ${pid} outlived its lifetime`)
+          return [before, after]
+        }).pipe(Effect.provide(fleet({ applicationName: name, maxLifetime: "1 second" })))
+        assert.isAbove(before.size, 0)
+        for (const pid of after) assert.isFalse(before.has(pid), `connection ${pid} was reused past its lifetime`)
       }))
   })
 })
