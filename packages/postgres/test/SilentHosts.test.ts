@@ -6,7 +6,7 @@ import { sql as dsql } from "drizzle-orm"
 import { drizzle } from "drizzle-orm/node-postgres"
 import { Duration, Effect, Either, Fiber, Option, Ref, Stream } from "effect"
 import type { Scope } from "effect"
-import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
 import { connectionsNamed, fleet } from "./helpers.js"
 
 /** One statement's run: when it started and ended, and how it failed (a PostgresError reason, else the message). */
@@ -358,11 +358,28 @@ describe("silent hosts", () => {
   })
 })
 
-/** Our process's TCP connections to `port`, as `ss` prints them with their timers. */
-const socketsTo = (port: number) =>
-  execFileSync("ss", ["-tnoHp", "state", "established", "dport", `= :${port}`], { encoding: "utf8" })
-    .split("\n")
-    .filter((line) => line.includes(`pid=${process.pid},`))
+/**
+ * Our process's TCP connections to `port` and their timers, from `/proc/net/tcp`: `timer` 2 is keepalive,
+ * `seconds` the time left on it.
+ */
+const socketsTo = (port: number) => {
+  const ours = new Set(
+    fs.readdirSync("/proc/self/fd").flatMap((fd) => {
+      try {
+        return [fs.readlinkSync(`/proc/self/fd/${fd}`)]
+      } catch {
+        return []
+      }
+    })
+  )
+  return fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1).flatMap((line) => {
+    const f = line.trim().split(/\s+/)
+    if (f.length < 10 || parseInt(f[2]!.split(":")[1]!, 16) !== port || !ours.has(`socket:[${f[9]}]`)) return []
+    const [timer, when] = f[5]!.split(":")
+    // The kernel counts in clock ticks, 100 a second.
+    return [{ timer: parseInt(timer!, 16), seconds: parseInt(when!, 16) / 100 }]
+  })
+}
 
 describe("dead peers found without a probe", () => {
   layer(TestCluster.layer({ replicas: 0 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
@@ -376,9 +393,11 @@ describe("dead peers found without a probe", () => {
         }).pipe(Effect.provide(fleet({ applicationName: "keepalive", keepAliveIdle: "7 seconds", minPoolSize: 2 })))
         // The pool's two, the probe's, and the listen connection's: each with the keepalive timer set from 7 s.
         assert.isAtLeast(sockets.length, 3)
-        // ss prints the time left, e.g. `timer:(keepalive,6.904ms,0)` (its unit label varies by version); without
-        // our setting it would be the OS's 2 hours.
-        for (const line of sockets) assert.match(line, /timer:\(keepalive,[0-7](\.\d+)?m?s(ec)?,/)
+        // Without our setting the first keepalive probe would wait the OS's 2 hours.
+        for (const socket of sockets) {
+          assert.strictEqual(socket.timer, 2, "keepalive timer armed")
+          assert.isAtMost(socket.seconds, 7)
+        }
       }))
 
     it.effect("DB_POOL_MAX_LIFETIME_SECONDS replaces every pooled connection once it is that old", () =>
