@@ -184,15 +184,17 @@ const classificationCost = async (cluster: TestCluster.TestClusterPromise) => {
   })))
 }
 
+/** `Postgres` from the built JavaScript, as users run it. */
+const distPostgres = async () =>
+  ((await import(new URL("../../postgres/dist/index.js", import.meta.url).href)) as typeof PgFleet).Postgres
+
 /**
  * Primary failover on a cluster of its own (a writer and one replica, both writer candidates): 4
  * writers insert in a loop, the writer is killed (immediate) at 1 s and the replica promoted. The
  * time from the kill to the first write acknowledged by the new primary, and the failed writes by kind.
  */
 const writerFailover = async (probeIntervalMs: number) => {
-  const { Postgres: Fleet } = (await import(
-    new URL("../../postgres/dist/index.js", import.meta.url).href
-  )) as typeof PgFleet
+  const Fleet = await distPostgres()
   const cluster = await startTestCluster({ replicas: 1 })
   try {
     const label = (h: { host: string; port: number }) => `${h.host}:${h.port}`
@@ -253,9 +255,7 @@ const writerFailover = async (probeIntervalMs: number) => {
  * succeeds, and writes per 250 ms.
  */
 const writerFreeze = async (probeIntervalMs: number) => {
-  const { Postgres: Fleet } = (await import(
-    new URL("../../postgres/dist/index.js", import.meta.url).href
-  )) as typeof PgFleet
+  const Fleet = await distPostgres()
   const cluster = await startTestCluster({ replicas: 1 })
   try {
     const runtime = ManagedRuntime.make(Fleet.layer(Contenders.fleetSettings(cluster, {
