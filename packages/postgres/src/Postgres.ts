@@ -30,10 +30,12 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as HealthMonitor from "./HealthMonitor.js"
 import type { PoolCounts, Role } from "./HostPool.js"
 import * as AutoRoute from "./internal/autoRoute.js"
 import * as FleetClient from "./internal/fleetClient.js"
+import * as Listen from "./internal/listen.js"
 import * as PostgresConfig from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
 import * as ReaderPools from "./ReaderPools.js"
@@ -121,7 +123,8 @@ export interface Service {
 export class Postgres extends Context.Tag("@pgfleet/postgres/Postgres")<Postgres, Service>() {}
 
 /**
- * Builds the facade from the pool, router and health services.
+ * Builds the facade from the pool, router and health services. Its `listen`
+ * connection to the writer stays open until the scope closes.
  *
  * @since 0.1.0
  * @category constructors
@@ -136,6 +139,7 @@ export const make: Effect.Effect<
   | HealthMonitor.HealthMonitor
   | StatementClassifier.StatementClassifier
   | Reactivity.Reactivity
+  | Scope.Scope
 > = Effect.gen(function*() {
   const settings = yield* PostgresConfig.PostgresConfig
   const writerPool = yield* WriterPool.WriterPool
@@ -165,9 +169,11 @@ export const make: Effect.Effect<
       })
       : writerTarget
   }
+  const listener = yield* Listen.make(writerPool, settings)
   const writer = yield* FleetClient.make({
     name: "writer",
     writer: writerPool,
+    listener,
     pick: pickWriter,
     reads: false,
     onFailure: monitor.reportFailure,
@@ -176,6 +182,7 @@ export const make: Effect.Effect<
   const reader = yield* FleetClient.make({
     name: "reader",
     writer: writerPool,
+    listener,
     notifyVia: writer,
     pick: router.decide,
     reads: true,
@@ -228,6 +235,7 @@ export const make: Effect.Effect<
   const auto = yield* FleetClient.make({
     name: "auto",
     writer: writerPool,
+    listener,
     notifyVia: writer,
     pick: autoRoute.pick,
     prepare: autoRoute.prepare,
@@ -268,7 +276,7 @@ export type Services =
   | HealthMonitor.HealthMonitor
   | StatementClassifier.StatementClassifier
 
-const facade = Layer.effectContext(
+const facade = Layer.scopedContext(
   Effect.gen(function*() {
     const service = yield* make
     return Context.make(Postgres, service).pipe(

@@ -142,7 +142,8 @@ layer(TestCluster.layer({ password: PASSWORD }), { excludeTestServices: true, ti
           "writer",
           "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'pgfleet-terminate'"
         )
-        assert.strictEqual(killed!.n, idle)
+        // The pool's idle connections and the fleet's listen connection.
+        assert.strictEqual(killed!.n, idle + 1)
         yield* eventually(Effect.sync(() => writerPool.counts().total === 0))
         assert.strictEqual(yield* servedBy(pg.writer), cluster.writer.port)
       }).pipe(Effect.provide(fleet({ applicationName: "pgfleet-terminate", minPoolSize: 3 }))))

@@ -28,7 +28,7 @@ import type { Failure } from "./failures.js"
 import { classify, isHostEvidence, misconfigurationMessage, toSqlError } from "./failures.js"
 import type { Operation, Runner } from "./fleetStatement.js"
 import { wrapConstructor } from "./fleetStatement.js"
-import { listen } from "./listen.js"
+import type { Listener } from "./listen.js"
 import { connectionUrl } from "./pgOptions.js"
 import * as pgQuery from "./pgQuery.js"
 
@@ -72,8 +72,10 @@ export interface Options {
   /** Told of every failure, so the health monitor can probe the host at once. */
   readonly onFailure: (pool: HostPool, cause: SqlError) => Effect.Effect<void>
   readonly settings: PostgresSettings
-  /** The primary: it serves `listen` on either client, since a standby never delivers notifications. */
+  /** The primary, for `config`. */
   readonly writer: HostPool
+  /** The fleet's `LISTEN` connection, to the primary: a standby never delivers notifications. */
+  readonly listener: Listener
   /** The writer client, for `notify` on the reader; the writer client notifies through itself. */
   readonly notifyVia?: SqlClient.SqlClient | undefined
 }
@@ -206,7 +208,8 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
     const rolledBack = (pool: HostPool) => (cause: SqlError) =>
       isHostEvidence(classify(cause).kind)
         ? new SqlErrorClass({
-          message: `the connection to ${pool.host} dropped; a transaction open on it was rolled back, nothing committed`,
+          message:
+            `the connection to ${pool.host} dropped; a transaction open on it was rolled back, nothing committed`,
           cause
         })
         : cause
@@ -479,7 +482,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       [PgClient.TypeId]: PgClient.TypeId,
       config,
       json: (value: unknown) => PgJson(value, undefined, undefined),
-      listen: (channel: string) => listen(options.writer, settings, channel),
+      listen: options.listener.listen,
       // A NOTIFY statement cannot take its payload as a parameter; pg_notify can.
       notify: (channel: string, payload: string) =>
         Effect.asVoid((options.notifyVia ?? client)`SELECT pg_notify(${channel}, ${payload})`)

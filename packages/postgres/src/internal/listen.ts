@@ -1,7 +1,11 @@
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import pg from "pg"
 import type { HostPool } from "../HostPool.js"
@@ -9,49 +13,143 @@ import type { PostgresSettings } from "../PostgresConfig.js"
 import { describe } from "./failures.js"
 import { destroySocket } from "./pgOptions.js"
 
-const destroy = (client: pg.Client) => {
-  client.removeAllListeners("notification")
-  destroySocket(client)
+/**
+ * A fleet's one `LISTEN` connection, to the current writer, shared by every
+ * channel of every client (`writer`, `reader`, `auto`). It is opened with the
+ * fleet, even if nothing listens, so that a new subscription costs one round
+ * trip rather than a connect; it is never a pool connection.
+ */
+export interface Listener {
+  /**
+   * The payloads sent to `channel`. The channel's first subscriber issues
+   * `LISTEN`, its last `UNLISTEN`; the stream starts once the connection
+   * listens on the channel. Notifications sent while the connection is down
+   * are lost, as they are in PostgreSQL itself.
+   */
+  readonly listen: (channel: string) => Stream.Stream<string, SqlError>
+}
+
+interface Channel {
+  readonly subscribers: Set<(payload: string) => void>
+  /** Subscribers whose stream waits until the connection listens on the channel. */
+  readonly waiting: Set<Deferred.Deferred<void>>
+  /** The connection whose `LISTEN` on the channel is done. */
+  listenedOn: pg.Client | undefined
+}
+
+interface Session {
+  readonly client: pg.Client
+  readonly lose: (cause: unknown) => void
 }
 
 /**
- * The payloads sent to `channel`, from a connection of its own to `writer`.
- * When that connection breaks (a restart, a failover), it reconnects with
- * the retry backoff, capped at `DB_CONNECT_RETRY_MAX_DELAY_MS`, and issues
- * `LISTEN` again. Notifications sent while it was down are lost, as they are
- * in PostgreSQL itself.
+ * Opens the connection (waiting for the first attempt) and keeps it open
+ * until the scope closes. When it breaks, or the writer has moved to another
+ * host (checked every `DB_HEALTH_CHECK_INTERVAL_MS`), it reconnects at once,
+ * then with the retry backoff capped at `DB_CONNECT_RETRY_MAX_DELAY_MS`, and
+ * issues `LISTEN` again for every channel, logging a warning.
  */
-export const listen = (
-  writer: HostPool,
-  settings: PostgresSettings,
-  channel: string
-): Stream.Stream<string, SqlError> =>
-  Stream.asyncScoped<string, SqlError>((emit) => {
-    /** One session: connect, LISTEN, deliver until the connection breaks, then fail so the schedule reconnects. */
-    const session = Effect.async<never, unknown>((resume) => {
-      const client = writer.newClient()
-      const broke = (cause: unknown) => {
-        destroy(client)
-        resume(Effect.fail(cause))
-      }
-      client.on("error", broke)
-      client.on("end", () => broke(new Error("the listen connection ended")))
-      client.on("notification", (message) => {
-        if (message.channel === channel && message.payload !== undefined) void emit.single(message.payload)
+export const make = (writer: HostPool, settings: PostgresSettings): Effect.Effect<Listener, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const channels = new Map<string, Channel>()
+    /** The connection, once connected, until it is lost. */
+    let current: Session | undefined
+    const firstAttempt = yield* Deferred.make<void>()
+
+    const listenOn = (session: Session, name: string, channel: Channel) =>
+      session.client.query(`LISTEN ${pg.escapeIdentifier(name)}`).then(() => {
+        channel.listenedOn = session.client
+        for (const ready of channel.waiting) Deferred.unsafeDone(ready, Exit.void)
+        channel.waiting.clear()
       })
-      client.connect()
-        .then(() => client.query(`LISTEN ${pg.escapeIdentifier(channel)}`))
-        .catch(broke)
-      return Effect.sync(() => destroy(client))
+
+    /**
+     * Connects to the current writer and listens on every channel. Fails when
+     * that fails; once open, succeeds with the cause when the connection is lost.
+     */
+    const session = Effect.async<unknown, unknown>((resume) => {
+      const host = writer.host
+      let open = false
+      const lose = (cause: unknown) => {
+        clearInterval(following)
+        if (current === self) current = undefined
+        self.client.removeAllListeners("notification")
+        destroySocket(self.client)
+        Deferred.unsafeDone(firstAttempt, Exit.void)
+        resume(open ? Effect.succeed(cause) : Effect.fail(cause))
+      }
+      const self: Session = { client: writer.newClient(), lose }
+      // After a planned switch the old primary stays up, and nothing breaks this socket.
+      const following = setInterval(() => {
+        if (writer.host !== host) lose(new Error(`the writer moved from ${host} to ${writer.host}`))
+      }, Duration.toMillis(settings.healthCheckInterval))
+      self.client.on("error", lose)
+      self.client.on("end", () => lose(new Error("the listen connection ended")))
+      self.client.on("notification", ({ channel, payload }) => {
+        if (payload !== undefined) channels.get(channel)?.subscribers.forEach((deliver) => deliver(payload))
+      })
+      self.client.connect()
+        .then(() => {
+          current = self
+          return Promise.all(Array.from(channels, ([name, channel]) => listenOn(self, name, channel)))
+        })
+        .then(() => {
+          open = true
+          Deferred.unsafeDone(firstAttempt, Exit.void)
+        })
+        .catch(lose)
+      return Effect.sync(() => lose(new Error("closed")))
     })
-    const reconnect = Schedule.exponential(settings.retryBase).pipe(
+
+    const backoff = Schedule.exponential(settings.retryBase).pipe(
       Schedule.jittered,
       Schedule.modifyDelay((d) => Duration.min(d, settings.retryMaxDelay)),
       Schedule.tapInput((cause) =>
-        Effect.logWarning(`pgfleet: listen on ${channel} lost its connection to ${writer.host}, reconnecting`).pipe(
-          Effect.annotateLogs({ host: writer.host, channel, error: describe(cause) })
+        Effect.logWarning(`pgfleet: could not open the listen connection to ${writer.host}, retrying`).pipe(
+          Effect.annotateLogs({ host: writer.host, error: describe(cause) })
         )
       )
     )
-    return Effect.forkScoped(Effect.retry(session, reconnect))
-  }).pipe(Stream.mapError((cause) => new SqlError({ cause, message: `listen on ${channel} failed` })))
+    yield* session.pipe(
+      Effect.retry(backoff),
+      Effect.flatMap((cause) =>
+        Effect.logWarning(`pgfleet: the listen connection was lost, reconnecting to ${writer.host}`).pipe(
+          Effect.annotateLogs({ host: writer.host, channels: [...channels.keys()].join(","), error: describe(cause) })
+        )
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    yield* Deferred.await(firstAttempt)
+
+    /** Adds a subscriber; `ready` is done once the connection listens on the channel. Returns its removal. */
+    const subscribe = (name: string, deliver: (payload: string) => void, ready: Deferred.Deferred<void>) => {
+      let channel = channels.get(name)
+      if (channel === undefined) {
+        channels.set(name, channel = { subscribers: new Set(), waiting: new Set(), listenedOn: undefined })
+        if (current !== undefined) listenOn(current, name, channel).catch(current.lose)
+      }
+      const { listenedOn, subscribers, waiting } = channel
+      subscribers.add(deliver)
+      if (current !== undefined && listenedOn === current.client) Deferred.unsafeDone(ready, Exit.void)
+      else waiting.add(ready)
+      return () => {
+        subscribers.delete(deliver)
+        waiting.delete(ready)
+        if (subscribers.size > 0) return
+        channels.delete(name)
+        current?.client.query(`UNLISTEN ${pg.escapeIdentifier(name)}`).catch(() => {})
+      }
+    }
+
+    return {
+      listen: (name) =>
+        Stream.asyncPush<string, SqlError>((emit) => {
+          const deliver = (payload: string) => void emit.single(payload)
+          const ready = Deferred.unsafeMake<void>(FiberId.none)
+          return Effect.acquireRelease(Effect.sync(() => subscribe(name, deliver, ready)), Effect.sync).pipe(
+            Effect.zipRight(Deferred.await(ready))
+          )
+        })
+    }
+  })
