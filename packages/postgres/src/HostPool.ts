@@ -124,7 +124,6 @@ const warmOnce = (pool: pg.Pool, n: number) =>
 /** The part of pg's `Connection` that {@link answerWhenDead} patches. */
 interface Connection {
   once(event: string, listener: (...args: Array<unknown>) => void): Connection
-  once(event: "end", listener: () => void): Connection
 }
 
 /**
