@@ -55,7 +55,8 @@ export interface HostPool {
   readonly warmupTime: Duration.Duration
   /**
    * A new, unconnected client with the pool's options, outside the pool (for
-   * `listen`). {@link abandon} destroys it with the pool's own connections.
+   * `listen`). {@link abandon} and closing the pool destroy it with the
+   * pool's own connections.
    */
   readonly newClient: () => pg.Client
   /** Destroys the connections checked out right now, so reads stuck on a dead host fail over at once. */
@@ -266,6 +267,8 @@ export const make = (
 
     yield* Effect.addFinalizer(() =>
       close(pool, checkedOut, settings.closeGrace, config).pipe(
+        // A closed pool's host is no longer ours to use: `listen` reconnects to the current writer.
+        Effect.zipRight(Effect.sync(() => others.forEach(destroySocket))),
         Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
       )
     )

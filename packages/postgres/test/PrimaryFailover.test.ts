@@ -2,7 +2,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, layer } from "@effect/vitest"
 import { HealthMonitor, Postgres, PostgresError } from "@pgfleet/postgres"
 import { eventually, TcpProxy, TestCluster } from "@pgfleet/testing"
-import { Effect, Either, Fiber, Layer, Redacted, Ref } from "effect"
+import { Effect, Either, Fiber, Layer, Redacted, Ref, Stream } from "effect"
 import { fleet } from "./helpers.js"
 
 /** Fast probes, so a failover is seen within a second. */
@@ -58,6 +58,8 @@ describe("primary failover", () => {
           )
         )
         const reads = yield* Effect.fork(loop(port(pg.reader, "SELECT current_setting('port')::int AS port"), 16, stop))
+        const received: Array<string> = []
+        yield* Effect.fork(Stream.runForEach(pg.writer.listen("moves"), (p) => Effect.sync(() => received.push(p))))
         yield* Effect.sleep("1 second")
         yield* cluster.stopWriter("fast")
         yield* cluster.promoteReader(0)
@@ -97,6 +99,14 @@ describe("primary failover", () => {
         // config describes the fleet as it is now.
         assert.strictEqual(pg.writer.config.port, r0!.port)
         assert.include(Redacted.value(pg.writer.config.url!), `:${r0!.port}/`)
+        // listen, started before the failover, hears what is sent on the new primary.
+        yield* eventually(
+          Effect.gen(function*() {
+            yield* pg.writer.notify("moves", "after")
+            return received.includes("after")
+          }),
+          "listen heard the new primary"
+        )
       }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(TestCluster.Cluster, (cluster) =>
         fleet({
           ...fast,

@@ -44,8 +44,8 @@ interface Session {
 
 /**
  * Opens the connection (waiting for the first attempt) and keeps it open
- * until the scope closes. When it breaks, or the writer has moved to another
- * host (checked every `DB_HEALTH_CHECK_INTERVAL_MS`), it reconnects at once,
+ * until the scope closes. When it breaks, or the pool it came from closes
+ * (writes moved to another primary), it reconnects at once,
  * then with the retry backoff capped at `DB_CONNECT_RETRY_MAX_DELAY_MS`, and
  * issues `LISTEN` again for every channel, logging a warning.
  */
@@ -68,21 +68,16 @@ export const make = (writer: HostPool, settings: PostgresSettings): Effect.Effec
      * that fails; once open, succeeds with the cause when the connection is lost.
      */
     const session = Effect.async<unknown, unknown>((resume) => {
-      const host = writer.host
       let open = false
       const lose = (cause: unknown) => {
-        clearInterval(following)
         if (current === self) current = undefined
         self.client.removeAllListeners("notification")
         destroySocket(self.client)
         Deferred.unsafeDone(firstAttempt, Exit.void)
         resume(open ? Effect.succeed(cause) : Effect.fail(cause))
       }
+      // A client of the current writer's pool: closing that pool (writes moved to another primary) ends it.
       const self: Session = { client: writer.newClient(), lose }
-      // After a planned switch the old primary stays up, and nothing breaks this socket.
-      const following = setInterval(() => {
-        if (writer.host !== host) lose(new Error(`the writer moved from ${host} to ${writer.host}`))
-      }, Duration.toMillis(settings.healthCheckInterval))
       self.client.on("error", lose)
       self.client.on("end", () => lose(new Error("the listen connection ended")))
       self.client.on("notification", ({ channel, payload }) => {
