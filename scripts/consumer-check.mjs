@@ -5,9 +5,10 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { publicExports } from "./public-exports.mjs"
 
 const root = path.resolve(import.meta.dirname, "..")
-const packages = ["postgres", "testing"]
+const packages = ["core", "postgres", "testing"]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-consumer-"))
 const started = Date.now()
 
@@ -107,6 +108,29 @@ for (const [name, options] of [
   )
   run(path.join(app, "node_modules/.bin/tsc"), ["-p", `tsconfig.${name}.json`], app)
 }
+
+step("the public exports are those of scripts/public-exports.json, and a program that touches every value type-checks")
+const expected = JSON.parse(fs.readFileSync(path.join(root, "scripts/public-exports.json"), "utf8"))
+const touches = []
+for (const [name, names] of Object.entries(expected)) {
+  const actual = publicExports(path.join(app, "node_modules", name, "dist/index.d.ts"))
+  const missing = names.filter((n) => !actual.includes(n))
+  const added = actual.filter((n) => !names.includes(n))
+  if (missing.length > 0) fail(`${name} no longer exports: ${missing.join(", ")}`)
+  if (added.length > 0) console.log(`${name} exports more than the snapshot: ${added.join(", ")}`)
+  console.log(`${name}: ${actual.length} exports, all ${names.length} of the snapshot`)
+  const alias = name.replace(/\W/g, "_")
+  touches.push(`import * as ${alias} from "${name}"`)
+  touches.push(`export const ${alias}_values = [${
+    names.filter((n) => n.endsWith(" value")).map((n) => `${alias}.${n.split(" ")[0]}`).join(", ")
+  }] as const`)
+}
+fs.writeFileSync(path.join(app, "exports.ts"), touches.join("\n") + "\n")
+fs.writeFileSync(
+  path.join(app, "tsconfig.exports.json"),
+  JSON.stringify({ compilerOptions: { ...strict, module: "nodenext", moduleResolution: "nodenext" }, files: ["exports.ts"] })
+)
+run(path.join(app, "node_modules/.bin/tsc"), ["-p", "tsconfig.exports.json"], app)
 
 step("require() of the ES modules (Node 20.19+ loads ES modules without top-level await)")
 const required = spawnSync("node", ["-e", "console.log(Object.keys(require('@pgfleet/postgres')).length)"], {

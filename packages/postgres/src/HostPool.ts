@@ -12,9 +12,8 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
-import { classify, describe, misconfigurationMessage } from "./internal/failures.js"
-import { clientConfig, destroySocket } from "./internal/pgOptions.js"
-import { sendCancel } from "./internal/pgQuery.js"
+import { Connection, Failure } from "@pgfleet/core"
+import { clientConfig } from "./internal/pgOptions.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -150,7 +149,7 @@ const answerWhenDead = (connection: Connection) => {
  * race the owners' own release.
  */
 const destroyAll = (clients: Iterable<pg.PoolClient>) => {
-  for (const c of clients) destroySocket(c)
+  for (const c of clients) Connection.destroySocket(c)
 }
 
 /** pg-pool's internals that {@link abandon} empties: its clients (idle, checked out or connecting) and its waiters. */
@@ -171,9 +170,9 @@ const abandon = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, others: Set<pg.C
   for (const waiter of waiting) waiter.callback(error)
   // A frozen server reads these from its backlog when it wakes, so its backends stop what we gave up on
   // (a backend busy in a statement does not notice that its client went away).
-  for (const client of checkedOut) sendCancel(pool.options, client)
+  for (const client of checkedOut) Connection.sendCancel(pool.options, client)
   destroyAll([...internals._clients])
-  for (const client of others) destroySocket(client)
+  for (const client of others) Connection.destroySocket(client)
 }
 
 /**
@@ -254,7 +253,7 @@ export const make = (
     pool.on("error", (error) => {
       Runtime.runFork(runtime)(
         Effect.logDebug("pgfleet: idle connection lost").pipe(
-          Effect.annotateLogs({ host, role, error: describe(error) })
+          Effect.annotateLogs({ host, role, error: Failure.describe(error) })
         )
       )
     })
@@ -268,7 +267,7 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       close(pool, checkedOut, settings.closeGrace, config).pipe(
         // A closed pool's host is no longer ours to use: `listen` reconnects to the current writer.
-        Effect.zipRight(Effect.sync(() => others.forEach(destroySocket))),
+        Effect.zipRight(Effect.sync(() => others.forEach(Connection.destroySocket))),
         Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
       )
     )
@@ -297,7 +296,7 @@ export const make = (
 
     // Retries only what can mend itself; the log line runs only when another attempt follows.
     const retries = retrySchedule(settings).pipe(
-      Schedule.whileInput((e: unknown) => classify(e).kind !== "misconfiguration"),
+      Schedule.whileInput((e: unknown) => Failure.classify(e).kind !== "misconfiguration"),
       Schedule.modifyDelayEffect((_, delay) =>
         Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
           Effect.annotateLogs({
@@ -306,7 +305,7 @@ export const make = (
             attempt: attempts,
             of: settings.retryMaxAttempts,
             nextDelay: Duration.format(delay),
-            error: describe(lastError)
+            error: Failure.describe(lastError)
           }),
           Effect.as(delay)
         )
@@ -317,18 +316,18 @@ export const make = (
       Effect.retry(retries),
       Effect.mapError((cause) => {
         if (cause instanceof PostgresError) return cause
-        const failure = classify(cause)
+        const failure = Failure.classify(cause)
         return failure.kind === "misconfiguration"
           ? new PostgresError({
             reason: "Misconfigured",
             host,
-            message: misconfigurationMessage(failure.misconfigured, host, settings, cause),
+            message: Failure.misconfigurationMessage(failure.misconfigured, host, settings, cause),
             cause
           })
           : new PostgresError({
             reason: "ConnectFailed",
             host,
-            message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${describe(cause)}`,
+            message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${Failure.describe(cause)}`,
             cause
           })
       }),

@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import type { Failure } from "@pgfleet/core"
 import * as Data from "effect/Data"
 
 /**
@@ -42,16 +43,7 @@ import * as Data from "effect/Data"
  * @since 0.1.0
  * @category errors
  */
-export type PostgresErrorReason =
-  | "ConnectFailed"
-  | "WrongRole"
-  | "AcquireTimeout"
-  | "Unavailable"
-  | "NoHealthyReader"
-  | "Misconfigured"
-  | "SplitBrain"
-  | "NotSent"
-  | "OutcomeUnknown"
+export type PostgresErrorReason = Failure.Reason
 
 /**
  * The one error type pgfleet raises. It names the host (`host:port`), never

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import { ReaderPick } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type { HostPool } from "./HostPool.js"
@@ -45,10 +46,7 @@ export class ReaderStrategy extends Context.Tag("@pgfleet/postgres/ReaderStrateg
  * @since 0.1.0
  * @category constructors
  */
-export const random = (): Strategy => ({
-  name: "random",
-  pick: (candidates) => candidates[Math.floor(Math.random() * candidates.length)]!
-})
+export const random = (): Strategy => ({ name: "random", pick: ReaderPick.random() })
 
 /**
  * Each replica in turn.
@@ -56,13 +54,7 @@ export const random = (): Strategy => ({
  * @since 0.1.0
  * @category constructors
  */
-export const roundRobin = (): Strategy => {
-  let next = 0
-  return {
-    name: "round-robin",
-    pick: (candidates) => candidates[next++ % candidates.length]!
-  }
-}
+export const roundRobin = (): Strategy => ({ name: "round-robin", pick: ReaderPick.roundRobin() })
 
 /**
  * The replica with the fewest connections in use plus callers waiting;
@@ -71,26 +63,7 @@ export const roundRobin = (): Strategy => {
  * @since 0.1.0
  * @category constructors
  */
-export const leastConnections = (): Strategy => {
-  let rotation = 0
-  return {
-    name: "least-connections",
-    pick: (candidates) => {
-      const start = rotation++ % candidates.length
-      let best = candidates[start]!
-      let bestLoad = Infinity
-      for (let k = 0; k < candidates.length; k++) {
-        const pool = candidates[(start + k) % candidates.length]!
-        const { inUse, waiting } = pool.counts()
-        if (inUse + waiting < bestLoad) {
-          best = pool
-          bestLoad = inUse + waiting
-        }
-      }
-      return best
-    }
-  }
-}
+export const leastConnections = (): Strategy => ({ name: "least-connections", pick: ReaderPick.leastConnections() })
 
 /**
  * The built-in strategy for a `DB_READER_STRATEGY` value.
@@ -98,16 +71,7 @@ export const leastConnections = (): Strategy => {
  * @since 0.1.0
  * @category constructors
  */
-export const fromName = (name: ReaderStrategyName): Strategy => {
-  switch (name) {
-    case "random":
-      return random()
-    case "round-robin":
-      return roundRobin()
-    case "least-connections":
-      return leastConnections()
-  }
-}
+export const fromName = (name: ReaderStrategyName): Strategy => ({ name, pick: ReaderPick.fromName(name) })
 
 /**
  * @since 0.1.0

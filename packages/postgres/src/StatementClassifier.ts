@@ -23,24 +23,19 @@
  *
  * @since 0.1.0
  */
+import { Failure, StatementClass } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { loadModule, parseSync } from "libpg-query"
-import type { Classification, FunctionInfo } from "./internal/classify.js"
-import { classifyParse, parseFailed, unknownFunctions } from "./internal/classify.js"
-import { describe } from "./internal/failures.js"
 import { PostgresConfig } from "./PostgresConfig.js"
 import { WriterPool } from "./WriterPool.js"
 
-export type {
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  Classification
-} from "./internal/classify.js"
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Classification = StatementClass.Classification
 
 /**
  * @since 0.1.0
@@ -65,36 +60,6 @@ export class StatementClassifier
   extends Context.Tag("@pgfleet/postgres/StatementClassifier")<StatementClassifier, Service>()
 {}
 
-const FUNCTIONS_SQL = `SELECT proname AS name,
-  bool_or(provolatile = 'v' AND pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
-    AS user_volatile
-  FROM pg_proc WHERE proname = ANY($1) GROUP BY proname`
-
-/** A bounded map that forgets the least recently used entry (a Map keeps insertion order). */
-class Lru<V> {
-  readonly #entries = new Map<string, V>()
-  constructor(readonly capacity: number) {}
-  get(key: string): V | undefined {
-    const value = this.#entries.get(key)
-    if (value !== undefined) {
-      this.#entries.delete(key)
-      this.#entries.set(key, value)
-    }
-    return value
-  }
-  set(key: string, value: V) {
-    this.#entries.delete(key)
-    this.#entries.set(key, value)
-    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value!)
-  }
-  deleteWhere(test: (value: V) => boolean) {
-    for (const [key, value] of this.#entries) if (test(value)) this.#entries.delete(key)
-  }
-  get size() {
-    return this.#entries.size
-  }
-}
-
 /**
  * The classifier: loads the parser, caches classifications per SQL text (an
  * LRU of `DB_AUTO_CACHE_SIZE` entries) and function volatility per name,
@@ -108,57 +73,32 @@ export const layer: Layer.Layer<StatementClassifier, never, PostgresConfig | Wri
   Effect.gen(function*() {
     const settings = yield* PostgresConfig
     const writer = yield* WriterPool
-    yield* Effect.promise(() => loadModule())
-    const classifications = new Lru<Classification>(settings.autoCacheSize)
-    const functions = new Map<string, FunctionInfo>()
-
-    const parse = (sql: string): unknown => {
-      try {
-        return parseSync(sql)
-      } catch {
-        return undefined
-      }
-    }
-    const decide = (parsed: unknown) =>
-      parsed === undefined ?
-        parseFailed :
-        classifyParse(parsed as Parameters<typeof classifyParse>[0], (name) => functions.get(name))
+    yield* Effect.promise(StatementClass.loadParser)
+    const classifier = new StatementClass.Classifier(settings.autoCacheSize)
 
     const lookUp = (names: ReadonlyArray<string>) =>
-      Effect.tryPromise(() => writer.pgPool.query<{ name: string; user_volatile: boolean }>(FUNCTIONS_SQL, [names]))
-        .pipe(
-          Effect.tap(({ rows }) =>
-            Effect.sync(() => {
-              for (const row of rows) functions.set(row.name, { volatile: row.user_volatile, builtin: false })
-            })
-          ),
-          // A lookup that fails leaves the names unknown: those statements go to the writer.
-          Effect.catchAll((cause) =>
-            Effect.logWarning("pgfleet: could not look up function volatility").pipe(
-              Effect.annotateLogs({ functions: names.join(","), error: describe(cause) })
-            )
+      Effect.tryPromise(() =>
+        writer.pgPool.query<{ name: string; user_volatile: boolean }>(StatementClass.FUNCTIONS_SQL, [names])
+      ).pipe(
+        Effect.tap(({ rows }) => Effect.sync(() => classifier.learn(rows))),
+        // A lookup that fails leaves the names unknown: those statements go to the writer.
+        Effect.catchAll((cause) =>
+          Effect.logWarning("pgfleet: could not look up function volatility").pipe(
+            Effect.annotateLogs({ functions: names.join(","), error: Failure.describe(cause) })
           )
         )
+      )
 
     const classify = (sql: string): Effect.Effect<Classification> =>
       Effect.suspend(() => {
-        const hit = classifications.get(sql)
+        const hit = classifier.cached(sql)
         if (hit !== undefined) return Effect.succeed(hit)
-        const parsed = parse(sql)
-        const missing = parsed === undefined ? [] : unknownFunctions(parsed, (name) => functions.has(name))
-        return Effect.as(missing.length > 0 ? lookUp(missing) : Effect.void, undefined).pipe(
-          Effect.map(() => {
-            const classification = decide(parsed)
-            classifications.set(sql, classification)
-            return classification
-          })
-        )
+        const pending = classifier.prepare(sql)
+        const decide = Effect.sync(() => classifier.decide(pending))
+        return pending.missing.length > 0 ? Effect.zipRight(lookUp(pending.missing), decide) : decide
       })
 
-    const invalidate = Effect.sync(() => {
-      functions.clear()
-      classifications.deleteWhere((c) => c.functions.length > 0)
-    })
+    const invalidate = Effect.sync(() => classifier.invalidate())
 
     yield* Effect.forkScoped(
       Effect.repeat(Effect.delay(invalidate, settings.autoFunctionRefresh), Schedule.forever)
@@ -166,9 +106,9 @@ export const layer: Layer.Layer<StatementClassifier, never, PostgresConfig | Wri
 
     return {
       classify,
-      cached: (sql) => classifications.get(sql),
+      cached: (sql) => classifier.cached(sql),
       invalidate,
-      size: () => ({ entries: classifications.size, capacity: classifications.capacity })
+      size: () => classifier.size()
     }
   })
 )
@@ -191,14 +131,4 @@ export const layer: Layer.Layer<StatementClassifier, never, PostgresConfig | Wri
  * @category utils
  */
 export const classifyText = (sql: string): Effect.Effect<Classification> =>
-  Effect.promise(() => loadModule()).pipe(
-    Effect.map(() => {
-      let parsed: unknown
-      try {
-        parsed = parseSync(sql)
-      } catch {
-        return parseFailed
-      }
-      return classifyParse(parsed as Parameters<typeof classifyParse>[0], () => ({ volatile: false, builtin: true }))
-    })
-  )
+  Effect.promise(StatementClass.loadParser).pipe(Effect.map(() => StatementClass.classifyText(sql)))

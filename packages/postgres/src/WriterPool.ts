@@ -19,9 +19,8 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as HostPool from "./HostPool.js"
-import { describe } from "./internal/failures.js"
+import { Failure, Probe } from "@pgfleet/core"
 import { clientConfig } from "./internal/pgOptions.js"
-import { askRole } from "./internal/probe.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel, PostgresConfig } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -67,11 +66,11 @@ const discover = (settings: PostgresSettings): Effect.Effect<HostAddress, Postgr
   const names = settings.writers.map(hostLabel).join(", ")
   let answers = ""
   const once = Effect.promise(() =>
-    Promise.allSettled(settings.writers.map((address) => askRole(clientConfig(settings, address), timeoutMs)))
+    Promise.allSettled(settings.writers.map((address) => Probe.askRole(clientConfig(settings, address), timeoutMs)))
   ).pipe(
     Effect.flatMap((results) => {
       answers = results.map((r, i) =>
-        `${hostLabel(settings.writers[i]!)}: ${r.status === "fulfilled" ? r.value : describe(r.reason)}`
+        `${hostLabel(settings.writers[i]!)}: ${r.status === "fulfilled" ? r.value : Failure.describe(r.reason)}`
       ).join("; ")
       const primaries = settings.writers.filter((_, i) => {
         const r = results[i]!

@@ -3,10 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
 import * as PostgresConfig from "../PostgresConfig.js"
-import { describe } from "./failures.js"
+import { Failure, Probe } from "@pgfleet/core"
 import { clientConfig } from "./pgOptions.js"
-import { lsnBytes, onOwnConnection, PROBE_SQL } from "./probe.js"
-import type { ProbeRow } from "./probe.js"
 
 /** What `pgfleet check` found on one host. */
 export interface HostReport {
@@ -37,8 +35,8 @@ const EXTRA_SQL = `SELECT current_setting('server_version') AS version,
 const probe = (settings: PostgresSettings, address: HostAddress) => {
   const started = performance.now()
   const timeoutMs = Duration.toMillis(settings.connectTimeout) + Duration.toMillis(settings.healthCheckTimeout)
-  return onOwnConnection(clientConfig(settings, address), timeoutMs, async (client) => {
-    const { rows: [row] } = await client.query<ProbeRow>(PROBE_SQL)
+  return Probe.onOwnConnection(clientConfig(settings, address), timeoutMs, async (client) => {
+    const { rows: [row] } = await client.query<Probe.ProbeRow>(Probe.PROBE_SQL)
     const probeMs = performance.now() - started
     const { rows: [extra] } = await client.query<{ version: string; tls: boolean }>(EXTRA_SQL)
     return { row: row!, extra: extra!, probeMs }
@@ -70,7 +68,7 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
     !r.value.row.standby
   )
   const writerLsn = writerResult?.status === "fulfilled" && writerResult.value.row.lsn !== null
-    ? lsnBytes(writerResult.value.row.lsn)
+    ? Probe.lsnBytes(writerResult.value.row.lsn)
     : undefined
   const hosts = members.map((member, i): HostReport => {
     const host = PostgresConfig.hostLabel(member.address)
@@ -86,7 +84,7 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
         lagBytes: undefined,
         lagSeconds: undefined,
         probeMs: undefined,
-        error: describe(result.reason)
+        error: Failure.describe(result.reason)
       }
     }
     const { extra, probeMs, row } = result.value
@@ -99,7 +97,7 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
       tls: extra.tls,
       serverVersion: extra.version,
       lagBytes: standby && writerLsn !== undefined && row.lsn !== null
-        ? Math.max(0, Number(writerLsn - lsnBytes(row.lsn)))
+        ? Math.max(0, Number(writerLsn - Probe.lsnBytes(row.lsn)))
         : undefined,
       lagSeconds: standby ? row.lag_seconds : undefined,
       probeMs: Math.round(probeMs * 10) / 10,

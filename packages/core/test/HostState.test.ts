@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
-import * as HostState from "../src/internal/hostState.js"
+import { assert, describe, it } from "vitest"
+import { HostState } from "../src/index.js"
 
 const run = (inputs: ReadonlyArray<HostState.Input>, threshold = 2) =>
   inputs.reduce((s, input) => HostState.next(s, input, threshold), HostState.initial).state

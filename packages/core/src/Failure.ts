@@ -1,10 +1,29 @@
-import { SqlError } from "@effect/sql/SqlError"
-import { PostgresError } from "../PostgresError.js"
+/**
+ * What a failure says about its host. Health, retries and error messages all
+ * ask {@link classify}; this table is the one place that decides.
+ *
+ * @since 0.2.0
+ */
 
 /**
- * What a failure says about its host. Health, retries and error messages
- * all ask {@link classify}; this table is the one place that decides.
+ * Why a pgfleet operation failed; the Effect packages' `PostgresError`
+ * carries one. Documented there.
  *
+ * @since 0.2.0
+ * @category models
+ */
+export type Reason =
+  | "ConnectFailed"
+  | "WrongRole"
+  | "AcquireTimeout"
+  | "Unavailable"
+  | "NoHealthyReader"
+  | "Misconfigured"
+  | "SplitBrain"
+  | "NotSent"
+  | "OutcomeUnknown"
+
+/**
  * - `connection-lost`: one connection died (57P01 from a terminated backend,
  *   class 08, ECONNRESET, EPIPE). The host may be fine: a probe tells.
  * - `unreachable`: no connection could be made (ECONNREFUSED, a connect
@@ -15,8 +34,11 @@ import { PostgresError } from "../PostgresError.js"
  * - `misconfiguration`: TLS refused or unverifiable, authentication (28xxx),
  *   an unknown database (3D000), a host in the wrong role. Retrying cannot mend it.
  * - `statement`: anything else; the SQL itself failed.
+ *
+ * @since 0.2.0
+ * @category models
  */
-export type FailureKind =
+export type Kind =
   | "connection-lost"
   | "unreachable"
   | "server-unavailable"
@@ -24,11 +46,21 @@ export type FailureKind =
   | "misconfiguration"
   | "statement"
 
-/** The setting a misconfiguration points at, for the message that names it. */
+/**
+ * The setting a misconfiguration points at, for the message that names it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export type Misconfigured = "tls-not-offered" | "certificate" | "authentication" | "database" | "role"
 
-/** Kinds that are evidence the host itself may be gone: they make it suspect and trigger a probe. */
-export const isHostEvidence = (kind: FailureKind): boolean =>
+/**
+ * Kinds that are evidence the host itself may be gone: they make it suspect and trigger a probe.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isHostEvidence = (kind: Kind): boolean =>
   kind === "connection-lost" || kind === "unreachable" || kind === "server-unavailable"
 
 const LOST_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"])
@@ -55,7 +87,7 @@ const CERTIFICATE_CODES = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID"
 ])
 /** pg's own messages, which carry no code. */
-const MESSAGES: ReadonlyArray<readonly [string, FailureKind, Misconfigured?]> = [
+const MESSAGES: ReadonlyArray<readonly [string, Kind, Misconfigured?]> = [
   ["The server does not support SSL connections", "misconfiguration", "tls-not-offered"],
   // pg-pool: the wait in its queue for a free client ran out.
   ["timeout exceeded when trying to connect", "overload"],
@@ -68,9 +100,14 @@ const MESSAGES: ReadonlyArray<readonly [string, FailureKind, Misconfigured?]> = 
   ["Connection closed", "connection-lost"]
 ]
 
-/** One classified failure. */
+/**
+ * One classified failure.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export interface Failure {
-  readonly kind: FailureKind
+  readonly kind: Kind
   readonly misconfigured?: Misconfigured | undefined
   /** The SQLSTATE or socket error code that decided, when one did. */
   readonly code?: string | undefined
@@ -83,7 +120,7 @@ const causes = function*(error: unknown): Generator<unknown> {
   }
 }
 
-const byReason: Record<PostgresError["reason"], Failure> = {
+const byReason: Record<Reason, Failure> = {
   AcquireTimeout: { kind: "overload" },
   WrongRole: { kind: "misconfiguration", misconfigured: "role" },
   Misconfigured: { kind: "misconfiguration" },
@@ -110,11 +147,31 @@ const byCode = (code: string): Failure | undefined => {
 
 const statement: Failure = { kind: "statement" }
 
-/** Classifies `error` by the first thing in its cause chain that says what happened. */
+/** pgfleet's own error, from either Effect line: a tagged error with a known reason. */
+const reasonOf = (e: unknown): Reason | undefined => {
+  if ((e as { _tag?: unknown })._tag !== "PostgresError") return undefined
+  const reason = (e as { reason?: unknown }).reason
+  return typeof reason === "string" && reason in byReason ? reason as Reason : undefined
+}
+
+/**
+ * Classifies `error` by the first thing in its cause chain that says what happened.
+ *
+ * @example
+ * ```ts
+ * import { Failure } from "@pgfleet/core"
+ *
+ * Failure.classify(Object.assign(new Error("terminating connection"), { code: "57P01" })).kind // "connection-lost"
+ * ```
+ *
+ * @since 0.2.0
+ * @category classification
+ */
 export const classify = (error: unknown): Failure => {
   let firstCode: string | undefined
   for (const e of causes(error)) {
-    if (e instanceof PostgresError) return byReason[e.reason]
+    const reason = reasonOf(e)
+    if (reason !== undefined) return byReason[reason]
     const code = (e as { code?: unknown }).code
     if (typeof code === "string") {
       const found = byCode(code)
@@ -131,7 +188,12 @@ export const classify = (error: unknown): Failure => {
   return firstCode === undefined ? statement : { kind: "statement", code: firstCode }
 }
 
-/** The innermost message, for log lines and error messages. */
+/**
+ * The innermost message, for log lines and error messages.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
 export const describe = (error: unknown): string => {
   let last = "unknown error"
   for (const e of causes(error)) {
@@ -141,7 +203,12 @@ export const describe = (error: unknown): string => {
   return last
 }
 
-/** What to tell the user about a misconfiguration, naming the variable to fix (never a secret). */
+/**
+ * What to tell the user about a misconfiguration, naming the variable to fix (never a secret).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
 export const misconfigurationMessage = (
   misconfigured: Misconfigured | undefined,
   host: string,
@@ -165,6 +232,3 @@ export const misconfigurationMessage = (
       return `${host}: ${detail}`
   }
 }
-
-/** A `SqlError` that carries a `PostgresError`, for the statement error channel. */
-export const toSqlError = (error: PostgresError): SqlError => new SqlError({ message: error.message, cause: error })

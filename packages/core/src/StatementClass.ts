@@ -1,10 +1,19 @@
 /**
  * The read/write decision for one SQL text, from PostgreSQL's own grammar
- * (libpg_query's parse tree). Pure: the volatility of user functions comes
- * in as a lookup.
+ * (libpg_query's parse tree), and a {@link Classifier} that keeps decisions
+ * per text and function volatility per name. Pure: the volatility of user
+ * functions comes in as a lookup, which the Effect packages run.
+ *
+ * @since 0.2.0
  */
+import { loadModule, parseSync } from "libpg-query"
 
-/** Where a statement may run, and why. */
+/**
+ * Where a statement may run, and why.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export interface Classification {
   readonly side: "reader" | "writer"
   /** `parsed-read`, `show`, `explain`, `lock-clause`, `select-into`, `writing-cte`, `volatile-function:name`, ... */
@@ -15,7 +24,12 @@ export interface Classification {
   readonly ddl: boolean
 }
 
-/** What pg_proc says of a function name: any overload volatile, and whether it is a built-in. */
+/**
+ * What pg_proc says of a function name: any overload volatile, and whether it is a built-in.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export interface FunctionInfo {
   readonly volatile: boolean
   readonly builtin: boolean
@@ -148,14 +162,24 @@ const classifyStatement = (
   return { side: "reader", reason: "parsed-read", functions, ddl: false }
 }
 
-/** Function names in a parse that are neither writing built-ins nor known to `known`. */
+/**
+ * Function names in a parse that are neither writing built-ins nor known to `known`.
+ *
+ * @since 0.2.0
+ * @category classification
+ */
 export const unknownFunctions = (parsed: unknown, known: (name: string) => boolean): ReadonlyArray<string> => {
   const found: Findings = { lock: false, into: false, modifying: false, functions: new Set() }
   walk(parsed, found)
   return [...found.functions].filter((name) => !isWritingBuiltin(name) && !known(name))
 }
 
-/** Classifies a whole parse: multi-statement text reads only when every part reads. */
+/**
+ * Classifies a whole parse: multi-statement text reads only when every part reads.
+ *
+ * @since 0.2.0
+ * @category classification
+ */
 export const classifyParse = (
   parsed: { readonly stmts?: ReadonlyArray<{ readonly stmt: Node }> },
   lookup: (name: string) => FunctionInfo | undefined
@@ -170,4 +194,157 @@ export const classifyParse = (
   return parts.length === 1 ? parts[0]! : { side: "reader", reason: "parsed-read", functions, ddl }
 }
 
+/**
+ * SQL the parser refused: it goes to the writer, which reports the error.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
 export const parseFailed: Classification = writer("parse-failed")
+
+/**
+ * Loads libpg_query's WebAssembly parser; every other function here needs it loaded.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const loadParser = (): Promise<void> => loadModule()
+
+/** The parse tree, or `undefined` for SQL the parser refuses. */
+const parse = (sql: string): Parsed | undefined => {
+  try {
+    return parseSync(sql) as Parsed
+  } catch {
+    return undefined
+  }
+}
+
+type Parsed = Parameters<typeof classifyParse>[0]
+
+/**
+ * Classifies one SQL text with the grammar alone, treating every function
+ * that is not a known writing built-in as read-only. The parser must be
+ * loaded ({@link loadParser}).
+ *
+ * @example
+ * ```ts
+ * import { StatementClass } from "@pgfleet/core"
+ *
+ * await StatementClass.loadParser()
+ * StatementClass.classifyText("SELECT nextval('ids')").reason // "writing-function:nextval"
+ * ```
+ *
+ * @since 0.2.0
+ * @category classification
+ */
+export const classifyText = (sql: string): Classification => {
+  const parsed = parse(sql)
+  return parsed === undefined ? parseFailed : classifyParse(parsed, () => ({ volatile: false, builtin: true }))
+}
+
+/**
+ * Looks up the volatility of the named functions: `$1` is a `text[]` of names.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const FUNCTIONS_SQL = `SELECT proname AS name,
+  bool_or(provolatile = 'v' AND pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
+    AS user_volatile
+  FROM pg_proc WHERE proname = ANY($1) GROUP BY proname`
+
+/** A bounded map that forgets the least recently used entry (a Map keeps insertion order). */
+class Lru<V> {
+  readonly #entries = new Map<string, V>()
+  constructor(readonly capacity: number) {}
+  get(key: string): V | undefined {
+    const value = this.#entries.get(key)
+    if (value !== undefined) {
+      this.#entries.delete(key)
+      this.#entries.set(key, value)
+    }
+    return value
+  }
+  set(key: string, value: V) {
+    this.#entries.delete(key)
+    this.#entries.set(key, value)
+    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value!)
+  }
+  deleteWhere(test: (value: V) => boolean) {
+    for (const [key, value] of this.#entries) if (test(value)) this.#entries.delete(key)
+  }
+  get size() {
+    return this.#entries.size
+  }
+}
+
+/**
+ * What a {@link Classifier} needs before it can decide a text: the parse,
+ * and the functions whose volatility must be looked up first.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Pending {
+  readonly sql: string
+  readonly parsed: unknown
+  /** Names to look up with {@link FUNCTIONS_SQL}, then give to {@link Classifier.learn}. */
+  readonly missing: ReadonlyArray<string>
+}
+
+/**
+ * Classifications per SQL text (an LRU of `capacity` entries) and function
+ * volatility per name. Synchronous; whoever holds it runs the lookups.
+ *
+ * @example
+ * ```ts
+ * import { StatementClass } from "@pgfleet/core"
+ *
+ * await StatementClass.loadParser()
+ * const classifier = new StatementClass.Classifier(1000)
+ * const pending = classifier.prepare("SELECT my_fn(1)") // pending.missing: ["my_fn"]
+ * classifier.learn([{ name: "my_fn", user_volatile: true }])
+ * classifier.decide(pending).side // "writer"
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class Classifier {
+  readonly #classifications: Lru<Classification>
+  readonly #functions = new Map<string, FunctionInfo>()
+  constructor(capacity: number) {
+    this.#classifications = new Lru(capacity)
+  }
+  /** The cached classification of `sql`. Runs on every statement. */
+  cached(sql: string): Classification | undefined {
+    return this.#classifications.get(sql)
+  }
+  /** Parses `sql` and names the functions it calls whose volatility is not known yet. */
+  prepare(sql: string): Pending {
+    const parsed = parse(sql)
+    const missing = parsed === undefined ? [] : unknownFunctions(parsed, (name) => this.#functions.has(name))
+    return { sql, parsed, missing }
+  }
+  /** Records what {@link FUNCTIONS_SQL} answered. */
+  learn(rows: ReadonlyArray<{ readonly name: string; readonly user_volatile: boolean }>): void {
+    for (const row of rows) this.#functions.set(row.name, { volatile: row.user_volatile, builtin: false })
+  }
+  /** Decides and keeps the classification; functions still unknown send it to the writer. */
+  decide(pending: Pending): Classification {
+    const classification = pending.parsed === undefined
+      ? parseFailed
+      : classifyParse(pending.parsed as Parsed, (name) => this.#functions.get(name))
+    this.#classifications.set(pending.sql, classification)
+    return classification
+  }
+  /** Forgets every function's volatility and every classification that depended on one. */
+  invalidate(): void {
+    this.#functions.clear()
+    this.#classifications.deleteWhere((c) => c.functions.length > 0)
+  }
+  /** Classifications held now, and the bound. */
+  size(): { readonly entries: number; readonly capacity: number } {
+    return { entries: this.#classifications.size, capacity: this.#classifications.capacity }
+  }
+}

@@ -1,35 +1,7 @@
 import { SqlError } from "@effect/sql/SqlError"
+import { Connection, Failure } from "@pgfleet/core"
 import * as Effect from "effect/Effect"
-import pg from "pg"
-import { classify, isHostEvidence } from "./failures.js"
-
-interface CancelConnection {
-  connect(port: number | string, host?: string): void
-  on(event: "connect" | "error", listener: (...args: Array<unknown>) => void): void
-  cancel(processID: number, secretKey: number): void
-  end(): void
-  readonly stream: { destroy(): void }
-}
-
-/**
- * PostgreSQL's cancel request for `running`, on a connection of its own (what
- * `pg.Client#cancel` does, without its deprecated `activeQuery` check). The
- * server closes that connection once it has read the request; ours is
- * dropped after the connect timeout in any case, so a host that never
- * answers keeps no socket of ours.
- */
-export const sendCancel = (options: pg.PoolConfig, running: pg.ClientBase): void => {
-  const { processID, secretKey } = running as unknown as { processID?: number; secretKey?: number }
-  if (processID === undefined || secretKey === undefined) return
-  const connection = (new pg.Client(options) as unknown as { connection: CancelConnection }).connection
-  connection.on("error", () => {})
-  connection.on("connect", () => connection.cancel(processID, secretKey))
-  setTimeout(() => connection.stream.destroy(), options.connectionTimeoutMillis || 5000).unref()
-  const host = options.host ?? "localhost"
-  const port = options.port ?? 5432
-  if (host.startsWith("/")) connection.connect(`${host}/.s.PGSQL.${port}`)
-  else connection.connect(port, host)
-}
+import type pg from "pg"
 
 /** The message of a failure before the statement was sent: no connection could be had. */
 export const ACQUIRE_FAILED = "Failed to acquire connection"
@@ -124,7 +96,7 @@ const onPooledConnection = (
         // A connection that broke mid-statement must not go back to the pool.
         if (cause) {
           finish(
-            isHostEvidence(classify(cause).kind) ? cause : undefined,
+            Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined,
             Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
           )
         } else finish(undefined, Effect.succeed(result))
@@ -144,6 +116,6 @@ const onPooledConnection = (
         release = undefined
       }, cancelGraceMs)
       stopped = () => clearTimeout(grace)
-      sendCancel(pool.options, running)
+      Connection.sendCancel(pool.options, running)
     }
   })

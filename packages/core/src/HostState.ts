@@ -7,18 +7,51 @@
  *
  * Only probes mark a host down: a statement's failure is evidence, and it
  * asks for a probe at once rather than deciding.
+ *
+ * @since 0.2.0
+ */
+
+/**
+ * @since 0.2.0
+ * @category models
  */
 export type HealthState = "healthy" | "suspect" | "down"
 
+/**
+ * @since 0.2.0
+ * @category models
+ */
 export interface Status {
   readonly state: HealthState
   readonly consecutiveFailures: number
 }
 
+/**
+ * @since 0.2.0
+ * @category models
+ */
 export type Input = "probe-ok" | "probe-failed" | "passive-failure"
 
+/**
+ * @since 0.2.0
+ * @category constants
+ */
 export const initial: Status = { state: "healthy", consecutiveFailures: 0 }
 
+/**
+ * The status after one input.
+ *
+ * @example
+ * ```ts
+ * import { HostState } from "@pgfleet/core"
+ *
+ * const once = HostState.next(HostState.initial, "probe-failed", 2) // suspect
+ * const twice = HostState.next(once, "probe-failed", 2) // down
+ * ```
+ *
+ * @since 0.2.0
+ * @category transitions
+ */
 export const next = (status: Status, input: Input, threshold: number): Status => {
   switch (input) {
     case "probe-ok":
@@ -36,8 +69,39 @@ export const next = (status: Status, input: Input, threshold: number): Status =>
  * Milliseconds until the next probe: the interval while healthy; while
  * suspect or down, a backoff from the retry base, capped by the interval, so
  * a host in doubt is settled fast and a returning one is seen within one interval.
+ *
+ * @since 0.2.0
+ * @category transitions
  */
 export const probeDelayMillis = (status: Status, intervalMs: number, retryBaseMs: number): number =>
   status.state === "healthy"
     ? intervalMs
     : Math.min(intervalMs, retryBaseMs * 2 ** Math.min(20, Math.max(0, status.consecutiveFailures - 1)))
+
+/**
+ * The longest a host that stops answering can go unnoticed, in milliseconds:
+ * one interval until the next probe, then `threshold` probes that each time
+ * out, with the re-probe backoff between them.
+ *
+ * @example
+ * ```ts
+ * import { HostState } from "@pgfleet/core"
+ *
+ * HostState.detectionMillis({ intervalMs: 1000, timeoutMs: 1000, threshold: 2, retryBaseMs: 100 }) // 3100
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const detectionMillis = (probes: {
+  readonly intervalMs: number
+  readonly timeoutMs: number
+  readonly threshold: number
+  readonly retryBaseMs: number
+}): number => {
+  let ms = probes.intervalMs + probes.threshold * probes.timeoutMs
+  for (let failures = 1; failures < probes.threshold; failures++) {
+    ms += probeDelayMillis({ state: "suspect", consecutiveFailures: failures }, probes.intervalMs, probes.retryBaseMs)
+  }
+  return ms
+}

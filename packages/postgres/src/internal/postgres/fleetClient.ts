@@ -2,9 +2,9 @@ import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
+import { Failure } from "@pgfleet/core"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -19,20 +19,19 @@ import * as Stream from "effect/Stream"
 import * as String from "effect/String"
 import type * as Tracer from "effect/Tracer"
 import type pg from "pg"
-import type { HostPool } from "../HostPool.js"
-import type { PostgresSettings } from "../PostgresConfig.js"
-import { PostgresError } from "../PostgresError.js"
-import * as PostgresMetrics from "../PostgresMetrics.js"
-import * as ReaderRouter from "../ReaderRouter.js"
-import type { Failure } from "./failures.js"
-import { classify, isHostEvidence, misconfigurationMessage, toSqlError } from "./failures.js"
+import type { HostPool } from "../../HostPool.js"
+import type { PostgresSettings } from "../../PostgresConfig.js"
+import { PostgresError } from "../../PostgresError.js"
+import * as PostgresMetrics from "../../PostgresMetrics.js"
+import * as ReaderRouter from "../../ReaderRouter.js"
+import { connectionUrl } from "../pgOptions.js"
+import * as Counters from "./counters.js"
 import type { Operation, Runner } from "./fleetStatement.js"
 import { wrapConstructor } from "./fleetStatement.js"
 import type { Listener } from "./listen.js"
-import { connectionUrl } from "./pgOptions.js"
 import * as pgQuery from "./pgQuery.js"
+import * as StatementErrors from "./statementErrors.js"
 
-const noTags: ReadonlyArray<never> = []
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
 export interface Target {
@@ -82,9 +81,6 @@ export interface Options {
 
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 
-const isOutcomeUnknown = (u: unknown): u is SqlError =>
-  u instanceof SqlErrorClass && u.cause instanceof PostgresError && u.cause.reason === "OutcomeUnknown"
-
 /**
  * One node-postgres call through a client's routing, health reporting,
  * retry and span: for pgfleet's `pg.Pool` adapters. `run` registers its
@@ -124,136 +120,27 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
       : undefined
 
-    // Keyed by host, not pool: the writer's pool object stays while the host behind it may change.
-    const readCounters = new Map<string, Map<string, Metric.Metric.Counter<number>>>()
-    /** Counted synchronously: this runs on every read, and a cached counter needs no fiber work. */
-    const countRead = (pool: HostPool, route: string, reason: string | undefined) => {
-      let byRoute = readCounters.get(pool.host)
-      if (byRoute === undefined) readCounters.set(pool.host, byRoute = new Map())
-      const key = reason === undefined ? route : `${route}|${reason}`
-      let counter = byRoute.get(key)
-      if (counter === undefined) byRoute.set(key, counter = PostgresMetrics.readsRoutedTo(pool.host, route, reason))
-      counter.unsafeUpdate(1, noTags)
-    }
-    const timeoutCounters = new Map<string, Metric.Metric.Counter<number>>()
-    const countAcquireTimeout = (pool: HostPool) => {
-      let counter = timeoutCounters.get(pool.host)
-      if (counter === undefined) {
-        timeoutCounters.set(
-          pool.host,
-          counter = Metric.tagged(Metric.tagged(PostgresMetrics.acquireTimeouts, "host", pool.host), "role", pool.role)
-        )
-      }
-      counter.unsafeUpdate(1, noTags)
-    }
-
-    /** Overload and misconfiguration as typed errors naming the host and what to tune or fix; others unchanged. */
-    const typedError = (pool: HostPool, cause: SqlError, failure: Failure): SqlError => {
-      if (failure.kind === "overload") {
-        countAcquireTimeout(pool)
-        const { inUse, waiting } = pool.counts()
-        const what = failure.code === "53300"
-          ? `${pool.host} refused a new connection (too many connections, 53300)`
-          : `no connection to ${pool.host} became free within ${
-            Duration.format(settings.poolTimeout)
-          } (DB_POOL_TIMEOUT)`
-        return toSqlError(
-          new PostgresError({
-            reason: "AcquireTimeout",
-            host: pool.host,
-            message: `${what}; ${inUse} in use, ${waiting} waiting`,
-            cause
-          })
-        )
-      }
-      if (failure.kind === "misconfiguration" && failure.misconfigured !== "role") {
-        return toSqlError(
-          new PostgresError({
-            reason: "Misconfigured",
-            host: pool.host,
-            message: misconfigurationMessage(failure.misconfigured, pool.host, settings, cause),
-            cause
-          })
-        )
-      }
-      return cause
-    }
-    /**
-     * A write that failed because its connection or host failed says whether it
-     * could have run: `NotSent` when no connection was had (safe to retry),
-     * `OutcomeUnknown` when the connection dropped after it was sent.
-     */
-    const outcomeUnknown = (pool: HostPool, what: string, cause: SqlError) =>
-      toSqlError(
-        new PostgresError({
-          reason: "OutcomeUnknown",
-          host: pool.host,
-          message: `the connection to ${pool.host} dropped after ${what} was sent; it may or may not have taken effect`,
-          cause
-        })
-      )
-    const writeError = (pool: HostPool, cause: SqlError, failure: Failure): SqlError => {
-      if (!isHostEvidence(failure.kind)) return typedError(pool, cause, failure)
-      if (cause.message !== pgQuery.ACQUIRE_FAILED) return outcomeUnknown(pool, "the statement", cause)
-      return toSqlError(
-        new PostgresError({
-          reason: "NotSent",
-          host: pool.host,
-          message: `the statement was never sent: no connection to ${pool.host} could be had; safe to retry`,
-          cause
-        })
-      )
-    }
-    /** A statement on a held connection that dropped: a transaction open on it was rolled back by the server. */
-    const rolledBack = (pool: HostPool) => (cause: SqlError) =>
-      isHostEvidence(classify(cause).kind)
-        ? new SqlErrorClass({
-          message:
-            `the connection to ${pool.host} dropped; a transaction open on it was rolled back, nothing committed`,
-          cause
-        })
-        : cause
-    /**
-     * In a transaction, a `COMMIT` whose connection drops has an unknown
-     * outcome (SQLSTATE 08007). A `ROLLBACK` on a dropped connection has
-     * nothing left to do, so it succeeds: the caller sees the statement's own
-     * failure, not @effect/sql's defect for a failed rollback.
-     */
-    const transactional = (pool: HostPool, connection: Connection): Connection => {
-      const dropped = rolledBack(pool)
-      return {
-        execute: (sql, params, rows) => Effect.mapError(connection.execute(sql, params, rows), dropped),
-        executeRaw: (sql, params) => Effect.mapError(connection.executeRaw(sql, params), dropped),
-        executeStream: (sql, params, rows) => connection.executeStream(sql, params, rows),
-        executeValues: (sql, params) => Effect.mapError(connection.executeValues(sql, params), dropped),
-        executeUnprepared: (sql, params, rows) => {
-          const run = connection.executeUnprepared(sql, params, rows)
-          if (sql === "COMMIT") {
-            return Effect.mapError(
-              run,
-              (cause) => isHostEvidence(classify(cause).kind) ? outcomeUnknown(pool, "COMMIT", cause) : cause
-            )
-          }
-          if (sql.startsWith("ROLLBACK")) {
-            return Effect.catchIf(run, (cause) => isHostEvidence(classify(cause).kind), () => Effect.succeed([]))
-          }
-          return Effect.mapError(run, dropped)
-        }
-      }
-    }
+    const countRead = Counters.readsRouted()
+    const { outcomeUnknown, typedError, writeError } = StatementErrors.make(settings)
     const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
-      Effect.mapError(effect, (cause) => typedError(pool, cause, classify(cause)))
+      Effect.mapError(effect, (cause) => typedError(pool, cause, Failure.classify(cause)))
 
     const pickNow = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
       Effect.withFiberRuntime((fiber) => {
         const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition), undefined)
-        return target instanceof PostgresError ? Effect.fail(toSqlError(target)) : Effect.succeed(target)
+        return target instanceof PostgresError
+          ? Effect.fail(StatementErrors.toSqlError(target))
+          : Effect.succeed(target)
       })
 
     /** A connection of the picked host, held for a scope (transactions, `reserve`, streams). */
     const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.flatMap(
       pickNow([]),
-      (target) => Effect.map(typed(target.pool, target.pool.client.reserve), (c) => transactional(target.pool, c))
+      (target) =>
+        Effect.map(
+          typed(target.pool, target.pool.client.reserve),
+          (c) => StatementErrors.transactional(target.pool, c, outcomeUnknown)
+        )
     )
 
     const annotate = (span: Tracer.Span, target: Target) => {
@@ -294,14 +181,16 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
         return after === undefined ? Effect.void : after
       })
       return Effect.catchAll(ran, (cause) => {
-        const failure = classify(cause)
+        const failure = Failure.classify(cause)
         const error = read ? typedError(target.pool, cause, failure) : writeError(target.pool, cause, failure)
         const report = options.onFailure(target.pool, cause)
-        if (!read || exclude.length > 0 || !isHostEvidence(failure.kind)) {
+        if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
           return Effect.zipRight(report, Effect.fail(error))
         }
         const second = options.pick([target.pool.host], minimumPosition, sql)
-        if (second instanceof PostgresError) return Effect.zipRight(report, Effect.fail(toSqlError(second)))
+        if (second instanceof PostgresError) {
+          return Effect.zipRight(report, Effect.fail(StatementErrors.toSqlError(second)))
+        }
         span.attribute("pgfleet.retried_on", second.pool.host)
         return report.pipe(
           Effect.zipRight(
@@ -348,7 +237,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
       const target = options.pick(noExclusions, minimumPosition, sql)
       return target instanceof PostgresError
-        ? Effect.fail(toSqlError(target))
+        ? Effect.fail(StatementErrors.toSqlError(target))
         : runOn(target, run, noExclusions, minimumPosition, span, sql)
     }
     const spanOptions: Tracer.SpanOptions = { kind: "client", captureStackTrace: false }
@@ -448,7 +337,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
         withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           Effect.catchSomeDefect(
             withTransaction(effect),
-            (defect) => isOutcomeUnknown(defect) ? Option.some(Effect.fail(defect)) : Option.none()
+            (defect) => StatementErrors.isOutcomeUnknown(defect) ? Option.some(Effect.fail(defect)) : Option.none()
           )
       })
     }

@@ -1,4 +1,5 @@
 import type { SqlError } from "@effect/sql/SqlError"
+import { Connection, Failure } from "@pgfleet/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -8,10 +9,8 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import pg from "pg"
-import type { HostPool } from "../HostPool.js"
-import type { PostgresSettings } from "../PostgresConfig.js"
-import { describe } from "./failures.js"
-import { destroySocket } from "./pgOptions.js"
+import type { HostPool } from "../../HostPool.js"
+import type { PostgresSettings } from "../../PostgresConfig.js"
 
 /**
  * A fleet's one `LISTEN` connection, to the current writer, shared by every
@@ -72,7 +71,7 @@ export const make = (writer: HostPool, settings: PostgresSettings): Effect.Effec
       const lose = (cause: unknown) => {
         if (current === self) current = undefined
         self.client.removeAllListeners("notification")
-        destroySocket(self.client)
+        Connection.destroySocket(self.client)
         Deferred.unsafeDone(firstAttempt, Exit.void)
         resume(open ? Effect.succeed(cause) : Effect.fail(cause))
       }
@@ -101,7 +100,7 @@ export const make = (writer: HostPool, settings: PostgresSettings): Effect.Effec
       Schedule.modifyDelay((d) => Duration.min(d, settings.retryMaxDelay)),
       Schedule.tapInput((cause) =>
         Effect.logWarning(`pgfleet: could not open the listen connection to ${writer.host}, retrying`).pipe(
-          Effect.annotateLogs({ host: writer.host, error: describe(cause) })
+          Effect.annotateLogs({ host: writer.host, error: Failure.describe(cause) })
         )
       )
     )
@@ -109,7 +108,11 @@ export const make = (writer: HostPool, settings: PostgresSettings): Effect.Effec
       Effect.retry(backoff),
       Effect.flatMap((cause) =>
         Effect.logWarning(`pgfleet: the listen connection was lost, reconnecting to ${writer.host}`).pipe(
-          Effect.annotateLogs({ host: writer.host, channels: [...channels.keys()].join(","), error: describe(cause) })
+          Effect.annotateLogs({
+            host: writer.host,
+            channels: [...channels.keys()].join(","),
+            error: Failure.describe(cause)
+          })
         )
       ),
       Effect.forever,

@@ -3,11 +3,11 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import pg from "pg"
-import type { HostPool } from "../HostPool.js"
-import type { PostgresError } from "../PostgresError.js"
-import { classify, isHostEvidence } from "./failures.js"
-import type { RoutedQuery } from "./fleetClient.js"
-import * as pgQuery from "./pgQuery.js"
+import type { HostPool } from "../../HostPool.js"
+import type { PostgresError } from "../../PostgresError.js"
+import { Failure } from "@pgfleet/core"
+import type { RoutedQuery } from "../postgres/fleetClient.js"
+import * as pgQuery from "../postgres/pgQuery.js"
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
 
@@ -127,7 +127,7 @@ const checkOut = async (route: Route, exclude: ReadonlyArray<string>): Promise<[
   try {
     return [pool, await pool.pgPool.connect()]
   } catch (cause) {
-    if (exclude.length > 0 || !isHostEvidence(classify(cause).kind)) throw cause
+    if (exclude.length > 0 || !Failure.isHostEvidence(Failure.classify(cause).kind)) throw cause
     route.report(pool, cause)
     return checkOut(route, [pool.host])
   }
@@ -163,7 +163,7 @@ const pinned = (route: Route, firstPool: HostPool, first: pg.PoolClient): pg.Poo
       try {
         return await client.query(...(args as [any]))
       } catch (cause) {
-        if (!movable || !isHostEvidence(classify(cause).kind)) throw cause
+        if (!movable || !Failure.isHostEvidence(Failure.classify(cause).kind)) throw cause
         route.report(pool, cause)
         release(cause as Error)
         ;[pool, client] = await checkOut(route, [pool.host])

@@ -1,0 +1,172 @@
+/**
+ * node-postgres connection options for one host. Host, user and password stay
+ * separate fields, so no character of a password needs escaping.
+ *
+ * @since 0.2.0
+ */
+import pg from "pg"
+import type { HostAddress } from "./Settings.js"
+
+/**
+ * What every connection to every host shares; `Settings.connectionOptions`
+ * builds it from validated settings.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionOptions {
+  readonly username: string
+  /** A function, so the password is read when a connection opens and never sits in a printable object. */
+  readonly password: () => string
+  readonly database: string
+  readonly applicationName: string
+  readonly ssl: "disable" | "require" | "verify-full"
+  /** PEM certificate authorities to trust for `verify-full`. */
+  readonly sslCa: string | undefined
+  readonly keepAliveIdleMs: number
+  readonly connectTimeoutMs: number
+  /** `0` is none. */
+  readonly statementTimeoutMs: number
+  readonly statementTimeoutMode: "startup" | "set"
+  readonly types: pg.CustomTypesConfig | undefined
+}
+
+const ssl = (options: ConnectionOptions): pg.ClientConfig["ssl"] => {
+  switch (options.ssl) {
+    case "disable":
+      return false
+    case "require":
+      return { rejectUnauthorized: false }
+    case "verify-full":
+      return options.sslCa === undefined
+        ? { rejectUnauthorized: true }
+        : { rejectUnauthorized: true, ca: options.sslCa }
+  }
+}
+
+/**
+ * `pg.Client` options for one host.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * const options: Connection.ConnectionOptions = {
+ *   username: "app",
+ *   password: () => "p@ss:w/rd",
+ *   database: "app",
+ *   applicationName: "billing",
+ *   ssl: "disable",
+ *   sslCa: undefined,
+ *   keepAliveIdleMs: 30_000,
+ *   connectTimeoutMs: 5_000,
+ *   statementTimeoutMs: 0,
+ *   statementTimeoutMode: "startup",
+ *   types: undefined
+ * }
+ * const client = new pg.Client(Connection.clientConfig(options, { host: "db-replica-1", port: 5432 }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const clientConfig = (options: ConnectionOptions, address: HostAddress): pg.ClientConfig => ({
+  host: address.host,
+  port: address.port,
+  user: options.username,
+  password: options.password(),
+  database: options.database,
+  application_name: options.applicationName,
+  ssl: ssl(options),
+  keepAlive: true,
+  keepAliveInitialDelayMillis: options.keepAliveIdleMs,
+  connectionTimeoutMillis: options.connectTimeoutMs,
+  ...(options.types === undefined ? {} : { types: options.types }),
+  ...(options.statementTimeoutMs > 0 && options.statementTimeoutMode === "startup"
+    ? { statement_timeout: options.statementTimeoutMs }
+    : {})
+})
+
+const percentEncoded = (value: string) =>
+  Array.from(new TextEncoder().encode(value), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")
+
+/**
+ * A `postgresql://` URL for one host in which every byte of user, password
+ * and database is percent-encoded, so any character survives any URL parser.
+ * It holds the password: keep it secret.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "@pgfleet/core"
+ *
+ * const options: Connection.ConnectionOptions = {
+ *   username: "app",
+ *   password: () => "p@ss:w/rd",
+ *   database: "app",
+ *   applicationName: "billing",
+ *   ssl: "disable",
+ *   sslCa: undefined,
+ *   keepAliveIdleMs: 30_000,
+ *   connectTimeoutMs: 5_000,
+ *   statementTimeoutMs: 0,
+ *   statementTimeoutMode: "startup",
+ *   types: undefined
+ * }
+ * const url = Connection.connectionUrl(options, { host: "db-primary", port: 5432 })
+ * // postgresql://%61%70%70:%70%40...@db-primary:5432/%61%70%70?application_name=billing
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const connectionUrl = (options: ConnectionOptions, address: HostAddress): string => {
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host
+  const query = new URLSearchParams({ application_name: options.applicationName })
+  if (options.ssl !== "disable") query.set("sslmode", options.ssl)
+  return `postgresql://${percentEncoded(options.username)}:${percentEncoded(options.password())}@${host}:${address.port}/${
+    percentEncoded(options.database)
+  }?${query}`
+}
+
+/**
+ * Closes a client's socket without the goodbye `end()` waits for, which a
+ * dead or blackholed host never answers. Its owner sees the error.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const destroySocket = (client: pg.ClientBase | undefined): void => {
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy()
+}
+
+interface CancelConnection {
+  connect(port: number | string, host?: string): void
+  on(event: "connect" | "error", listener: (...args: Array<unknown>) => void): void
+  cancel(processID: number, secretKey: number): void
+  end(): void
+  readonly stream: { destroy(): void }
+}
+
+/**
+ * PostgreSQL's cancel request for `running`, on a connection of its own (what
+ * `pg.Client#cancel` does, without its deprecated `activeQuery` check). The
+ * server closes that connection once it has read the request; ours is
+ * dropped after the connect timeout in any case, so a host that never
+ * answers keeps no socket of ours.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const sendCancel = (options: pg.PoolConfig, running: pg.ClientBase): void => {
+  const { processID, secretKey } = running as unknown as { processID?: number; secretKey?: number }
+  if (processID === undefined || secretKey === undefined) return
+  const connection = (new pg.Client(options) as unknown as { connection: CancelConnection }).connection
+  connection.on("error", () => {})
+  connection.on("connect", () => connection.cancel(processID, secretKey))
+  setTimeout(() => connection.stream.destroy(), options.connectionTimeoutMillis || 5000).unref()
+  const host = options.host ?? "localhost"
+  const port = options.port ?? 5432
+  if (host.startsWith("/")) connection.connect(`${host}/.s.PGSQL.${port}`)
+  else connection.connect(port, host)
+}

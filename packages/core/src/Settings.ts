@@ -1,0 +1,901 @@
+/**
+ * Settings for a pgfleet fleet, read from `DB_*` variables or given in code.
+ * Every value is validated before anything connects; a bad value is an issue
+ * that names its variable and says what was expected. Each setting is
+ * declared once, in {@link settings}: its variable, default, parser, check
+ * and description. Durations are milliseconds, the password a {@link Secret}.
+ *
+ * @since 0.2.0
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as util from "node:util"
+import type pg from "pg"
+import type { ConnectionOptions } from "./Connection.js"
+
+/**
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * const replica: Settings.HostAddress = { host: "db-replica-1.internal", port: 5432 }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HostAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * What a setting holds, so a layer over this module (the Effect one) can map
+ * its types generically: `duration` is milliseconds, `secret` a
+ * {@link Secret}, `hosts` a list of `host` / `host:port` entries, `file` a
+ * path, `code` a value only code can give.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const kind: Settings.Kind = Settings.settings.poolTimeout.kind // "duration"
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Kind = "text" | "integer" | "duration" | "literal" | "boolean" | "hosts" | "secret" | "file" | "code"
+
+/**
+ * A value that failed its check, and what was expected.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const checked = Settings.settings.port.check(70000)
+ * if (checked instanceof Settings.Rejected) console.log(checked.expected) // a number from 1 to 65535, got 70000
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class Rejected {
+  constructor(readonly expected: string) {}
+}
+
+/**
+ * What a parser or a check gives: the value, or why it was rejected.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const parsed: Settings.Check<number> = Settings.settings.port.parse("6432")
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Check<A> = A | Rejected
+
+const REDACTED = "<redacted>"
+
+/**
+ * A string that prints as `<redacted>` (`String`, `JSON.stringify`,
+ * `util.inspect`), so a password in settings never reaches a log.
+ * {@link Secret.value} reveals it.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const password = new Settings.Secret("p@ss")
+ * console.log(`${password}`) // <redacted>
+ * const sent: string = password.value()
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class Secret {
+  readonly #value: string
+  constructor(value: string) {
+    this.#value = value
+  }
+  /** The secret itself. */
+  value(): string {
+    return this.#value
+  }
+  toString(): string {
+    return REDACTED
+  }
+  toJSON(): string {
+    return REDACTED
+  }
+  [util.inspect.custom](): string {
+    return REDACTED
+  }
+}
+
+/**
+ * One setting, declared once: what it holds, its variable, default, parser,
+ * check and description. The environment reader, the code-side input type,
+ * {@link validate} and the README's table all derive from {@link settings}.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const port: Settings.Setting<number, number, false, "integer"> = Settings.settings.port
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Setting<In, Out, Required extends boolean = boolean, K extends Kind = Kind> {
+  readonly kind: K
+  /** `undefined` for settings that only code can give (functions, parsers). */
+  readonly variable: string | undefined
+  readonly required: Required
+  readonly default: In | undefined
+  /** The default as the README shows it. */
+  readonly shownDefault: string
+  /** What it does, as the README shows it. */
+  readonly description: string
+  /** Reads the variable's text. */
+  readonly parse: (text: string) => Check<In>
+  /** Checks a value from either side and gives what the settings hold. */
+  readonly check: (value: In) => Check<Out>
+}
+
+const setting = <In, Out, const Required extends boolean, const K extends Kind>(
+  s: Setting<In, Out, Required, K>
+): Setting<In, Out, Required, K> => s
+
+const DIGITS = /^\d+$/
+/** Plain digits only: `Number()` would take `1e3`, `" 5432"` and `0x10`. */
+const parseDigits = (text: string): Check<number> =>
+  DIGITS.test(text) ? Number(text) : new Rejected(`a whole number (digits only), got "${text}"`)
+
+/** The fields every setting with a default shares: the default shown as code in the README. */
+const optional = <A>(o: { readonly variable: string; readonly default: A; readonly description: string }) => ({
+  variable: o.variable,
+  required: false as const,
+  default: o.default,
+  shownDefault: `\`${o.default}\``,
+  description: o.description
+})
+
+const integer = (o: {
+  readonly variable: string
+  readonly default: number
+  readonly max?: number
+  readonly description: string
+}) =>
+  setting({
+    kind: "integer",
+    ...optional(o),
+    parse: parseDigits,
+    check: (n: number): Check<number> => {
+      if (!Number.isInteger(n) || n <= 0) return new Rejected(`a whole number greater than 0, got ${n}`)
+      if (o.max !== undefined && n > o.max) return new Rejected(`a number from 1 to ${o.max}, got ${n}`)
+      return n
+    }
+  })
+
+/** Shows a rejected duration as effect's `Duration.format` does for the values rejected from there (only `0`). */
+const formatMillis = (ms: number): string => ms === 0 ? "0" : `${ms}ms`
+
+/** Milliseconds; the variable's text is in the unit its name says. */
+const duration = (o: {
+  readonly variable: string
+  readonly unit: "millis" | "seconds"
+  readonly default: number
+  readonly zeroAllowed?: boolean
+  readonly description: string
+}) => {
+  const scale = o.unit === "seconds" ? 1000 : 1
+  return setting({
+    kind: "duration",
+    variable: o.variable,
+    required: false,
+    default: o.default * scale,
+    shownDefault: `\`${o.default}\``,
+    description: o.description,
+    parse: (text: string): Check<number> => {
+      const n = parseDigits(text)
+      return n instanceof Rejected ? n : n * scale
+    },
+    check: (ms: number): Check<number> => {
+      // `String`, not a template: whatever code gave is named as given.
+      if (typeof ms !== "number" || !Number.isFinite(ms)) return new Rejected(`a finite duration, got ${String(ms)}`)
+      if (ms < 0 && o.zeroAllowed) return new Rejected(`a duration of 0 or more, got ${formatMillis(ms)}`)
+      if (ms <= 0 && !o.zeroAllowed) return new Rejected(`a duration greater than 0, got ${formatMillis(ms)}`)
+      return ms
+    }
+  })
+}
+
+const literal = <const L extends string>(o: {
+  readonly variable: string
+  readonly values: ReadonlyArray<L>
+  readonly default: NoInfer<L>
+  readonly description: string
+}) => {
+  const check = (value: string): Check<L> =>
+    o.values.includes(value as L) ? value as L : new Rejected(`one of ${o.values.join(", ")}, got "${value}"`)
+  return setting<L, L, false, "literal">({
+    kind: "literal",
+    ...optional(o),
+    parse: check,
+    check
+  })
+}
+
+const boolean = (o: { readonly variable: string; readonly default: boolean; readonly description: string }) =>
+  setting({
+    kind: "boolean",
+    ...optional(o),
+    parse: (t: string): Check<boolean> =>
+      t === "true" ? true : t === "false" ? false : new Rejected(`true or false, got "${t}"`),
+    check: (b: boolean): Check<boolean> => b
+  })
+
+/** A setting only code can give: a function or a parser, which no variable can hold. */
+const codeOnly = <A>(o: { readonly description: string }) =>
+  setting<A, A, false, "code">({
+    kind: "code",
+    variable: undefined,
+    required: false,
+    default: undefined,
+    shownDefault: "none",
+    description: `(code only) ${o.description}`,
+    parse: () => new Rejected("a value given in code"),
+    check: (a) => a
+  })
+
+const text = <const Required extends boolean>(o: {
+  readonly variable: string
+  readonly required: Required
+  readonly default?: string
+  readonly description: string
+}) =>
+  setting<string, string, Required, "text">({
+    kind: "text",
+    variable: o.variable,
+    required: o.required,
+    default: o.default,
+    shownDefault: o.default === undefined ? "required" : `\`${o.default}\``,
+    description: o.description,
+    parse: (t) => t,
+    check: (value) => value.trim() === "" ? new Rejected("a value, got an empty one") : value.trim()
+  })
+
+/** Comma-separated `host` / `host:port` entries; {@link validate} resolves them to addresses. */
+const hosts = <const Required extends boolean>(o: {
+  readonly variable: string
+  readonly required: Required
+  readonly default: ReadonlyArray<string> | undefined
+  readonly shownDefault: string
+  readonly description: string
+  readonly parse: (text: string) => ReadonlyArray<string>
+}) =>
+  setting<ReadonlyArray<string>, ReadonlyArray<string>, Required, "hosts">({
+    kind: "hosts",
+    ...o,
+    check: (entries) => entries.map((h) => h.trim())
+  })
+
+/**
+ * Every setting pgfleet reads, keyed by its name in code. The README's
+ * configuration table is {@link markdownTable} of this.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const variable = Settings.settings.poolTimeout.variable // "DB_POOL_TIMEOUT"
+ * const ms = Settings.settings.poolTimeout.default // 10000
+ * ```
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const settings = {
+  writerHosts: hosts({
+    variable: "DB_WRITER_HOST",
+    required: true,
+    default: undefined,
+    shownDefault: "required",
+    description: "the primary, or comma-separated candidates (each `host` or `host:port`) of which exactly one is " +
+      "the primary: pgfleet finds it at start and follows a promotion",
+    parse: (t) => t.split(",")
+  }),
+  readerHosts: hosts({
+    variable: "DB_READER_HOSTS",
+    required: false,
+    default: [],
+    shownDefault: "empty",
+    description:
+      "comma-separated replicas, each `host` or `host:port` (`[v6]:port`); empty means reads go to the writer",
+    parse: (t) => t.trim() === "" ? [] : t.split(",")
+  }),
+  port: integer({
+    variable: "DB_PORT",
+    default: 5432,
+    max: 65535,
+    description: "port of every host that does not name its own"
+  }),
+  database: text({ variable: "DB_NAME", required: false, default: "postgres", description: "database" }),
+  username: text({ variable: "DB_USERNAME", required: true, description: "user for every host" }),
+  password: setting({
+    kind: "secret",
+    variable: "DB_PASSWORD",
+    required: true,
+    default: undefined,
+    shownDefault: "required",
+    description:
+      "password, kept `Redacted`; any character works (host, user and password reach `pg` as separate fields)",
+    parse: (t: string): Check<Secret | string> => new Secret(t),
+    check: (p: Secret | string): Check<Secret> => typeof p === "string" ? new Secret(p) : p
+  }),
+  applicationName: text({
+    variable: "DB_APPLICATION_NAME",
+    required: false,
+    default: "pgfleet",
+    description: "`application_name` of every connection"
+  }),
+  minPoolSize: integer({
+    variable: "DB_MIN_POOL_SIZE",
+    default: 2,
+    description: "connections each pool opens and warms at start, and keeps"
+  }),
+  maxPoolSize: integer({ variable: "DB_MAX_POOL_SIZE", default: 10, description: "most connections per pool" }),
+  poolTimeout: duration({
+    variable: "DB_POOL_TIMEOUT",
+    unit: "seconds",
+    default: 10,
+    description: "seconds to wait for a free pooled connection; past it a statement fails with `AcquireTimeout`"
+  }),
+  maxIdleTime: duration({
+    variable: "DB_POOL_MAX_IDLE_TIME_SECONDS",
+    unit: "seconds",
+    default: 300,
+    description: "seconds an idle connection above the minimum is kept"
+  }),
+  maxLifetime: duration({
+    variable: "DB_POOL_MAX_LIFETIME_SECONDS",
+    unit: "seconds",
+    default: 1800,
+    zeroAllowed: true,
+    description: "seconds a pooled connection lives before it is replaced when next idle (as HikariCP's " +
+      "`maxLifetime`), so pools spread again after a failback or a DNS change; `0` is forever"
+  }),
+  keepAliveIdle: duration({
+    variable: "DB_TCP_KEEPALIVE_IDLE_SECONDS",
+    unit: "seconds",
+    default: 30,
+    description: "seconds a connection is idle before TCP keepalive probes start, so an idle connection to a " +
+      "vanished host is found and dropped; the probes' spacing and count are the OS's " +
+      "(`net.ipv4.tcp_keepalive_intvl`, `tcp_keepalive_probes`)"
+  }),
+  connectTimeout: duration({
+    variable: "DB_CONNECT_TIMEOUT_MS",
+    unit: "millis",
+    default: 5000,
+    description: "milliseconds to open one connection"
+  }),
+  statementTimeout: duration({
+    variable: "DB_STATEMENT_TIMEOUT_MS",
+    unit: "millis",
+    default: 0,
+    zeroAllowed: true,
+    description: "server-side `statement_timeout`; `0` is none"
+  }),
+  statementTimeoutMode: literal({
+    variable: "DB_STATEMENT_TIMEOUT_MODE",
+    values: ["startup", "set"],
+    default: "startup",
+    description: "`startup` (startup packet) or `set` (`SET` on each new connection, for PgBouncer)"
+  }),
+  ssl: literal({
+    variable: "DB_SSL_MODE",
+    values: ["disable", "require", "verify-full"],
+    default: "disable",
+    description: "`disable`, `require` (TLS, no certificate check) or `verify-full`"
+  }),
+  sslCaFile: setting({
+    kind: "file",
+    variable: "DB_SSL_CA_FILE",
+    required: false,
+    default: undefined,
+    shownDefault: "none",
+    description: "PEM file of trusted certificate authorities for `verify-full`; checked before anything connects",
+    parse: (t: string): Check<string> => t,
+    check: (file: string): Check<string> => file
+  }),
+  readerStrategy: literal({
+    variable: "DB_READER_STRATEGY",
+    values: ["random", "round-robin", "least-connections"],
+    default: "random",
+    description: "`random`, `round-robin` or `least-connections`"
+  }),
+  readerFallback: literal({
+    variable: "DB_READER_FALLBACK",
+    values: ["writer", "fail"],
+    default: "writer",
+    description: "where reads go when no replica is healthy: `writer` or `fail`"
+  }),
+  retryBase: duration({
+    variable: "DB_CONNECT_RETRY_BASE_MS",
+    unit: "millis",
+    default: 100,
+    description: "first retry delay when a pool cannot open; also the first re-probe delay of a host in doubt"
+  }),
+  retryMaxDelay: duration({
+    variable: "DB_CONNECT_RETRY_MAX_DELAY_MS",
+    unit: "millis",
+    default: 5000,
+    description: "cap on one retry delay"
+  }),
+  retryMaxAttempts: integer({
+    variable: "DB_CONNECT_RETRY_MAX_ATTEMPTS",
+    default: 10,
+    description: "attempts before a pool gives up with `ConnectFailed`"
+  }),
+  healthCheckInterval: duration({
+    variable: "DB_HEALTH_CHECK_INTERVAL_MS",
+    unit: "millis",
+    default: 1000,
+    description: "milliseconds between probes of a healthy host"
+  }),
+  healthCheckTimeout: duration({
+    variable: "DB_HEALTH_CHECK_TIMEOUT_MS",
+    unit: "millis",
+    default: 1000,
+    description: "milliseconds one probe may take"
+  }),
+  healthFailureThreshold: integer({
+    variable: "DB_HEALTH_FAILURE_THRESHOLD",
+    default: 2,
+    description: "failed probes in a row before a host is down"
+  }),
+  maxReplicaLag: duration({
+    variable: "DB_READER_MAX_LAG_MS",
+    unit: "millis",
+    default: 0,
+    zeroAllowed: true,
+    description: "replicas whose replay delay exceeds this are skipped; `0` is off"
+  }),
+  closeGrace: duration({
+    variable: "DB_POOL_CLOSE_GRACE_MS",
+    unit: "millis",
+    default: 5000,
+    zeroAllowed: true,
+    description: "how long checked-out connections get at shutdown before they are terminated"
+  }),
+  cancelGrace: duration({
+    variable: "DB_CANCEL_GRACE_MS",
+    unit: "millis",
+    default: 5000,
+    zeroAllowed: true,
+    description:
+      "how long an interrupted statement may take to stop after its cancel request before its connection is destroyed"
+  }),
+  nameTransform: literal({
+    variable: "DB_NAME_TRANSFORM",
+    values: ["none", "snake-camel"],
+    default: "none",
+    description: "`snake-camel`: camelCase identifiers in queries are sent as snake_case, and snake_case result " +
+      "columns come back camelCase"
+  }),
+  transformQueryNames: codeOnly<(name: string) => string>({
+    description: "maps identifiers in queries (`sql(\"name\")`, the insert and update helpers); overrides " +
+      "`DB_NAME_TRANSFORM`, as in `@effect/sql-pg`"
+  }),
+  transformResultNames: codeOnly<(name: string) => string>({
+    description: "maps result column names; overrides `DB_NAME_TRANSFORM`, as in `@effect/sql-pg`"
+  }),
+  transformJson: boolean({
+    variable: "DB_TRANSFORM_JSON",
+    default: true,
+    description: "apply the name transforms inside json values too (`sql.json`, json columns)"
+  }),
+  autoCacheSize: integer({
+    variable: "DB_AUTO_CACHE_SIZE",
+    default: 1000,
+    description: "`pg.auto`: SQL texts whose read/write classification is kept (least recently used go first)"
+  }),
+  autoFunctionRefresh: duration({
+    variable: "DB_AUTO_FUNCTION_REFRESH_MS",
+    unit: "millis",
+    default: 60000,
+    description: "`pg.auto`: how often the volatility of user functions is looked up again (also after DDL through it)"
+  }),
+  autoReadYourWrites: boolean({
+    variable: "DB_AUTO_READ_YOUR_WRITES",
+    default: true,
+    description: "`pg.auto`: after a write, later reads in the same fiber go only where that write is visible"
+  }),
+  types: codeOnly<pg.CustomTypesConfig>({
+    description: "node-postgres type parsers (`getTypeParser`), e.g. int8 as `bigint`, as in `@effect/sql-pg`"
+  })
+} as const
+
+type Table = typeof settings
+
+/**
+ * What a setting accepts.
+ *
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * type Password = Settings.InOf<typeof Settings.settings.password> // Secret | string
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type InOf<S> = S extends Setting<infer In, any, any, any> ? In : never
+
+/**
+ * What a setting holds once checked.
+ *
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * type Password = Settings.OutOf<typeof Settings.settings.password> // Secret
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type OutOf<S> = S extends Setting<any, infer Out, any, any> ? Out : never
+
+type RequiredKeys = { [K in keyof Table]: Table[K]["required"] extends true ? K : never }[keyof Table]
+
+/**
+ * What a program may give in code: the connection essentials, and any
+ * setting it wants to change from the defaults. Durations in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * const input: Settings.SettingsInput = {
+ *   writerHosts: ["db-primary.internal"],
+ *   username: "app",
+ *   password: "secret",
+ *   poolTimeout: 2_000
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SettingsInput =
+  & { readonly [K in RequiredKeys]: InOf<Table[K]> }
+  & { readonly [K in Exclude<keyof Table, RequiredKeys>]?: InOf<Table[K]> | undefined }
+
+/**
+ * Validated settings: every entry of {@link settings} checked, plus the
+ * resolved hosts and the CA file's contents.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * declare const settings: Settings.Settings
+ * const waitMs: number = settings.poolTimeout
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Settings =
+  & { readonly [K in keyof Table]: OutOf<Table[K]> }
+  & {
+    /** The writer candidates, in `DB_WRITER_HOST` order; exactly one must be the primary. */
+    readonly writers: ReadonlyArray<HostAddress>
+    /** The first candidate. */
+    readonly writer: HostAddress
+    readonly readers: ReadonlyArray<HostAddress>
+    /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
+    readonly sslCa: string | undefined
+  }
+
+/**
+ * One problem found: the setting, its variable (its key for code-only
+ * settings) and what was expected.
+ *
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * const issue: Settings.Issue = { key: "port", variable: "DB_PORT", expected: "a number from 1 to 65535, got 70000" }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Issue {
+  readonly key: keyof Table
+  readonly variable: string
+  readonly expected: string
+}
+
+/**
+ * The outcome of {@link validate} and {@link fromEnv}: the settings, or every issue found.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const result: Settings.Validation = Settings.validate({ writerHosts: ["db"], username: "app", password: "secret" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Validation =
+  | { readonly _tag: "Valid"; readonly settings: Settings }
+  | { readonly _tag: "Invalid"; readonly issues: ReadonlyArray<Issue> }
+
+/**
+ * Invalid settings, every issue named by its variable in the message.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const result = Settings.fromEnv(process.env)
+ * if (result._tag === "Invalid") throw new Settings.SettingsError(result.issues)
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SettingsError extends Error {
+  override readonly name = "SettingsError"
+  constructor(readonly issues: ReadonlyArray<Issue>) {
+    super(`invalid settings:\n${issues.map((i) => `  ${i.variable}: expected ${i.expected}`).join("\n")}`)
+  }
+}
+
+/**
+ * The environment variable behind each setting, used to name it in errors.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const variable = Settings.variables.maxPoolSize // "DB_MAX_POOL_SIZE"
+ * ```
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const variables = Object.fromEntries(
+  Object.entries(settings).map(([key, s]) => [key, s.variable])
+) as { readonly [K in keyof Table]: Table[K]["variable"] }
+
+const keys = Object.keys(settings) as ReadonlyArray<keyof Table>
+
+const issue = (key: keyof Table, expected: string): Issue => ({
+  key,
+  variable: settings[key].variable ?? key,
+  expected
+})
+
+/**
+ * Parses `host`, `host:port` or `[v6]:port`: the address, or why the entry is malformed.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.parseHost("[::1]:5433", 5432) // { host: "::1", port: 5433 }
+ * Settings.parseHost("db:http", 5432) // "\"db:http\" is not host or host:port"
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const parseHost = (entry: string, defaultPort: number): HostAddress | string => {
+  const m = /^(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d+))?$/.exec(entry)
+  if (m === null) return `"${entry}" is not host or host:port`
+  const port = m[3] === undefined ? defaultPort : Number(m[3])
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `"${entry}" has port ${m[3]}, expected 1-65535`
+  return { host: (m[1] ?? m[2])!, port }
+}
+
+/** Reads the CA file and checks it holds at least one PEM certificate, so a bad file fails before anything connects. */
+const readCa = (file: string | undefined): Check<string | undefined> => {
+  if (file === undefined) return undefined
+  let pem: string
+  try {
+    pem = fs.readFileSync(file, "utf8")
+  } catch (e) {
+    return new Rejected(`a readable PEM file, could not read ${file}: ${(e as Error).message}`)
+  }
+  try {
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no BEGIN CERTIFICATE block")
+    new crypto.X509Certificate(pem)
+    return pem
+  } catch (e) {
+    return new Rejected(`a PEM file of certificates, but ${file} holds none that parses (${(e as Error).message})`)
+  }
+}
+
+/**
+ * Fills in defaults and validates, reading `DB_SSL_CA_FILE` if set. Gives
+ * every problem found, each naming its `DB_*` variable.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const result = Settings.validate({
+ *   writerHosts: ["db-primary.internal"],
+ *   readerHosts: ["db-replica-1.internal", "db-replica-2.internal:6432"],
+ *   username: "app",
+ *   password: new Settings.Secret("p@ss:w/rd#?"),
+ *   readerStrategy: "least-connections"
+ * })
+ * if (result._tag === "Valid") console.log(result.settings.readers)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const validate = (input: SettingsInput): Validation => {
+  const issues: Array<Issue> = []
+  const checked: Record<string, unknown> = {}
+  for (const key of keys) {
+    const spec = settings[key] as Setting<unknown, unknown>
+    const value = (input as Record<string, unknown>)[key] ?? spec.default
+    if (value === undefined) {
+      if (spec.required) issues.push(issue(key, "a value, got none"))
+      continue
+    }
+    const result = spec.check(value)
+    if (result instanceof Rejected) issues.push(issue(key, result.expected))
+    else checked[key] = result
+  }
+  const out = checked as { -readonly [K in keyof Table]: OutOf<Table[K]> }
+
+  const hostList = (key: "writerHosts" | "readerHosts") => {
+    const addresses: Array<HostAddress> = []
+    for (const entry of out[key] ?? []) {
+      const parsed = parseHost(entry, out.port ?? settings.port.default)
+      if (typeof parsed === "string") {
+        issues.push(issue(key, `host or host:port entries; malformed entry: ${parsed}`))
+      } else if (addresses.some((r) => r.host === parsed.host && r.port === parsed.port)) {
+        issues.push(issue(key, `distinct entries; duplicate entry: ${parsed.host}:${parsed.port}`))
+      } else {
+        addresses.push(parsed)
+      }
+    }
+    return addresses
+  }
+  const writers = hostList("writerHosts")
+  if (out.writerHosts !== undefined && out.writerHosts.length === 0) {
+    issues.push(issue("writerHosts", "at least one host, got none"))
+  }
+  const readers = hostList("readerHosts")
+  if (out.minPoolSize !== undefined && out.maxPoolSize !== undefined && out.minPoolSize > out.maxPoolSize) {
+    issues.push(issue("minPoolSize", `at most DB_MAX_POOL_SIZE (${out.maxPoolSize}), got ${out.minPoolSize}`))
+  }
+  const sslCa = readCa(out.sslCaFile)
+  if (sslCa instanceof Rejected) issues.push(issue("sslCaFile", sslCa.expected))
+
+  if (issues.length > 0) return { _tag: "Invalid", issues }
+  return {
+    _tag: "Valid",
+    settings: { ...out, writers, writer: writers[0]!, readers, sslCa: sslCa as string | undefined }
+  }
+}
+
+/**
+ * The validated settings from `DB_*` variables in a plain record (by
+ * default `process.env`). An unset variable takes its default; a set one
+ * must parse, even when empty.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const result = Settings.fromEnv({ DB_WRITER_HOST: "localhost", DB_USERNAME: "app", DB_PASSWORD: "x" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const fromEnv = (env: Readonly<Record<string, string | undefined>> = process.env): Validation => {
+  const issues: Array<Issue> = []
+  const input: Record<string, unknown> = {}
+  for (const key of keys) {
+    const spec = settings[key] as Setting<unknown, unknown>
+    const text = spec.variable === undefined ? undefined : env[spec.variable]
+    if (text === undefined) {
+      if (spec.required) issues.push(issue(key, "a value, got none"))
+      continue
+    }
+    const parsed = spec.parse(text)
+    if (parsed instanceof Rejected) issues.push(issue(key, parsed.expected))
+    else input[key] = parsed
+  }
+  // As the Effect reader: unreadable variables are reported alone, since defaults in their place would mislead.
+  return issues.length > 0 ? { _tag: "Invalid", issues } : validate(input as SettingsInput)
+}
+
+/**
+ * What every connection needs from the settings, for `Connection.clientConfig`.
+ *
+ * @example
+ * ```ts
+ * import { Connection, Settings } from "@pgfleet/core"
+ *
+ * declare const settings: Settings.Settings
+ * const config = Connection.clientConfig(Settings.connectionOptions(settings), settings.writer)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const connectionOptions = (settings: Settings): ConnectionOptions => {
+  const password = settings.password
+  return {
+    username: settings.username,
+    password: () => password.value(),
+    database: settings.database,
+    applicationName: settings.applicationName,
+    ssl: settings.ssl,
+    sslCa: settings.sslCa,
+    keepAliveIdleMs: settings.keepAliveIdle,
+    connectTimeoutMs: settings.connectTimeout,
+    statementTimeoutMs: settings.statementTimeout,
+    statementTimeoutMode: settings.statementTimeoutMode,
+    types: settings.types
+  }
+}
+
+/**
+ * The README's configuration table, rendered from {@link settings}.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const table: string = Settings.markdownTable()
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const markdownTable = (): string =>
+  [
+    "| variable | default | what it does |",
+    "| --- | --- | --- |",
+    ...Object.entries(settings).map(([key, s]) => `| \`${s.variable ?? key}\` | ${s.shownDefault} | ${s.description} |`)
+  ].join("\n")
+
+/**
+ * `host:port`, the name pgfleet uses for a host in errors, logs, spans and metrics.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.hostLabel({ host: "::1", port: 5432 }) // "[::1]:5432"
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const hostLabel = (address: HostAddress): string =>
+  address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`

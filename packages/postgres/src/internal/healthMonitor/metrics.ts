@@ -1,0 +1,62 @@
+/**
+ * The health monitor's metrics, each tagged with the member's host and its
+ * role at the time of the update (a candidate's role changes with the writer).
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as PostgresMetrics from "../../PostgresMetrics.js"
+import type { DetectedBy, Member, Members } from "./members.js"
+
+const tags = (members: Members, m: Member) => <T extends Metric.Metric<any, any, any>>(metric: T): T =>
+  Metric.tagged(Metric.tagged(metric, "host", m.host), "role", members.roleOf(m)) as T
+
+/** The host went down: counted by what noticed it first, and no longer up. */
+export const down = (members: Members, m: Member, detectedBy: DetectedBy): Effect.Effect<void> =>
+  Effect.zipRight(
+    Metric.increment(Metric.tagged(tags(members, m)(PostgresMetrics.hostDown), "detected_by", detectedBy)),
+    Metric.set(tags(members, m)(PostgresMetrics.hostUp), 0)
+  )
+
+/** A replica's lag behind the writer; the bytes only once the writer's position is known. */
+export const lag = (
+  members: Members,
+  m: Member,
+  lagBytes: number | undefined,
+  lagSeconds: number | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (lagBytes !== undefined) yield* Metric.set(tags(members, m)(PostgresMetrics.replicaLagBytes), lagBytes)
+    if (lagSeconds !== undefined) yield* Metric.set(tags(members, m)(PostgresMetrics.replicaLagSeconds), lagSeconds)
+  })
+
+/** A probe answered: up only when the host is in its role. */
+export const answered = (members: Members, m: Member, inRole: boolean, latencyMs: number): Effect.Effect<void> =>
+  Effect.zipRight(
+    Metric.set(tags(members, m)(PostgresMetrics.hostUp), inRole ? 1 : 0),
+    Metric.update(tags(members, m)(PostgresMetrics.probeLatency), latencyMs)
+  )
+
+/** The connections of the pool that serves the member now. */
+export const poolCounts = (members: Members, m: Member): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const pool = members.poolOf(m)
+    if (pool === undefined) return
+    const counts = pool.counts()
+    const gauge = tags(members, m)(PostgresMetrics.poolConnections)
+    yield* Metric.set(Metric.tagged(gauge, "state", "idle"), counts.idle)
+    yield* Metric.set(Metric.tagged(gauge, "state", "in_use"), counts.inUse)
+    yield* Metric.set(Metric.tagged(gauge, "state", "waiting"), counts.waiting)
+  })
+
+/** How long the member's pool took to open and warm, once when its probe fiber starts. */
+export const warmup = (members: Members, m: Member): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const pool = members.poolOf(m)
+    return pool === undefined
+      ? Effect.void
+      : Metric.set(tags(members, m)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime))
+  })
+
+/** Writes moved to another candidate. */
+export const writerChanged: Effect.Effect<void> = Metric.increment(PostgresMetrics.writerChanges)
