@@ -48,7 +48,8 @@ fs.mkdirSync(app)
 fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
 run("npm", ["install", "--no-audit", "--no-fund", ...tarballs, "typescript@~5.9.3", "@types/node@^20.19.0"], app)
 
-const program = (typed) => `import { Postgres, PostgresLive } from "@pgfleet/postgres"
+const program = (typed) =>
+  `import { Postgres, PostgresLive } from "@pgfleet/postgres"
 import { TestCluster } from "@pgfleet/testing"
 import { ConfigProvider, Effect } from "effect"
 import { spawnSync } from "node:child_process"
@@ -84,7 +85,9 @@ step("node app.mjs")
 const node = spawnSync("node", ["app.mjs"], { cwd: app, encoding: "utf8" })
 process.stdout.write(node.stdout)
 process.stderr.write(node.stderr)
-if (node.status !== 0 || !node.stdout.includes("pg_is_in_recovery() = true")) fail("the program did not read from a standby")
+if (node.status !== 0 || !node.stdout.includes("pg_is_in_recovery() = true")) {
+  fail("the program did not read from a standby")
+}
 
 const strict = {
   strict: true,
@@ -95,16 +98,18 @@ const strict = {
   noUncheckedIndexedAccess: true,
   target: "ES2022",
   lib: ["ES2022"],
-  types: ["node"]
+  types: ["node"],
 }
-for (const [name, options] of [
-  ["nodenext", { module: "nodenext", moduleResolution: "nodenext" }],
-  ["bundler", { module: "preserve", moduleResolution: "bundler" }]
-]) {
+for (
+  const [name, options] of [
+    ["nodenext", { module: "nodenext", moduleResolution: "nodenext" }],
+    ["bundler", { module: "preserve", moduleResolution: "bundler" }],
+  ]
+) {
   step(`tsc, strict, moduleResolution ${name}`)
   fs.writeFileSync(
     path.join(app, `tsconfig.${name}.json`),
-    JSON.stringify({ compilerOptions: { ...strict, ...options }, files: ["app.ts"] }, null, 2)
+    JSON.stringify({ compilerOptions: { ...strict, ...options }, files: ["app.ts"] }, null, 2),
   )
   run(path.join(app, "node_modules/.bin/tsc"), ["-p", `tsconfig.${name}.json`], app)
 }
@@ -121,23 +126,30 @@ for (const [name, names] of Object.entries(expected)) {
   console.log(`${name}: ${actual.length} exports, all ${names.length} of the snapshot`)
   const alias = name.replace(/\W/g, "_")
   touches.push(`import * as ${alias} from "${name}"`)
-  touches.push(`export const ${alias}_values = [${
-    names.filter((n) => n.endsWith(" value")).map((n) => `${alias}.${n.split(" ")[0]}`).join(", ")
-  }] as const`)
+  touches.push(
+    `export const ${alias}_values = [${
+      names.filter((n) => n.endsWith(" value")).map((n) => `${alias}.${n.split(" ")[0]}`).join(", ")
+    }] as const`,
+  )
 }
 fs.writeFileSync(path.join(app, "exports.ts"), touches.join("\n") + "\n")
 fs.writeFileSync(
   path.join(app, "tsconfig.exports.json"),
-  JSON.stringify({ compilerOptions: { ...strict, module: "nodenext", moduleResolution: "nodenext" }, files: ["exports.ts"] })
+  JSON.stringify({
+    compilerOptions: { ...strict, module: "nodenext", moduleResolution: "nodenext" },
+    files: ["exports.ts"],
+  }),
 )
 run(path.join(app, "node_modules/.bin/tsc"), ["-p", "tsconfig.exports.json"], app)
 
 step("require() of the ES modules (Node 20.19+ loads ES modules without top-level await)")
 const required = spawnSync("node", ["-e", "console.log(Object.keys(require('@pgfleet/postgres')).length)"], {
   cwd: app,
-  encoding: "utf8"
+  encoding: "utf8",
 })
-console.log(required.status === 0 ? `require() works: ${required.stdout.trim()} exports` : required.stderr.split("\n")[0])
+console.log(
+  required.status === 0 ? `require() works: ${required.stdout.trim()} exports` : required.stderr.split("\n")[0],
+)
 
 step("npm refuses effect@4 next to the tarballs")
 const clash = path.join(work, "clash")
@@ -145,7 +157,7 @@ fs.mkdirSync(clash)
 fs.writeFileSync(path.join(clash, "package.json"), JSON.stringify({ name: "clash", private: true, type: "module" }))
 const refused = spawnSync("npm", ["install", "--dry-run", "--no-audit", "--no-fund", ...tarballs, "effect@4"], {
   cwd: clash,
-  encoding: "utf8"
+  encoding: "utf8",
 })
 const said = `${refused.stdout}${refused.stderr}`
 if (refused.status === 0 || !said.includes("ERESOLVE")) fail(`npm accepted effect@4 beside pgfleet:\n${said}`)

@@ -27,7 +27,7 @@ const WAY = {
     ["ReaderPick.ts"],
     ["StatementClass.ts"],
     ["Check.ts"],
-    ["index.ts"]
+    ["index.ts"],
   ],
   postgres: [
     ["PostgresError.ts"],
@@ -44,7 +44,7 @@ const WAY = {
     ["internal/fleet/", "Fleet.ts"],
     ["Legacy.ts"],
     ["bin/"],
-    ["index.ts"]
+    ["index.ts"],
   ],
   testing: [
     ["internal/"],
@@ -53,8 +53,8 @@ const WAY = {
     ["TestCluster.ts"],
     ["Load.ts"],
     ["PostgresTest.ts"],
-    ["index.ts"]
-  ]
+    ["index.ts"],
+  ],
 }
 const PACKAGES = Object.keys(WAY)
 
@@ -134,7 +134,9 @@ let cycleArrows = 0
 for (const p of packages) {
   const total = p.files.reduce((n, f) => n + f.lines, 0)
   report.push(`\n@pgfleet/${p.name}: ${p.files.length} files, ${total} lines, in reading order:`)
-  const sorted = [...p.files].sort((a, b) => entryOf(p.name, a.rel) - entryOf(p.name, b.rel) || a.rel.localeCompare(b.rel))
+  const sorted = [...p.files].sort((a, b) =>
+    entryOf(p.name, a.rel) - entryOf(p.name, b.rel) || a.rel.localeCompare(b.rel)
+  )
   for (const f of sorted) report.push(`  ${String(f.lines).padStart(5)}  ${f.rel}`)
   if (args.includes("--rooms")) {
     const cycles = roomCycles(p.files)
@@ -161,16 +163,18 @@ for (const p of packages) {
 report.push(
   args.includes("--rooms")
     ? `\narrows on cycles of rooms: ${cycleArrows}`
-    : `\nimports against the data's way: ${against}`
+    : `\nimports against the data's way: ${against}`,
 )
 
 /** First sentence of a file's module doc comment (or its first comment line). */
-const summary = (text) => {
-  const doc = /^\s*\/\*\*([\s\S]*?)\*\//.exec(text) ?? /^\s*\/\/\s*(.*)/.exec(text)
+const summary = (text, rel) => {
+  if (rel.endsWith("index.ts")) return "the package's exports, one namespace per module"
+  const doc = /^(?:#!.*\n)?\s*\/\*\*([\s\S]*?)\*\//.exec(text)
   if (doc === null) return ""
-  const prose = doc[1].split("\n").map((l) => l.replace(/^\s*\*\s?/, "")).filter((l) => !l.startsWith("@")).join(" ")
-  const first = prose.replace(/\s+/g, " ").trim().split(/(?<=[.:])\s/)[0] ?? ""
-  return first.replace(/[.:]$/, "")
+  const prose = doc[1].split("\n").map((l) => l.replace(/^\s*\*\s?/, "")).filter((l) => !l.startsWith("@"))
+    .join(" ").split("```")[0]
+  const first = prose.replace(/\s+/g, " ").trim().split(/(?<=\.)\s/)[0] ?? ""
+  return first.replace(/\.$/, "")
 }
 const START = "<!-- code map: rendered by `node scripts/house.mjs --write` -->"
 const END = "<!-- end of the code map -->"
@@ -182,9 +186,9 @@ const mapOf = (p) =>
     "| --- | --- | --- |",
     ...[...p.files]
       .sort((a, b) => entryOf(p.name, a.rel) - entryOf(p.name, b.rel) || a.rel.localeCompare(b.rel))
-      .map((f) => `| \`src/${f.rel}\` | ${f.lines} | ${summary(f.text).replace(/\|/g, "\\|")} |`),
+      .map((f) => `| \`src/${f.rel}\` | ${f.lines} | ${summary(f.text, f.rel).replace(/\|/g, "\\|")} |`),
     "",
-    END
+    END,
   ].join("\n")
 
 for (const p of packages) {

@@ -10,7 +10,7 @@ export const publicExports = (entry) => {
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     target: ts.ScriptTarget.ES2022,
     noEmit: true,
-    skipLibCheck: true
+    skipLibCheck: true,
   })
   const checker = program.getTypeChecker()
   const kind = (symbol) => {

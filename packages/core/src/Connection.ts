@@ -5,11 +5,11 @@
  * @since 0.2.0
  */
 import pg from "pg"
-import type { HostAddress } from "./Settings.js"
+import type { HostAddress, Settings } from "./Settings.js"
 
 /**
- * What every connection to every host shares; `Settings.connectionOptions`
- * builds it from validated settings.
+ * What every connection to every host shares; {@link fromSettings} builds it
+ * from validated settings.
  *
  * @since 0.2.0
  * @category models
@@ -29,6 +29,40 @@ export interface ConnectionOptions {
   readonly statementTimeoutMs: number
   readonly statementTimeoutMode: "startup" | "set"
   readonly types: pg.CustomTypesConfig | undefined
+}
+
+/**
+ * What every connection of validated settings shares.
+ *
+ * @example
+ * ```ts
+ * import { Connection, Settings } from "@pgfleet/core"
+ *
+ * const result = Settings.validate({ writerHosts: ["db"], username: "app", password: "secret" })
+ * if (result._tag === "Valid") {
+ *   const { settings } = result
+ *   const config = Connection.clientConfig(Connection.fromSettings(settings), settings.writer)
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromSettings = (settings: Settings): ConnectionOptions => {
+  const password = settings.password
+  return {
+    username: settings.username,
+    password: () => password.value(),
+    database: settings.database,
+    applicationName: settings.applicationName,
+    ssl: settings.ssl,
+    sslCa: settings.sslCa,
+    keepAliveIdleMs: settings.keepAliveIdle,
+    connectTimeoutMs: settings.connectTimeout,
+    statementTimeoutMs: settings.statementTimeout,
+    statementTimeoutMode: settings.statementTimeoutMode,
+    types: settings.types
+  }
 }
 
 const ssl = (options: ConnectionOptions): pg.ClientConfig["ssl"] => {
@@ -124,9 +158,9 @@ export const connectionUrl = (options: ConnectionOptions, address: HostAddress):
   const host = address.host.includes(":") ? `[${address.host}]` : address.host
   const query = new URLSearchParams({ application_name: options.applicationName })
   if (options.ssl !== "disable") query.set("sslmode", options.ssl)
-  return `postgresql://${percentEncoded(options.username)}:${percentEncoded(options.password())}@${host}:${address.port}/${
-    percentEncoded(options.database)
-  }?${query}`
+  return `postgresql://${percentEncoded(options.username)}:${
+    percentEncoded(options.password())
+  }@${host}:${address.port}/${percentEncoded(options.database)}?${query}`
 }
 
 /**

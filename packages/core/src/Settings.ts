@@ -11,7 +11,6 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as util from "node:util"
 import type pg from "pg"
-import type { ConnectionOptions } from "./Connection.js"
 
 /**
  * @example
@@ -81,6 +80,8 @@ export class Rejected {
 export type Check<A> = A | Rejected
 
 const REDACTED = "<redacted>"
+/** Outside the object, so no property, spread or serialiser can reach it. */
+const secrets = new WeakMap<Secret, string>()
 
 /**
  * A string that prints as `<redacted>` (`String`, `JSON.stringify`,
@@ -100,20 +101,32 @@ const REDACTED = "<redacted>"
  * @category models
  */
 export class Secret {
-  readonly #value: string
   constructor(value: string) {
-    this.#value = value
+    secrets.set(this, value)
   }
-  /** The secret itself. */
+  /**
+   * The secret itself.
+   *
+   * @since 0.2.0
+   */
   value(): string {
-    return this.#value
+    return secrets.get(this)!
   }
+  /**
+   * @since 0.2.0
+   */
   toString(): string {
     return REDACTED
   }
+  /**
+   * @since 0.2.0
+   */
   toJSON(): string {
     return REDACTED
   }
+  /**
+   * @since 0.2.0
+   */
   [util.inspect.custom](): string {
     return REDACTED
   }
@@ -589,8 +602,10 @@ export type SettingsInput =
  * ```ts
  * import { Settings } from "@pgfleet/core"
  *
- * declare const settings: Settings.Settings
- * const waitMs: number = settings.poolTimeout
+ * const result = Settings.validate({ writerHosts: ["db"], username: "app", password: "secret" })
+ * if (result._tag === "Valid") {
+ *   const waitMs: number = result.settings.poolTimeout // 10000
+ * }
  * ```
  *
  * @since 0.2.0
@@ -652,7 +667,7 @@ export type Validation =
  * ```ts
  * import { Settings } from "@pgfleet/core"
  *
- * const result = Settings.fromEnv(process.env)
+ * const result = Settings.fromEnv({ DB_WRITER_HOST: "localhost", DB_USERNAME: "app", DB_PASSWORD: "x" })
  * if (result._tag === "Invalid") throw new Settings.SettingsError(result.issues)
  * ```
  *
@@ -660,6 +675,9 @@ export type Validation =
  * @category errors
  */
 export class SettingsError extends Error {
+  /**
+   * @since 0.2.0
+   */
   override readonly name = "SettingsError"
   constructor(readonly issues: ReadonlyArray<Issue>) {
     super(`invalid settings:\n${issues.map((i) => `  ${i.variable}: expected ${i.expected}`).join("\n")}`)
@@ -831,37 +849,6 @@ export const fromEnv = (env: Readonly<Record<string, string | undefined>> = proc
   }
   // As the Effect reader: unreadable variables are reported alone, since defaults in their place would mislead.
   return issues.length > 0 ? { _tag: "Invalid", issues } : validate(input as SettingsInput)
-}
-
-/**
- * What every connection needs from the settings, for `Connection.clientConfig`.
- *
- * @example
- * ```ts
- * import { Connection, Settings } from "@pgfleet/core"
- *
- * declare const settings: Settings.Settings
- * const config = Connection.clientConfig(Settings.connectionOptions(settings), settings.writer)
- * ```
- *
- * @since 0.2.0
- * @category constructors
- */
-export const connectionOptions = (settings: Settings): ConnectionOptions => {
-  const password = settings.password
-  return {
-    username: settings.username,
-    password: () => password.value(),
-    database: settings.database,
-    applicationName: settings.applicationName,
-    ssl: settings.ssl,
-    sslCa: settings.sslCa,
-    keepAliveIdleMs: settings.keepAliveIdle,
-    connectTimeoutMs: settings.connectTimeout,
-    statementTimeoutMs: settings.statementTimeout,
-    statementTimeoutMode: settings.statementTimeoutMode,
-    types: settings.types
-  }
 }
 
 /**

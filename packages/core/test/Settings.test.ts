@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as util from "node:util"
 import { describe, expect, it } from "vitest"
-import { Settings } from "../src/index.js"
+import { Connection, Settings } from "../src/index.js"
 
 const PASSWORD = "p@ss:w/rd#?%&= ü"
 const env = { DB_WRITER_HOST: "db-primary.internal", DB_USERNAME: "app", DB_PASSWORD: PASSWORD }
@@ -115,33 +115,62 @@ describe("Settings", () => {
     [{ DB_MIN_POOL_SIZE: "0" }, "DB_MIN_POOL_SIZE: expected a whole number greater than 0, got 0"],
     [{ DB_PORT: "70000" }, "DB_PORT: expected a number from 1 to 65535, got 70000"],
     // duration
-    [{ DB_HEALTH_CHECK_INTERVAL_MS: "1e3" }, `DB_HEALTH_CHECK_INTERVAL_MS: expected a whole number (digits only), got "1e3"`],
+    [
+      { DB_HEALTH_CHECK_INTERVAL_MS: "1e3" },
+      `DB_HEALTH_CHECK_INTERVAL_MS: expected a whole number (digits only), got "1e3"`
+    ],
     [{ DB_POOL_TIMEOUT: "10.5" }, `DB_POOL_TIMEOUT: expected a whole number (digits only), got "10.5"`],
     [{ DB_CONNECT_TIMEOUT_MS: "" }, `DB_CONNECT_TIMEOUT_MS: expected a whole number (digits only), got ""`],
     [{ DB_POOL_TIMEOUT: "0" }, "DB_POOL_TIMEOUT: expected a duration greater than 0, got 0"],
     // literal
-    [{ DB_READER_STRATEGY: "fastest" }, `DB_READER_STRATEGY: expected one of random, round-robin, least-connections, got "fastest"`],
+    [
+      { DB_READER_STRATEGY: "fastest" },
+      `DB_READER_STRATEGY: expected one of random, round-robin, least-connections, got "fastest"`
+    ],
     [{ DB_SSL_MODE: "on" }, `DB_SSL_MODE: expected one of disable, require, verify-full, got "on"`],
     // boolean
     [{ DB_TRANSFORM_JSON: "yes" }, `DB_TRANSFORM_JSON: expected true or false, got "yes"`],
     // text
     [{ DB_USERNAME: " " }, "DB_USERNAME: expected a value, got an empty one"],
     // hosts
-    [{ DB_WRITER_HOST: " " }, `DB_WRITER_HOST: expected host or host:port entries; malformed entry: "" is not host or host:port`],
+    [
+      { DB_WRITER_HOST: " " },
+      `DB_WRITER_HOST: expected host or host:port entries; malformed entry: "" is not host or host:port`
+    ],
     [{ DB_READER_HOSTS: "replica-1:http" }, `malformed entry: "replica-1:http" is not host or host:port`],
-    [{ DB_READER_HOSTS: "replica-1:99999" }, `DB_READER_HOSTS: expected host or host:port entries; malformed entry: "replica-1:99999" has port 99999, expected 1-65535`],
-    [{ DB_READER_HOSTS: "replica-1,replica-1:5432" }, "DB_READER_HOSTS: expected distinct entries; duplicate entry: replica-1:5432"],
+    [
+      { DB_READER_HOSTS: "replica-1:99999" },
+      `DB_READER_HOSTS: expected host or host:port entries; malformed entry: "replica-1:99999" has port 99999, expected 1-65535`
+    ],
+    [
+      { DB_READER_HOSTS: "replica-1,replica-1:5432" },
+      "DB_READER_HOSTS: expected distinct entries; duplicate entry: replica-1:5432"
+    ],
     // cross-checks
-    [{ DB_MIN_POOL_SIZE: "5", DB_MAX_POOL_SIZE: "2" }, "DB_MIN_POOL_SIZE: expected at most DB_MAX_POOL_SIZE (2), got 5"],
+    [
+      { DB_MIN_POOL_SIZE: "5", DB_MAX_POOL_SIZE: "2" },
+      "DB_MIN_POOL_SIZE: expected at most DB_MAX_POOL_SIZE (2), got 5"
+    ],
     // file
-    [{ DB_SSL_CA_FILE: "/nonexistent/ca.pem" }, "DB_SSL_CA_FILE: expected a readable PEM file, could not read /nonexistent/ca.pem"],
-    [{ DB_SSL_CA_FILE: file("not.pem", "this is not a certificate\n") }, "holds none that parses (no BEGIN CERTIFICATE block)"],
-    [{ DB_SSL_CA_FILE: file("broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }, "holds none that parses"]
+    [
+      { DB_SSL_CA_FILE: "/nonexistent/ca.pem" },
+      "DB_SSL_CA_FILE: expected a readable PEM file, could not read /nonexistent/ca.pem"
+    ],
+    [
+      { DB_SSL_CA_FILE: file("not.pem", "this is not a certificate\n") },
+      "holds none that parses (no BEGIN CERTIFICATE block)"
+    ],
+    [
+      { DB_SSL_CA_FILE: file("broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") },
+      "holds none that parses"
+    ]
   ]
   for (const [overrides, expected] of invalid) {
     it(`${JSON.stringify(overrides)} is rejected, naming its variable`, () => {
       const found = rejectedEnv(overrides)
-      expect(found.some((line) => line.includes(expected)), `${found.join("\n")}\nshould include\n${expected}`).toBe(true)
+      expect(found.some((line) => line.includes(expected)), `${found.join("\n")}\nshould include\n${expected}`).toBe(
+        true
+      )
       expect(found.join("\n")).not.toContain("w/rd")
     })
   }
@@ -209,8 +238,8 @@ describe("Settings", () => {
     expect(String(s.password)).toBe("<redacted>")
     expect(util.inspect(s.password)).toBe("<redacted>")
     expect(Object.keys(s.password)).toEqual([])
-    expect(Settings.connectionOptions(s).password()).toBe(PASSWORD)
-    expect(JSON.stringify(Settings.connectionOptions(s))).not.toContain("w/rd")
+    expect(Connection.fromSettings(s).password()).toBe(PASSWORD)
+    expect(JSON.stringify(Connection.fromSettings(s))).not.toContain("w/rd")
   })
 
   it("connectionOptions carries what every connection shares, in milliseconds", () => {
@@ -221,7 +250,9 @@ describe("Settings", () => {
       statementTimeout: 250,
       statementTimeoutMode: "set"
     }))
-    const { password, ...rest } = Settings.connectionOptions(s)
+    // Settings cannot import Connection (it comes later), so this is where the two types are held together.
+    const options: Connection.ConnectionOptions = Connection.fromSettings(s)
+    const { password, ...rest } = options
     expect(password()).toBe(PASSWORD)
     expect(rest).toEqual({
       username: "app",

@@ -6,14 +6,14 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { Connection, Failure } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
-import { Connection, Failure } from "@pgfleet/core"
-import { clientConfig } from "./internal/pgOptions.js"
+import { clientConfig } from "./internal/postgresConfig.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -327,7 +327,9 @@ export const make = (
           : new PostgresError({
             reason: "ConnectFailed",
             host,
-            message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${Failure.describe(cause)}`,
+            message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${
+              Failure.describe(cause)
+            }`,
             cause
           })
       }),

@@ -97,7 +97,8 @@ const withEffectTypes = (spec: Core.Setting<unknown, unknown>): Setting<unknown,
         default: spec.default === undefined ? undefined : Duration.millis(spec.default as number),
         parse: (text) => mapCheck(spec.parse(text), (ms) => Duration.millis(ms as number)),
         // Keeps the duration as given; core only judges its length.
-        check: (value) => mapCheck(spec.check(durationIn(value)), () => Duration.decode(value as Duration.DurationInput))
+        check: (value) =>
+          mapCheck(spec.check(durationIn(value)), () => Duration.decode(value as Duration.DurationInput))
       }
     case "secret":
       return {

@@ -1,4 +1,6 @@
 /**
+ * The replicas' pools as a service, one per `DB_READER_HOSTS` entry, opened at the same time.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"

@@ -1,4 +1,7 @@
 /**
+ * The primary's pool as a service: opened, warmed and role-checked when its layer is built, moved to
+ * another candidate when the primary changes, and closed by its finalizer.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -10,6 +13,7 @@
  * @since 0.1.0
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
+import { Failure, Probe } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,8 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as HostPool from "./HostPool.js"
-import { Failure, Probe } from "@pgfleet/core"
-import { clientConfig } from "./internal/pgOptions.js"
+import { clientConfig } from "./internal/postgresConfig.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel, PostgresConfig } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"

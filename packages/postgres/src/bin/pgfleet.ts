@@ -9,9 +9,9 @@
  *
  * @since 0.1.0
  */
+import { Check } from "@pgfleet/core"
 import * as fs from "node:fs"
 import * as util from "node:util"
-import { check, render } from "../internal/check.js"
 
 const usage = "usage: pgfleet check [--json] [--env-file <path>]"
 
@@ -29,8 +29,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   if (values["env-file"] !== undefined) {
     Object.assign(env, util.parseEnv(fs.readFileSync(values["env-file"], "utf8")))
   }
-  const report = await check(env)
-  console.log(values.json ? JSON.stringify(report, null, 2) : render(report))
+  const report = await Check.check(env)
+  console.log(values.json ? JSON.stringify(report, null, 2) : Check.render(report))
   return report.exitCode
 }
 

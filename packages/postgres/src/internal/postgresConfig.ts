@@ -2,11 +2,11 @@
  * PostgresConfig's settings in core's terms (durations in milliseconds, the
  * password a `Secret`), for the core functions that take them.
  */
-import type { Connection } from "@pgfleet/core"
-import { Settings } from "@pgfleet/core"
+import { Connection, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
-import type { PostgresSettings } from "../PostgresConfig.js"
+import type pg from "pg"
+import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
 
 // Per settings object: both are asked for on every new connection.
 const cores = new WeakMap<PostgresSettings, Settings.Settings>()
@@ -33,8 +33,16 @@ export const toCore = (settings: PostgresSettings): Settings.Settings => {
 export const connectionOptions = (settings: PostgresSettings): Connection.ConnectionOptions => {
   let o = options.get(settings)
   if (o === undefined) {
-    o = Settings.connectionOptions(toCore(settings))
+    o = Connection.fromSettings(toCore(settings))
     options.set(settings, o)
   }
   return o
 }
+
+/** `pg.Client` options for one host. */
+export const clientConfig = (settings: PostgresSettings, address: HostAddress): pg.ClientConfig =>
+  Connection.clientConfig(connectionOptions(settings), address)
+
+/** A `postgresql://` URL for one host, every byte of user, password and database percent-encoded. */
+export const connectionUrl = (settings: PostgresSettings, address: HostAddress): Redacted.Redacted =>
+  Redacted.make(Connection.connectionUrl(connectionOptions(settings), address))

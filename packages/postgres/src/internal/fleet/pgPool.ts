@@ -1,11 +1,15 @@
+/**
+ * `RoutedPool`: a `pg.Pool` whose queries go through the fleet's routing, health and retry, for
+ * drizzle, Kysely and plain `pg`.
+ */
 import { SqlError } from "@effect/sql/SqlError"
+import { Failure } from "@pgfleet/core"
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresError } from "../../PostgresError.js"
-import { Failure } from "@pgfleet/core"
 import type { RoutedQuery } from "../postgres/fleetClient.js"
 import * as pgQuery from "../postgres/pgQuery.js"
 

@@ -4,7 +4,7 @@
  * Only failed probes mark a host down, and a host that goes down has
  * everything still running on it ended at once.
  */
-import { Failure, HostState, Probe } from "@pgfleet/core"
+import { Connection, Failure, HostState, Probe } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
@@ -12,7 +12,7 @@ import type * as Scope from "effect/Scope"
 import pg from "pg"
 import type { PostgresSettings } from "../../PostgresConfig.js"
 import type * as WriterPool from "../../WriterPool.js"
-import { clientConfig, destroySocket } from "../pgOptions.js"
+import { clientConfig } from "../postgresConfig.js"
 import type { Member, Members } from "./members.js"
 import * as Metrics from "./metrics.js"
 
@@ -50,7 +50,7 @@ export interface Deps {
 export const prober = (settings: PostgresSettings, m: Member) => {
   let client: pg.Client | undefined
   const reset = Effect.sync(() => {
-    destroySocket(client)
+    Connection.destroySocket(client)
     client = undefined
   })
   const probe = Effect.tryPromise(async () => {

@@ -1,3 +1,7 @@
+/**
+ * `pg.auto`: routes each statement by its classification, and keeps a fiber's reads after its writes
+ * (read-your-writes by WAL position).
+ */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"

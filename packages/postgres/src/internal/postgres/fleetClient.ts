@@ -1,3 +1,7 @@
+/**
+ * The routed `PgClient`s behind `pg.writer`, `pg.reader` and `pg.auto`: each statement picks its host,
+ * runs on a connection of its own, reports failures to health and is retried elsewhere when it reads.
+ */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -24,14 +28,13 @@ import type { PostgresSettings } from "../../PostgresConfig.js"
 import { PostgresError } from "../../PostgresError.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
 import * as ReaderRouter from "../../ReaderRouter.js"
-import { connectionUrl } from "../pgOptions.js"
+import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
 import type { Operation, Runner } from "./fleetStatement.js"
 import { wrapConstructor } from "./fleetStatement.js"
 import type { Listener } from "./listen.js"
 import * as pgQuery from "./pgQuery.js"
 import * as StatementErrors from "./statementErrors.js"
-
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
 export interface Target {

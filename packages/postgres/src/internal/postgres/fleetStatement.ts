@@ -1,3 +1,7 @@
+/**
+ * Statements whose execution runs through the fleet's runner (routing, retry, span) instead of one
+ * fixed connection.
+ */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import type * as Effect from "effect/Effect"

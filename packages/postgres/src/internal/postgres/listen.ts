@@ -1,3 +1,7 @@
+/**
+ * One `LISTEN` connection per fleet, to the writer, shared by every channel and following the writer
+ * when it moves.
+ */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Connection, Failure } from "@pgfleet/core"
 import * as Deferred from "effect/Deferred"

@@ -1,3 +1,7 @@
+/**
+ * One node-postgres query as an Effect: failures as `SqlError`s, and an interrupt that sends
+ * PostgreSQL's cancel request.
+ */
 import { SqlError } from "@effect/sql/SqlError"
 import { Connection, Failure } from "@pgfleet/core"
 import * as Effect from "effect/Effect"

@@ -1,12 +1,22 @@
-import * as ConfigProvider from "effect/ConfigProvider"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
-import * as PostgresConfig from "../PostgresConfig.js"
-import { Failure, Probe } from "@pgfleet/core"
-import { clientConfig } from "./pgOptions.js"
+/**
+ * The `pgfleet check` table: connects to every host of a `DB_*`
+ * configuration, asks each the health probe's question, and says whether the
+ * fleet is usable, with an exit code for deploy pipelines.
+ *
+ * @since 0.2.0
+ */
+import * as Connection from "./Connection.js"
+import * as Failure from "./Failure.js"
+import * as Probe from "./Probe.js"
+import type { HostAddress } from "./Settings.js"
+import * as Settings from "./Settings.js"
 
-/** What `pgfleet check` found on one host. */
+/**
+ * What `pgfleet check` found on one host.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export interface HostReport {
   readonly host: string
   /** `candidate`: one of several `DB_WRITER_HOST` entries, of which exactly one must be the primary. */
@@ -21,6 +31,13 @@ export interface HostReport {
   readonly error: string | undefined
 }
 
+/**
+ * What `pgfleet check` found: `exitCode` 0 healthy, 1 degraded (a replica
+ * down, lagging or in the wrong role), 2 misconfigured or the writer unusable.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export interface Report {
   readonly status: "healthy" | "degraded" | "unusable" | "misconfigured"
   readonly exitCode: 0 | 1 | 2
@@ -32,10 +49,11 @@ const EXTRA_SQL = `SELECT current_setting('server_version') AS version,
   COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls`
 
 /** One connection to one host, the probe question and the server's version and TLS, within the configured timeouts. */
-const probe = (settings: PostgresSettings, address: HostAddress) => {
+const probe = (settings: Settings.Settings, address: HostAddress) => {
   const started = performance.now()
-  const timeoutMs = Duration.toMillis(settings.connectTimeout) + Duration.toMillis(settings.healthCheckTimeout)
-  return Probe.onOwnConnection(clientConfig(settings, address), timeoutMs, async (client) => {
+  const timeoutMs = settings.connectTimeout + settings.healthCheckTimeout
+  const config = Connection.clientConfig(Connection.fromSettings(settings), address)
+  return Probe.onOwnConnection(config, timeoutMs, async (client) => {
     const { rows: [row] } = await client.query<Probe.ProbeRow>(Probe.PROBE_SQL)
     const probeMs = performance.now() - started
     const { rows: [extra] } = await client.query<{ version: string; tls: boolean }>(EXTRA_SQL)
@@ -43,16 +61,31 @@ const probe = (settings: PostgresSettings, address: HostAddress) => {
   })
 }
 
-/** Connects to every host of the `DB_*` configuration in `env` and says whether the fleet is usable. */
+/**
+ * Connects to every host of the `DB_*` configuration in `env` and says whether the fleet is usable.
+ *
+ * @example
+ * ```ts
+ * import { Check } from "@pgfleet/core"
+ *
+ * const report = await Check.check({ DB_WRITER_HOST: "db", DB_USERNAME: "app", DB_PASSWORD: "x", DB_POOL_TIMEOUT: "soon" })
+ * report.status // "misconfigured": DB_POOL_TIMEOUT is not a number
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
 export const check = async (env: Readonly<Record<string, string | undefined>>): Promise<Report> => {
-  const provider = ConfigProvider.fromMap(
-    new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
-  )
-  const parsed = Effect.runSync(Effect.either(Effect.withConfigProvider(PostgresConfig.fromEnv, provider)))
-  if (parsed._tag === "Left") {
-    return { status: "misconfigured", exitCode: 2, problems: [String(parsed.left)], hosts: [] }
+  const parsed = Settings.fromEnv(env)
+  if (parsed._tag === "Invalid") {
+    return {
+      status: "misconfigured",
+      exitCode: 2,
+      problems: [new Settings.SettingsError(parsed.issues).message],
+      hosts: []
+    }
   }
-  const settings = parsed.right
+  const { settings } = parsed
   const writerRole = settings.writers.length === 1 ? "primary" as const : "candidate" as const
   const members = [
     ...settings.writers.map((address) => ({ address, expectedRole: writerRole })),
@@ -71,7 +104,7 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
     ? Probe.lsnBytes(writerResult.value.row.lsn)
     : undefined
   const hosts = members.map((member, i): HostReport => {
-    const host = PostgresConfig.hostLabel(member.address)
+    const host = Settings.hostLabel(member.address)
     const result = results[i]!
     if (result.status === "rejected") {
       return {
@@ -96,22 +129,20 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
       reachable: true,
       tls: extra.tls,
       serverVersion: extra.version,
-      lagBytes: standby && writerLsn !== undefined && row.lsn !== null
-        ? Math.max(0, Number(writerLsn - Probe.lsnBytes(row.lsn)))
-        : undefined,
+      lagBytes: standby ? Probe.read(row, writerLsn).lagBytes : undefined,
       lagSeconds: standby ? row.lag_seconds : undefined,
       probeMs: Math.round(probeMs * 10) / 10,
       error: undefined
     }
   })
-  const maxLagSeconds = Duration.toSeconds(settings.maxReplicaLag)
+  const maxLagSeconds = settings.maxReplicaLag / 1000
   const problems: Array<string> = []
   let exitCode: 0 | 1 | 2 = 0
   if (writerRole === "candidate" && primaries.length !== 1) {
     problems.push(
       primaries.length === 0
         ? "no DB_WRITER_HOST candidate is a primary"
-        : `split brain: ${primaries.map((m) => PostgresConfig.hostLabel(m.address)).join(" and ")} are all primaries`
+        : `split brain: ${primaries.map((m) => Settings.hostLabel(m.address)).join(" and ")} are all primaries`
     )
     exitCode = 2
   }
@@ -139,7 +170,19 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
 
 const cell = (v: unknown) => v === undefined ? "-" : typeof v === "boolean" ? (v ? "yes" : "no") : String(v)
 
-/** The report as a plain-text table, then the problems. */
+/**
+ * The report as a plain-text table, then the problems.
+ *
+ * @example
+ * ```ts
+ * import { Check } from "@pgfleet/core"
+ *
+ * const text = Check.render({ status: "misconfigured", exitCode: 2, problems: ["DB_WRITER_HOST: expected a value"], hosts: [] })
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
 export const render = (report: Report): string => {
   const header = ["host", "expected", "observed", "reachable", "tls", "version", "lag bytes", "lag s", "probe ms"]
   const rows = report.hosts.map((h) =>
