@@ -5,11 +5,13 @@
 //   node scripts/house.mjs --rooms    the same count for any checkout, old ones too: rooms are folders
 //                                     and top-level files, and an arrow runs back up when it lies on a
 //                                     cycle of rooms (--root DIR to measure another checkout)
+//   node scripts/house.mjs --longest  the five longest functions of each package (--root works here too)
 //   node scripts/house.mjs --write    renders each package's "map of the code" into its README
 //   node scripts/house.mjs --check    fails on an import against the data's way, a file missing from
 //                                     the table below, or a README map that is out of date (CI)
 import * as fs from "node:fs"
 import * as path from "node:path"
+import ts from "typescript"
 
 /**
  * The data's way, one package after another and, inside each, one level after another. A file may
@@ -118,6 +120,33 @@ const roomCycles = (files) => {
   return [...edges.values()].filter(([from, to]) => reaches(to, from)).map(([from, to]) => `${from} -> ${to}`)
 }
 
+/** Functions (declarations, arrows, methods) by the lines they span, longest first. */
+const longestFunctions = (files, count) => {
+  const found = []
+  for (const f of files) {
+    const source = ts.createSourceFile(f.rel, f.text, ts.ScriptTarget.Latest, true)
+    const visit = (node) => {
+      if (ts.isFunctionLike(node) && "body" in node && node.body !== undefined) {
+        const line = (pos) => source.getLineAndCharacterOfPosition(pos).line
+        const name = node.name?.getText(source) ??
+          (ts.isVariableDeclaration(node.parent) || ts.isPropertyAssignment(node.parent)
+            ? node.parent.name.getText(source)
+            : "(anonymous)")
+        const start = line(node.getStart(source))
+        found.push({ file: f.rel, start, where: `${f.rel}:${start + 1} ${name}`, lines: line(node.end) - start + 1 })
+      }
+      ts.forEachChild(node, visit)
+    }
+    visit(source)
+  }
+  // A function whose whole body is another (make = () => Effect.gen(function*() { ... })) counts once.
+  const outer = found.filter((fn) =>
+    !found.some((o) => o !== fn && o.file === fn.file && o.start <= fn.start && o.start + o.lines >= fn.start + fn.lines &&
+      o.lines - fn.lines <= 4 && o.start < fn.start)
+  )
+  return outer.sort((a, b) => b.lines - a.lines).slice(0, count)
+}
+
 const problems = []
 const report = []
 report.push("package graph (an arrow: imports):")
@@ -138,6 +167,9 @@ for (const p of packages) {
     entryOf(p.name, a.rel) - entryOf(p.name, b.rel) || a.rel.localeCompare(b.rel)
   )
   for (const f of sorted) report.push(`  ${String(f.lines).padStart(5)}  ${f.rel}`)
+  if (args.includes("--longest")) {
+    for (const fn of longestFunctions(p.files, 5)) report.push(`  longest: ${String(fn.lines).padStart(4)} lines  ${fn.where}`)
+  }
   if (args.includes("--rooms")) {
     const cycles = roomCycles(p.files)
     cycleArrows += cycles.length

@@ -209,69 +209,38 @@ const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Du
     yield* Effect.timeout(ended, "1 second").pipe(Effect.ignore)
   })
 
+/** The pool's options: sizes and timeouts from the settings, and a client that answers a dead connection's waits. */
+const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig): pg.PoolConfig => {
+  const statementTimeout = Duration.toMillis(settings.statementTimeout)
+  return {
+    ...config,
+    max: settings.maxPoolSize,
+    min: settings.minPoolSize,
+    idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
+    maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
+    // The pool's timeout bounds the wait for a free connection; the client's, one connect.
+    connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
+    Client: class extends pg.Client {
+      constructor(c?: pg.ClientConfig) {
+        // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
+        super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
+        answerWhenDead((this as unknown as { connection: Connection }).connection)
+      }
+    },
+    ...(statementTimeout > 0 && settings.statementTimeoutMode === "set"
+      ? {
+        onConnect: (client: pg.ClientBase) => client.query(`SET statement_timeout = ${Math.round(statementTimeout)}`)
+      }
+      : {})
+  }
+}
+
 /**
- * Opens the pool for one host, warms `DB_MIN_POOL_SIZE` connections with
- * exponential backoff, verifies the host's role, and registers a finalizer
- * that closes it. Fails with a `PostgresError` naming the host.
- *
- * @since 0.1.0
- * @category constructors
+ * Warms the pool and checks the host's role, retrying what can mend itself
+ * with the settings' backoff; the log line runs only when another attempt follows.
  */
-export const make = (
-  options: MakeOptions
-): Effect.Effect<HostPool, PostgresError, Scope.Scope | Reactivity.Reactivity> =>
+const open = (pool: pg.Pool, host: string, role: Role, settings: PostgresSettings) =>
   Effect.gen(function*() {
-    const { address, role, settings } = options
-    const host = hostLabel(address)
-    const config = clientConfig(settings, address)
-    const statementTimeout = Duration.toMillis(settings.statementTimeout)
-    const runtime = yield* Effect.runtime<never>()
-    const started = Date.now()
-
-    const pool = new pg.Pool({
-      ...config,
-      max: settings.maxPoolSize,
-      min: settings.minPoolSize,
-      idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
-      maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
-      // The pool's timeout bounds the wait for a free connection; the client's, one connect.
-      connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
-      Client: class extends pg.Client {
-        constructor(c?: pg.ClientConfig) {
-          // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
-          super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
-          answerWhenDead((this as unknown as { connection: Connection }).connection)
-        }
-      },
-      ...(statementTimeout > 0 && settings.statementTimeoutMode === "set"
-        ? {
-          onConnect: (client: pg.ClientBase) => client.query(`SET statement_timeout = ${Math.round(statementTimeout)}`)
-        }
-        : {})
-    })
-    // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
-    pool.on("error", (error) => {
-      Runtime.runFork(runtime)(
-        Effect.logDebug("pgfleet: idle connection lost").pipe(
-          Effect.annotateLogs({ host, role, error: Failure.describe(error) })
-        )
-      )
-    })
-    const checkedOut = new Set<pg.PoolClient>()
-    /** Connections of ours to this host outside the pool (`listen`). */
-    const others = new Set<pg.Client>()
-    pool.on("acquire", (client) => checkedOut.add(client))
-    pool.on("release", (_err, client) => checkedOut.delete(client))
-    pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
-
-    yield* Effect.addFinalizer(() =>
-      close(pool, checkedOut, settings.closeGrace, config).pipe(
-        // A closed pool's host is no longer ours to use: `listen` reconnects to the current writer.
-        Effect.zipRight(Effect.sync(() => others.forEach(Connection.destroySocket))),
-        Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
-      )
-    )
-
     let attempts = 0
     let lastError: unknown
     const attempt = Effect.gen(function*() {
@@ -335,6 +304,51 @@ export const make = (
       }),
       Effect.withSpan("pgfleet.pool.open", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
     )
+  })
+
+/**
+ * Opens the pool for one host, warms `DB_MIN_POOL_SIZE` connections with
+ * exponential backoff, verifies the host's role, and registers a finalizer
+ * that closes it. Fails with a `PostgresError` naming the host.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: MakeOptions
+): Effect.Effect<HostPool, PostgresError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const { address, role, settings } = options
+    const host = hostLabel(address)
+    const config = clientConfig(settings, address)
+    const runtime = yield* Effect.runtime<never>()
+    const started = Date.now()
+
+    const pool = new pg.Pool(poolOptions(settings, config))
+    // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
+    pool.on("error", (error) => {
+      Runtime.runFork(runtime)(
+        Effect.logDebug("pgfleet: idle connection lost").pipe(
+          Effect.annotateLogs({ host, role, error: Failure.describe(error) })
+        )
+      )
+    })
+    const checkedOut = new Set<pg.PoolClient>()
+    /** Connections of ours to this host outside the pool (`listen`). */
+    const others = new Set<pg.Client>()
+    pool.on("acquire", (client) => checkedOut.add(client))
+    pool.on("release", (_err, client) => checkedOut.delete(client))
+    pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
+
+    yield* Effect.addFinalizer(() =>
+      close(pool, checkedOut, settings.closeGrace, config).pipe(
+        // A closed pool's host is no longer ours to use: `listen` reconnects to the current writer.
+        Effect.zipRight(Effect.sync(() => others.forEach(Connection.destroySocket))),
+        Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
+      )
+    )
+
+    yield* open(pool, host, role, settings)
 
     const client = yield* PgClient.fromPool({
       acquire: Effect.succeed(pool),

@@ -82,6 +82,8 @@ export interface Options {
   readonly notifyVia?: SqlClient.SqlClient | undefined
 }
 
+type Run = (pool: HostPool) => Effect.Effect<pg.QueryResult, SqlError>
+
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 
 /**
@@ -108,6 +110,251 @@ const transformsOf = (settings: PostgresSettings) => {
   }
 }
 
+/** The span attributes of where a statement ran, and why. */
+const annotate = (span: Tracer.Span, target: Target) => {
+  span.attribute("server.address", target.pool.address.host)
+  span.attribute("server.port", target.pool.address.port)
+  span.attribute("pgfleet.route", target.route)
+  if (target.strategy !== undefined) span.attribute("pgfleet.strategy", target.strategy)
+  if (target.reason !== undefined) {
+    span.attribute("pgfleet.classification", target.read ? "read" : "write")
+    span.attribute("pgfleet.reason", target.reason)
+  }
+  if (target.skipped !== undefined && target.skipped.length > 0) {
+    span.attribute("pgfleet.skipped", target.skipped.map((s) => `${s.host}:${s.reason}`).join(","))
+  }
+}
+
+/** Rows, or one array of rows a statement for multi-statement text. */
+const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
+  Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
+
+/**
+ * Inside a transaction, a statement joins its connection; with a statement
+ * transformer installed, @effect/sql applies it. Both run @effect/sql's own
+ * execution, on a connection of the picked host.
+ */
+const bySqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ||
+  fiber.getFiberRef(Statement.currentTransformer)._tag === "Some"
+
+/** `PgClient.config`. The writer's address is read when asked: it changes when writes follow a promotion. */
+const pgClientConfig = (
+  settings: PostgresSettings,
+  writer: HostPool,
+  transforms: ReturnType<typeof transformsOf>
+): PgClient.PgClientConfig => ({
+  get url() {
+    return connectionUrl(settings, writer.address)
+  },
+  get host() {
+    return writer.address.host
+  },
+  get port() {
+    return writer.address.port
+  },
+  database: settings.database,
+  username: settings.username,
+  password: settings.password,
+  ssl: settings.ssl !== "disable",
+  applicationName: settings.applicationName,
+  maxConnections: settings.maxPoolSize,
+  minConnections: settings.minPoolSize,
+  idleTimeout: settings.maxIdleTime,
+  connectTimeout: settings.connectTimeout,
+  transformQueryNames: transforms.query,
+  transformResultNames: transforms.result,
+  transformJson: settings.transformJson,
+  types: settings.types
+})
+
+/**
+ * What @effect/sql's statements run through: outside a transaction, the
+ * statement path; inside one, or with a statement transformer installed,
+ * @effect/sql's own execution on the held connection.
+ */
+const runnerOf = (
+  traced: (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    operation: Operation,
+    sql: string,
+    makeRun: (onInterrupt: pgQuery.OnInterrupt) => Run
+  ) => Effect.Effect<pg.QueryResult, SqlError>,
+  reserve: Effect.Effect<Connection, SqlError, Scope.Scope>,
+  cancelGraceMs: number
+): Runner => {
+  return {
+    run: (operation, statement, withoutTransform, rows, viaSqlClient) =>
+      Effect.withFiberRuntime((fiber) => {
+        if (bySqlClient(fiber)) return viaSqlClient()
+        const [sql, params] = statement.compile(withoutTransform)
+        const rowMode = operation === "executeValues" ? "array" : undefined
+        const result = traced(
+          fiber,
+          operation,
+          sql,
+          (onInterrupt) => (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs, onInterrupt)
+        )
+        switch (operation) {
+          case "executeRaw":
+            return result as Effect.Effect<any, SqlError>
+          case "executeValues":
+            return Effect.map(result, (r) => r.rows)
+          default:
+            return Effect.map(result, (r) => rows ? rows(rowsOf(r)) : rowsOf(r)) as Effect.Effect<any, SqlError>
+        }
+      }),
+    // A stream holds its connection while it is read, so it is not retried.
+    stream: (statement, rows, viaSqlClient) =>
+      Stream.unwrapScoped(Effect.withFiberRuntime((fiber) => {
+        if (bySqlClient(fiber)) return Effect.succeed(viaSqlClient())
+        const [sql, params] = statement.compile()
+        return Effect.map(reserve, (c) => c.executeStream(sql, params, rows) as Stream.Stream<any, SqlError>)
+      }))
+  }
+}
+
+/**
+ * The statement path of one client: each statement outside a transaction
+ * picks its host, runs in an `sql.execute` span on a connection of its own,
+ * reports failures and, when it reads, is retried once elsewhere.
+ */
+const statementPath = (options: Options) => {
+  const { settings } = options
+  const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
+
+  const countRead = Counters.readsRouted()
+  const { outcomeUnknown, typedError, writeError } = StatementErrors.make(settings)
+  const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
+    Effect.mapError(effect, (cause) => typedError(pool, cause, Failure.classify(cause)))
+
+  const pickNow = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
+    Effect.withFiberRuntime((fiber) => {
+      const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition), undefined)
+      return target instanceof PostgresError
+        ? Effect.fail(StatementErrors.toSqlError(target))
+        : Effect.succeed(target)
+    })
+
+  /** A connection of the picked host, held for a scope (transactions, `reserve`, streams). */
+  const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.flatMap(
+    pickNow([]),
+    (target) =>
+      Effect.map(
+        typed(target.pool, target.pool.client.reserve),
+        (c) => StatementErrors.transactional(target.pool, c, outcomeUnknown)
+      )
+  )
+
+  /**
+   * Runs on the target. A failure is told to the health monitor; a read that
+   * failed because its connection or host failed is run once more elsewhere,
+   * in a child span naming that host.
+   */
+  const runOn = (
+    target: Target,
+    run: Run,
+    exclude: ReadonlyArray<string>,
+    minimumPosition: bigint | undefined,
+    span: Tracer.Span,
+    sql: string
+  ): Effect.Effect<pg.QueryResult, SqlError> => {
+    const read = target.read ?? options.reads
+    if (read) countRead(target.pool, target.route, target.reason)
+    annotate(span, target)
+    // Only writes have work after success (pg.auto notes them for read-your-writes).
+    const ran = options.succeeded === undefined || read ? run(target.pool) : Effect.tap(run(target.pool), () => {
+      const after = options.succeeded!(target)
+      return after === undefined ? Effect.void : after
+    })
+    return Effect.catchAll(ran, (cause) => {
+      const failure = Failure.classify(cause)
+      const error = read ? typedError(target.pool, cause, failure) : writeError(target.pool, cause, failure)
+      const report = options.onFailure(target.pool, cause)
+      if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
+        return Effect.zipRight(report, Effect.fail(error))
+      }
+      const second = options.pick([target.pool.host], minimumPosition, sql)
+      if (second instanceof PostgresError) {
+        return Effect.zipRight(report, Effect.fail(StatementErrors.toSqlError(second)))
+      }
+      span.attribute("pgfleet.retried_on", second.pool.host)
+      return report.pipe(
+        Effect.zipRight(
+          Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
+        ),
+        Effect.annotateLogs({ error: error.message }),
+        Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", target.pool.host))),
+        Effect.zipRight(
+          Effect.useSpan(
+            "pgfleet.read.retry",
+            {
+              kind: "client",
+              parent: span,
+              captureStackTrace: false,
+              attributes: { "pgfleet.failed_host": target.pool.host }
+            },
+            (retrySpan) =>
+              runOn({ ...second, route: "retry" }, run, [target.pool.host], minimumPosition, retrySpan, sql)
+          )
+        )
+      )
+    })
+  }
+
+  const noExclusions: ReadonlyArray<string> = []
+  const namespace = settings.database
+  /**
+   * One statement in one `sql.execute` span. The span's exit handler also
+   * runs the statement's interrupt handler, so the statement path has one
+   * exit hook in all.
+   */
+  const routed = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    operation: Operation,
+    sql: string,
+    run: Run,
+    span: Tracer.Span
+  ): Effect.Effect<pg.QueryResult, SqlError> => {
+    span.attribute("db.system.name", "postgresql")
+    span.attribute("db.namespace", namespace)
+    span.attribute("db.operation.name", operation)
+    span.attribute("db.query.text", sql)
+    span.attribute("pgfleet.client", options.name)
+    const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
+    const target = options.pick(noExclusions, minimumPosition, sql)
+    return target instanceof PostgresError
+      ? Effect.fail(StatementErrors.toSqlError(target))
+      : runOn(target, run, noExclusions, minimumPosition, span, sql)
+  }
+  const spanOptions: Tracer.SpanOptions = { kind: "client", captureStackTrace: false }
+  const traced = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    operation: Operation,
+    sql: string,
+    makeRun: (onInterrupt: pgQuery.OnInterrupt) => Run
+  ): Effect.Effect<pg.QueryResult, SqlError> => {
+    const onInterrupt: pgQuery.OnInterrupt = { run: undefined }
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+    const run = makeRun(onInterrupt)
+    const statement = Effect.flatMap(
+      Effect.makeSpan("sql.execute", spanOptions),
+      (span) =>
+        Effect.onExit(routed(fiber, operation, sql, run, span), (exit) =>
+          Effect.sync(() => {
+            if (Exit.isInterrupted(exit)) onInterrupt.run?.()
+            span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, exit)
+          }))
+    )
+    const before = options.prepare?.(sql, fiber)
+    return before === undefined ? statement : Effect.zipRight(before, statement)
+  }
+
+  const runner = runnerOf(traced, reserve, cancelGraceMs)
+  return { reserve, runner, traced }
+}
+
 /**
  * A complete `PgClient` whose every statement outside a transaction asks
  * `pick` for a host and runs on a connection checked out for that statement
@@ -117,197 +364,12 @@ const transformsOf = (settings: PostgresSettings) => {
 export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, Reactivity.Reactivity> =>
   Effect.gen(function*() {
     const { settings } = options
-    const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
+    const { reserve, runner, traced } = statementPath(options)
     const transforms = transformsOf(settings)
     const transformRows = transforms.result
       ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
       : undefined
-
-    const countRead = Counters.readsRouted()
-    const { outcomeUnknown, typedError, writeError } = StatementErrors.make(settings)
-    const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
-      Effect.mapError(effect, (cause) => typedError(pool, cause, Failure.classify(cause)))
-
-    const pickNow = (exclude: ReadonlyArray<string>): Effect.Effect<Target, SqlError> =>
-      Effect.withFiberRuntime((fiber) => {
-        const target = options.pick(exclude, fiber.getFiberRef(ReaderRouter.currentMinimumPosition), undefined)
-        return target instanceof PostgresError
-          ? Effect.fail(StatementErrors.toSqlError(target))
-          : Effect.succeed(target)
-      })
-
-    /** A connection of the picked host, held for a scope (transactions, `reserve`, streams). */
-    const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.flatMap(
-      pickNow([]),
-      (target) =>
-        Effect.map(
-          typed(target.pool, target.pool.client.reserve),
-          (c) => StatementErrors.transactional(target.pool, c, outcomeUnknown)
-        )
-    )
-
-    const annotate = (span: Tracer.Span, target: Target) => {
-      span.attribute("server.address", target.pool.address.host)
-      span.attribute("server.port", target.pool.address.port)
-      span.attribute("pgfleet.route", target.route)
-      if (target.strategy !== undefined) span.attribute("pgfleet.strategy", target.strategy)
-      if (target.reason !== undefined) {
-        span.attribute("pgfleet.classification", target.read ? "read" : "write")
-        span.attribute("pgfleet.reason", target.reason)
-      }
-      if (target.skipped !== undefined && target.skipped.length > 0) {
-        span.attribute("pgfleet.skipped", target.skipped.map((s) => `${s.host}:${s.reason}`).join(","))
-      }
-    }
-
-    type Run = (pool: HostPool) => Effect.Effect<pg.QueryResult, SqlError>
-
-    /**
-     * Runs on the target. A failure is told to the health monitor; a read that
-     * failed because its connection or host failed is run once more elsewhere,
-     * in a child span naming that host.
-     */
-    const runOn = (
-      target: Target,
-      run: Run,
-      exclude: ReadonlyArray<string>,
-      minimumPosition: bigint | undefined,
-      span: Tracer.Span,
-      sql: string
-    ): Effect.Effect<pg.QueryResult, SqlError> => {
-      const read = target.read ?? options.reads
-      if (read) countRead(target.pool, target.route, target.reason)
-      annotate(span, target)
-      // Only writes have work after success (pg.auto notes them for read-your-writes).
-      const ran = options.succeeded === undefined || read ? run(target.pool) : Effect.tap(run(target.pool), () => {
-        const after = options.succeeded!(target)
-        return after === undefined ? Effect.void : after
-      })
-      return Effect.catchAll(ran, (cause) => {
-        const failure = Failure.classify(cause)
-        const error = read ? typedError(target.pool, cause, failure) : writeError(target.pool, cause, failure)
-        const report = options.onFailure(target.pool, cause)
-        if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
-          return Effect.zipRight(report, Effect.fail(error))
-        }
-        const second = options.pick([target.pool.host], minimumPosition, sql)
-        if (second instanceof PostgresError) {
-          return Effect.zipRight(report, Effect.fail(StatementErrors.toSqlError(second)))
-        }
-        span.attribute("pgfleet.retried_on", second.pool.host)
-        return report.pipe(
-          Effect.zipRight(
-            Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
-          ),
-          Effect.annotateLogs({ error: error.message }),
-          Effect.zipRight(Metric.increment(Metric.tagged(PostgresMetrics.readRetries, "host", target.pool.host))),
-          Effect.zipRight(
-            Effect.useSpan(
-              "pgfleet.read.retry",
-              {
-                kind: "client",
-                parent: span,
-                captureStackTrace: false,
-                attributes: { "pgfleet.failed_host": target.pool.host }
-              },
-              (retrySpan) =>
-                runOn({ ...second, route: "retry" }, run, [target.pool.host], minimumPosition, retrySpan, sql)
-            )
-          )
-        )
-      })
-    }
-
-    const noExclusions: ReadonlyArray<string> = []
     const namespace = settings.database
-    /**
-     * One statement in one `sql.execute` span. The span's exit handler also
-     * runs the statement's interrupt handler, so the statement path has one
-     * exit hook in all.
-     */
-    const routed = (
-      fiber: Fiber.RuntimeFiber<unknown, unknown>,
-      operation: Operation,
-      sql: string,
-      run: Run,
-      span: Tracer.Span
-    ): Effect.Effect<pg.QueryResult, SqlError> => {
-      span.attribute("db.system.name", "postgresql")
-      span.attribute("db.namespace", namespace)
-      span.attribute("db.operation.name", operation)
-      span.attribute("db.query.text", sql)
-      span.attribute("pgfleet.client", options.name)
-      const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
-      const target = options.pick(noExclusions, minimumPosition, sql)
-      return target instanceof PostgresError
-        ? Effect.fail(StatementErrors.toSqlError(target))
-        : runOn(target, run, noExclusions, minimumPosition, span, sql)
-    }
-    const spanOptions: Tracer.SpanOptions = { kind: "client", captureStackTrace: false }
-    const traced = (
-      fiber: Fiber.RuntimeFiber<unknown, unknown>,
-      operation: Operation,
-      sql: string,
-      makeRun: (onInterrupt: pgQuery.OnInterrupt) => Run
-    ): Effect.Effect<pg.QueryResult, SqlError> => {
-      const onInterrupt: pgQuery.OnInterrupt = { run: undefined }
-      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-      const run = makeRun(onInterrupt)
-      const statement = Effect.flatMap(
-        Effect.makeSpan("sql.execute", spanOptions),
-        (span) =>
-          Effect.onExit(routed(fiber, operation, sql, run, span), (exit) =>
-            Effect.sync(() => {
-              if (Exit.isInterrupted(exit)) onInterrupt.run?.()
-              span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, exit)
-            }))
-      )
-      const before = options.prepare?.(sql, fiber)
-      return before === undefined ? statement : Effect.zipRight(before, statement)
-    }
-
-    /** Rows, or one array of rows a statement for multi-statement text. */
-    const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
-      Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
-
-    /**
-     * Inside a transaction, a statement joins its connection; with a statement
-     * transformer installed, @effect/sql applies it. Both run @effect/sql's own
-     * execution, on a connection of the picked host.
-     */
-    const bySqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
-      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ||
-      fiber.getFiberRef(Statement.currentTransformer)._tag === "Some"
-    const runner: Runner = {
-      run: (operation, statement, withoutTransform, rows, viaSqlClient) =>
-        Effect.withFiberRuntime((fiber) => {
-          if (bySqlClient(fiber)) return viaSqlClient()
-          const [sql, params] = statement.compile(withoutTransform)
-          const rowMode = operation === "executeValues" ? "array" : undefined
-          const result = traced(
-            fiber,
-            operation,
-            sql,
-            (onInterrupt) => (pool) => pgQuery.query(pool.pgPool, sql, params, rowMode, cancelGraceMs, onInterrupt)
-          )
-          switch (operation) {
-            case "executeRaw":
-              return result as Effect.Effect<any, SqlError>
-            case "executeValues":
-              return Effect.map(result, (r) => r.rows)
-            default:
-              return Effect.map(result, (r) => rows ? rows(rowsOf(r)) : rowsOf(r)) as Effect.Effect<any, SqlError>
-          }
-        }),
-      // A stream holds its connection while it is read, so it is not retried.
-      stream: (statement, rows, viaSqlClient) =>
-        Stream.unwrapScoped(Effect.withFiberRuntime((fiber) => {
-          if (bySqlClient(fiber)) return Effect.succeed(viaSqlClient())
-          const [sql, params] = statement.compile()
-          return Effect.map(reserve, (c) => c.executeStream(sql, params, rows) as Stream.Stream<any, SqlError>)
-        }))
-    }
 
     const build = (withTransforms: boolean) =>
       Effect.gen(function*() {
@@ -345,34 +407,9 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
       })
     }
 
-    // The writer's address is read when asked: it changes when writes follow a promotion.
-    const config: PgClient.PgClientConfig = {
-      get url() {
-        return connectionUrl(settings, options.writer.address)
-      },
-      get host() {
-        return options.writer.address.host
-      },
-      get port() {
-        return options.writer.address.port
-      },
-      database: settings.database,
-      username: settings.username,
-      password: settings.password,
-      ssl: settings.ssl !== "disable",
-      applicationName: settings.applicationName,
-      maxConnections: settings.maxPoolSize,
-      minConnections: settings.minPoolSize,
-      idleTimeout: settings.maxIdleTime,
-      connectTimeout: settings.connectTimeout,
-      transformQueryNames: transforms.query,
-      transformResultNames: transforms.result,
-      transformJson: settings.transformJson,
-      types: settings.types
-    }
     const extras = {
       [PgClient.TypeId]: PgClient.TypeId,
-      config,
+      config: pgClientConfig(settings, options.writer, transforms),
       json: (value: unknown) => PgJson(value, undefined, undefined),
       listen: options.listener.listen,
       // A NOTIFY statement cannot take its payload as a parameter; pg_notify can.
