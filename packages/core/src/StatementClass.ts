@@ -288,7 +288,7 @@ class Lru<V> {
 export interface Pending {
   readonly sql: string
   readonly parsed: unknown
-  /** Names to look up with {@link FUNCTIONS_SQL}, then give to {@link Classifier.learn}. */
+  /** Names to look up with {@link FUNCTIONS_SQL}, then give to the classifier's `learn`. */
   readonly missing: ReadonlyArray<string>
 }
 
@@ -296,55 +296,65 @@ export interface Pending {
  * Classifications per SQL text (an LRU of `capacity` entries) and function
  * volatility per name. Synchronous; whoever holds it runs the lookups.
  *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Classifier {
+  /** The cached classification of `sql`. Runs on every statement. */
+  readonly cached: (sql: string) => Classification | undefined
+  /** Parses `sql` and names the functions it calls whose volatility is not known yet. */
+  readonly prepare: (sql: string) => Pending
+  /** Records what {@link FUNCTIONS_SQL} answered. */
+  readonly learn: (rows: ReadonlyArray<{ readonly name: string; readonly user_volatile: boolean }>) => void
+  /** Decides and keeps the classification; functions still unknown send it to the writer. */
+  readonly decide: (pending: Pending) => Classification
+  /** Forgets every function's volatility and every classification that depended on one. */
+  readonly invalidate: () => void
+  /** Classifications held now, and the bound. */
+  readonly size: () => { readonly entries: number; readonly capacity: number }
+}
+
+/**
+ * A {@link Classifier} holding at most `capacity` classifications.
+ *
  * @example
  * ```ts
  * import { StatementClass } from "@pgfleet/core"
  *
  * await StatementClass.loadParser()
- * const classifier = new StatementClass.Classifier(1000)
+ * const classifier = StatementClass.classifier(1000)
  * const pending = classifier.prepare("SELECT my_fn(1)") // pending.missing: ["my_fn"]
  * classifier.learn([{ name: "my_fn", user_volatile: true }])
  * classifier.decide(pending).side // "writer"
  * ```
  *
  * @since 0.2.0
- * @category models
+ * @category constructors
  */
-export class Classifier {
-  readonly #classifications: Lru<Classification>
-  readonly #functions = new Map<string, FunctionInfo>()
-  constructor(capacity: number) {
-    this.#classifications = new Lru(capacity)
-  }
-  /** The cached classification of `sql`. Runs on every statement. */
-  cached(sql: string): Classification | undefined {
-    return this.#classifications.get(sql)
-  }
-  /** Parses `sql` and names the functions it calls whose volatility is not known yet. */
-  prepare(sql: string): Pending {
-    const parsed = parse(sql)
-    const missing = parsed === undefined ? [] : unknownFunctions(parsed, (name) => this.#functions.has(name))
-    return { sql, parsed, missing }
-  }
-  /** Records what {@link FUNCTIONS_SQL} answered. */
-  learn(rows: ReadonlyArray<{ readonly name: string; readonly user_volatile: boolean }>): void {
-    for (const row of rows) this.#functions.set(row.name, { volatile: row.user_volatile, builtin: false })
-  }
-  /** Decides and keeps the classification; functions still unknown send it to the writer. */
-  decide(pending: Pending): Classification {
-    const classification = pending.parsed === undefined
-      ? parseFailed
-      : classifyParse(pending.parsed as Parsed, (name) => this.#functions.get(name))
-    this.#classifications.set(pending.sql, classification)
-    return classification
-  }
-  /** Forgets every function's volatility and every classification that depended on one. */
-  invalidate(): void {
-    this.#functions.clear()
-    this.#classifications.deleteWhere((c) => c.functions.length > 0)
-  }
-  /** Classifications held now, and the bound. */
-  size(): { readonly entries: number; readonly capacity: number } {
-    return { entries: this.#classifications.size, capacity: this.#classifications.capacity }
+export const classifier = (capacity: number): Classifier => {
+  const classifications = new Lru<Classification>(capacity)
+  const functions = new Map<string, FunctionInfo>()
+  return {
+    cached: (sql) => classifications.get(sql),
+    prepare: (sql) => {
+      const parsed = parse(sql)
+      const missing = parsed === undefined ? [] : unknownFunctions(parsed, (name) => functions.has(name))
+      return { sql, parsed, missing }
+    },
+    learn: (rows) => {
+      for (const row of rows) functions.set(row.name, { volatile: row.user_volatile, builtin: false })
+    },
+    decide: (pending) => {
+      const classification = pending.parsed === undefined
+        ? parseFailed
+        : classifyParse(pending.parsed as Parsed, (name) => functions.get(name))
+      classifications.set(pending.sql, classification)
+      return classification
+    },
+    invalidate: () => {
+      functions.clear()
+      classifications.deleteWhere((c) => c.functions.length > 0)
+    },
+    size: () => ({ entries: classifications.size, capacity: classifications.capacity })
   }
 }

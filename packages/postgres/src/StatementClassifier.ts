@@ -74,7 +74,7 @@ export const layer: Layer.Layer<StatementClassifier, never, PostgresConfig | Wri
     const settings = yield* PostgresConfig
     const writer = yield* WriterPool
     yield* Effect.promise(StatementClass.loadParser)
-    const classifier = new StatementClass.Classifier(settings.autoCacheSize)
+    const classifier = StatementClass.classifier(settings.autoCacheSize)
 
     const lookUp = (names: ReadonlyArray<string>) =>
       Effect.tryPromise(() =>
