@@ -42,6 +42,28 @@ const tarballs = packages.map((name) => {
   return tarball
 })
 
+step("@pgfleet/core alone: no Effect package in the tree, and its decisions run under plain node")
+const coreOnly = path.join(work, "core-only")
+fs.mkdirSync(coreOnly)
+fs.writeFileSync(path.join(coreOnly, "package.json"), JSON.stringify({ name: "core-only", private: true, type: "module" }))
+run("npm", ["install", "--no-audit", "--no-fund", tarballs[0]], coreOnly)
+const effects = ["effect", "@effect"].filter((name) => fs.existsSync(path.join(coreOnly, "node_modules", name)))
+if (effects.length > 0) fail(`@pgfleet/core brought ${effects.join(", ")} into the tree`)
+fs.writeFileSync(
+  path.join(coreOnly, "decide.mjs"),
+  `import { Settings, StatementClass } from "@pgfleet/core"
+const bad = Settings.fromEnv({ DB_WRITER_HOST: "db", DB_USERNAME: "app", DB_PASSWORD: "x", DB_PORT: "0x10" })
+await StatementClass.loadParser()
+console.log(JSON.stringify({
+  invalid: bad._tag === "Invalid" ? new Settings.SettingsError(bad.issues).message : "",
+  cte: StatementClass.classifyText("WITH d AS (DELETE FROM jobs RETURNING *) SELECT * FROM d").side
+}))
+`
+)
+const decided = JSON.parse(execFileSync("node", ["decide.mjs"], { cwd: coreOnly, encoding: "utf8" }))
+console.log(decided)
+if (!decided.invalid.includes("DB_PORT") || decided.cte !== "writer") fail("@pgfleet/core decided wrongly alone")
+
 step(`npm install the tarballs into ${work}/app, letting npm pull in the peers`)
 const app = path.join(work, "app")
 fs.mkdirSync(app)

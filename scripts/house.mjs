@@ -27,6 +27,7 @@ const WAY = {
     ["HostState.ts"],
     ["Election.ts"],
     ["ReaderPick.ts"],
+    ["Routing.ts"],
     ["StatementClass.ts"],
     ["Check.ts"],
     ["index.ts"],

@@ -16,6 +16,8 @@ import { drizzle } from "drizzle-orm/node-postgres"
 import { integer, pgTable, text } from "drizzle-orm/pg-core"
 import { withReplicas } from "drizzle-orm/pg-core"
 import { Effect, Exit, ManagedRuntime, Redacted, Scope } from "effect"
+import * as path from "node:path"
+import * as url from "node:url"
 import pg from "pg"
 import { effectLoad, type LoadResult, promiseLoad } from "./measure.js"
 
@@ -156,11 +158,19 @@ export const fleetSettings = (
  * Where pgfleet is loaded from: the JavaScript that `pnpm build` writes, as users get it, or its
  * TypeScript sources through tsx (which keeps function names: a property definition per closure).
  */
-export type Source = "dist" | "tsx"
+export type Source = "dist" | "tsx" | "baseline"
 
 const distEntry = new URL("../../postgres/dist/index.js", import.meta.url)
+/**
+ * `--baseline DIR`: another build of @pgfleet/postgres (say, the previous commit's `dist`, copied
+ * under packages/postgres/ so it resolves the same packages), alternated with this one.
+ */
+const baselineAt = process.argv.indexOf("--baseline")
+export const baselineDir = baselineAt >= 0 ? path.resolve(process.argv[baselineAt + 1]!) : undefined
+const entryOf = (source: Source) =>
+  source === "baseline" ? url.pathToFileURL(path.join(baselineDir!, "index.js")).href : distEntry.href
 const load = async (source: Source): Promise<typeof Postgres> =>
-  source === "tsx" ? Postgres : ((await import(distEntry.href)) as { Postgres: typeof Postgres }).Postgres
+  source === "tsx" ? Postgres : ((await import(entryOf(source))) as { Postgres: typeof Postgres }).Postgres
 
 /** (c) pgfleet's routed reader, or `pg.auto` (each statement classified by the parser, cached per text). */
 export const pgfleet = async (
@@ -257,7 +267,10 @@ export const oneReplica: ReadonlyArray<Make> = [
   effectSqlPg,
   drizzleReplicas,
   (c, r) => pgfleet(c, r, "random", "dist"),
-  (c, r) => pgfleet(c, r, "random", "tsx")
+  (c, r) => pgfleet(c, r, "random", "tsx"),
+  ...(baselineDir === undefined ?
+    [] :
+    [(c: TestCluster.TestClusterPromise, r: Replicas) => pgfleet(c, r, "random", "baseline")])
 ]
 
 /** Routing: every contender across both replicas. */

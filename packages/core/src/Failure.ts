@@ -151,7 +151,7 @@ const statement: Failure = { kind: "statement" }
 const reasonOf = (e: unknown): Reason | undefined => {
   if ((e as { _tag?: unknown })._tag !== "PostgresError") return undefined
   const reason = (e as { reason?: unknown }).reason
-  return typeof reason === "string" && reason in byReason ? reason as Reason : undefined
+  return typeof reason === "string" && Object.hasOwn(byReason, reason) ? reason as Reason : undefined
 }
 
 /**

@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { Routing } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -34,7 +35,7 @@ import { WriterPool } from "./WriterPool.js"
  * @since 0.1.0
  * @category models
  */
-export type SkipReason = "down" | "suspect" | "role-changed" | "lagging" | "behind-position" | "failed-this-read"
+export type SkipReason = Routing.SkipReason
 
 /**
  * `strategy`: a replica picked by the strategy. `fallback`: the writer,
@@ -44,7 +45,7 @@ export type SkipReason = "down" | "suspect" | "role-changed" | "lagging" | "behi
  * @since 0.1.0
  * @category models
  */
-export type Route = "strategy" | "fallback" | "no-readers"
+export type Route = Routing.Route
 
 /**
  * A routing decision and why it was made.
@@ -113,70 +114,19 @@ export const layer: Layer.Layer<ReaderRouter, never, PostgresConfig | WriterPool
         yield* Effect.serviceOption(ReaderStrategy.ReaderStrategy),
         () => ReaderStrategy.fromName(settings.readerStrategy)
       )
-      const maxLagSeconds = Duration.toSeconds(settings.maxReplicaLag)
-
-      const skipReason = (
-        pool: HostPool,
-        exclude: ReadonlyArray<string>,
-        minimumPosition: bigint | undefined
-      ): SkipReason | undefined => {
-        if (exclude.includes(pool.host)) return "failed-this-read"
-        const health = monitor.health(pool.host)
-        if (health.state === "down") return "down"
-        if (health.roleMismatch) return "role-changed"
-        if (maxLagSeconds > 0 && (health.lagSeconds ?? 0) > maxLagSeconds) return "lagging"
-        // The probe's position can only be behind the replica's real one, so this never lets a stale read through.
-        if (minimumPosition !== undefined && (health.walLsn ?? -1n) < minimumPosition) return "behind-position"
-        // Checked last: a suspect replica is still used when nothing better is left.
-        if (health.state === "suspect") return "suspect"
-        return undefined
-      }
-
-      const noReaders: Decision = { pool: writer, route: "no-readers", strategy: strategy.name, skipped: [] }
-      const noExclusions: ReadonlyArray<string> = []
-      // Decisions are immutable, so the common ones are made once.
-      const healthyDecision = new Map<HostPool, Decision>(
-        readers.map((pool) => [pool, { pool, route: "strategy", strategy: strategy.name, skipped: [] }])
-      )
-
-      const decide = (
-        exclude: ReadonlyArray<string> = noExclusions,
-        minimumPosition?: bigint
-      ): Decision | PostgresError => {
-        if (readers.length === 0) return noReaders
-        // The common case, every replica usable, allocates nothing but the decision.
-        let firstSkipped = -1
-        for (let i = 0; i < readers.length && firstSkipped < 0; i++) {
-          if (skipReason(readers[i]!, exclude, minimumPosition) !== undefined) firstSkipped = i
-        }
-        if (firstSkipped < 0) return healthyDecision.get(strategy.pick(readers))!
-
-        const candidates: Array<HostPool> = readers.slice(0, firstSkipped)
-        const skipped: Array<{ host: string; reason: SkipReason }> = []
-        for (const pool of readers.slice(firstSkipped)) {
-          const reason = skipReason(pool, exclude, minimumPosition)
-          if (reason === undefined) candidates.push(pool)
-          else skipped.push({ host: pool.host, reason })
-        }
-        if (candidates.length > 0) {
-          return { pool: strategy.pick(candidates), route: "strategy", strategy: strategy.name, skipped }
-        }
-        // Only the writer is sure to have a position it gave out itself.
-        if (settings.readerFallback === "fail" && minimumPosition === undefined) {
-          // The writer may not take reads: a suspect replica, whose probe is under way, is better than failing.
-          const suspects = readers.filter((p) => skipped.some((s) => s.host === p.host && s.reason === "suspect"))
-          if (suspects.length > 0) {
-            return { pool: strategy.pick(suspects), route: "strategy", strategy: strategy.name, skipped }
-          }
-          return new PostgresError({
-            reason: "NoHealthyReader",
-            host: readers.map((r) => r.host).join(","),
-            message: `no replica can serve reads (${
-              skipped.map((s) => `${s.host}: ${s.reason}`).join(", ")
-            }) and DB_READER_FALLBACK is fail`
-          })
-        }
-        return { pool: writer, route: "fallback", strategy: strategy.name, skipped }
+      const decided = Routing.router({
+        readers,
+        writer,
+        strategy,
+        health: monitor.health,
+        maxLagMs: Duration.toMillis(settings.maxReplicaLag),
+        fallback: settings.readerFallback
+      })
+      const decide = (exclude?: ReadonlyArray<string>, minimumPosition?: bigint): Decision | PostgresError => {
+        const decision = decided(exclude, minimumPosition)
+        return "_tag" in decision
+          ? new PostgresError({ reason: "NoHealthyReader", host: decision.host, message: decision.message })
+          : decision
       }
 
       const route = (exclude?: ReadonlyArray<string>, minimumPosition?: bigint) =>
