@@ -20,7 +20,6 @@
 import * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -28,7 +27,7 @@ import type pg from "pg"
 import * as HealthMonitor from "./HealthMonitor.js"
 import type { HostPool } from "./HostPool.js"
 import { RoutedPool } from "./internal/fleet/pgPool.js"
-import { routedQueryOf } from "./internal/postgres/fleetClient.js"
+import { directOf } from "./internal/postgres/fleetClient.js"
 import * as Postgres from "./Postgres.js"
 import * as PostgresConfig from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -137,20 +136,18 @@ export const createFleet = async (input: FleetInput): Promise<Fleet> => {
     throw Cause.squash(built.cause)
   }
   const { monitor, postgres, readers, router, settings, writer } = built.value
-  const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
-  const narrowed = runtime as unknown as ManagedRuntime.ManagedRuntime<never, never>
   const report = (pool: HostPool, cause: unknown) => runtime.runFork(monitor.reportFailure(pool, cause))
   const route = (
     name: string,
-    query: ReturnType<typeof routedQueryOf>,
+    direct: ReturnType<typeof directOf>,
     pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError,
     pools: () => ReadonlyArray<HostPool>
-  ) => new RoutedPool({ name, query, pick, report, pools, runtime: narrowed, cancelGraceMs })
+  ) => new RoutedPool({ name, direct, pick, report, pools })
 
-  const writerPool = route("writer", routedQueryOf(postgres.writer), () => writer, () => [writer])
+  const writerPool = route("writer", directOf(postgres.writer), () => writer, () => [writer])
   const readerPool = route(
     "reader",
-    routedQueryOf(postgres.reader),
+    directOf(postgres.reader),
     (exclude) => {
       const decision = router.decide(exclude)
       return decision instanceof PostgresError ? decision : decision.pool

@@ -2,15 +2,11 @@
  * `RoutedPool`: a `pg.Pool` whose queries go through the fleet's routing, health and retry, for
  * drizzle, Kysely and plain `pg`.
  */
-import { SqlError } from "@effect/sql/SqlError"
 import { Failure } from "@pgfleet/core"
-import * as Cause from "effect/Cause"
-import * as Exit from "effect/Exit"
-import type * as ManagedRuntime from "effect/ManagedRuntime"
 import pg from "pg"
 import type { HostPool } from "../../HostPool.js"
-import type { PostgresError } from "../../PostgresError.js"
-import type { RoutedQuery } from "../postgres/fleetClient.js"
+import { PostgresError } from "../../PostgresError.js"
+import type { Direct } from "../postgres/fleetClient.js"
 import * as pgQuery from "../postgres/pgQuery.js"
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
@@ -19,27 +15,46 @@ type Callback = (error: Error | null, result?: pg.QueryResult) => void
 export interface Route {
   /** `writer`, `reader` or a replica's `host:port`, for messages. */
   readonly name: string
-  /** The routed query of `pg.writer` or `pg.reader` (routing, health reporting, retry, span). */
-  readonly query: RoutedQuery
+  /** The statement path of `pg.writer` or `pg.reader` (routing, counters, health reports, errors). */
+  readonly direct: Direct
   /** The host a `connect()` pins: the writer, or a healthy replica picked by the router, passing over `exclude`. */
   readonly pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError
   /** Tells the health monitor that a connection to `pool` failed. */
   readonly report: (pool: HostPool, cause: unknown) => void
   /** Every pool behind this route, for counts and events. */
   readonly pools: () => ReadonlyArray<HostPool>
-  readonly runtime: ManagedRuntime.ManagedRuntime<never, never>
-  readonly cancelGraceMs: number
 }
 
+const noExclusions: ReadonlyArray<string> = []
+
 /**
- * A query's result, or the error node-postgres code expects: pg's own
- * `DatabaseError` (with its SQLSTATE `code`) or pgfleet's `PostgresError`,
- * not the `FiberFailure` that `runPromise` would wrap it in.
+ * One query through the route, in plain callbacks: the host picked
+ * synchronously, the statement run on its `pg.Pool`, a failure told to the
+ * health monitor without waiting, and a read that failed with its host
+ * retried once on another. It fails with what node-postgres code expects:
+ * pg's own error (with its SQLSTATE `code`) or pgfleet's `PostgresError`.
  */
-const settle = (exit: Exit.Exit<pg.QueryResult, SqlError>): pg.QueryResult => {
-  if (Exit.isSuccess(exit)) return exit.value
-  const error = Cause.squash(exit.cause)
-  throw error instanceof SqlError && error.cause instanceof Error ? error.cause : error
+const routedQuery = (direct: Direct, config: pg.QueryConfig, exclude: ReadonlyArray<string>, done: Callback): void => {
+  const target = direct.pick(exclude, config.text)
+  if (target instanceof PostgresError) return done(target)
+  const read = target.read ?? direct.reads
+  if (read) direct.countRead(target)
+  pgQuery.runPooled(
+    target.pool.pgPool,
+    (client, callback) => client.query(config, callback),
+    (cause, result, stage) => {
+      if (cause === undefined) return done(null, result)
+      const failure = Failure.classify(cause)
+      const evidence = Failure.isHostEvidence(failure.kind)
+      // The monitor acts on host evidence, and on a write refused as read-only (25006).
+      if (evidence || failure.code === "25006") direct.report(target.pool, cause)
+      if (read && evidence && exclude.length === 0) {
+        direct.countRetry(target.pool)
+        return routedQuery(direct, config, [target.pool.host], done)
+      }
+      done(direct.error(target, read, cause, failure, stage !== "acquire") as Error)
+    }
+  )
 }
 
 const EVENTS = ["connect", "acquire", "release", "remove", "error"] as const
@@ -85,17 +100,16 @@ export class RoutedPool extends pg.Pool {
       : values === undefined
       ? first
       : { ...first, values }
-    const promise = this.ended
-      ? Promise.reject(new Error(`pgfleet: the ${this.#route.name} pool has ended`))
-      : this.#route.runtime.runPromiseExit(
-        this.#route.query(
-          config.text,
-          (pool, onInterrupt) => pgQuery.queryConfig(pool, config, this.#route.cancelGraceMs, onInterrupt)
-        )
-      ).then(settle)
-    if (callback === undefined) return promise
-    promise.then((result) => callback(null, result), (error) => callback(error))
-    return undefined
+    if (this.ended) {
+      const ended = new Error(`pgfleet: the ${this.#route.name} pool has ended`)
+      if (callback === undefined) return Promise.reject(ended)
+      callback(ended)
+      return undefined
+    }
+    if (callback !== undefined) return routedQuery(this.#route.direct, config, noExclusions, callback)
+    return new Promise((resolve, reject) =>
+      routedQuery(this.#route.direct, config, noExclusions, (error, result) => error ? reject(error) : resolve(result))
+    )
   }
 
   override connect(): Promise<pg.PoolClient>

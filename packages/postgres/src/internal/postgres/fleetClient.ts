@@ -18,6 +18,7 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as String from "effect/String"
@@ -72,7 +73,7 @@ export interface Options {
   /** Reads: count each statement in `pgfleet_reads_routed_total`, and run one that failed with a connection-class error once more, elsewhere. */
   readonly reads: boolean
   /** Told of every failure, so the health monitor can probe the host at once. */
-  readonly onFailure: (pool: HostPool, cause: SqlError) => Effect.Effect<void>
+  readonly onFailure: (pool: HostPool, cause: unknown) => Effect.Effect<void>
   readonly settings: PostgresSettings
   /** The primary, for `config`. */
   readonly writer: HostPool
@@ -87,19 +88,27 @@ type Run = (pool: HostPool) => Effect.Effect<pg.QueryResult, SqlError>
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 
 /**
- * One node-postgres call through a client's routing, health reporting,
- * retry and span: for pgfleet's `pg.Pool` adapters. `run` registers its
- * interrupt handler in `onInterrupt`.
+ * A client's statement path without Effect, for pgfleet's `pg.Pool`
+ * adapters: the same picks, counters, health reports and errors, run by
+ * plain callbacks so a query costs what node-postgres's own does.
  */
-export type RoutedQuery = (
-  sql: string,
-  run: (pool: pg.Pool, onInterrupt: pgQuery.OnInterrupt) => Effect.Effect<pg.QueryResult, SqlError>
-) => Effect.Effect<pg.QueryResult, SqlError>
+export interface Direct {
+  /** The host for one statement, synchronously. */
+  readonly pick: (exclude: ReadonlyArray<string>, sql: string) => Target | PostgresError
+  /** Reads: counted, and retried once elsewhere after a connection-class failure. */
+  readonly reads: boolean
+  readonly countRead: (target: Target) => void
+  readonly countRetry: (failed: HostPool) => void
+  /** Tells the health monitor of a failure, without waiting. */
+  readonly report: (pool: HostPool, cause: unknown) => void
+  /** What a failure becomes for the caller: a `PostgresError`, or the cause itself. */
+  readonly error: (target: Target, read: boolean, cause: unknown, failure: Failure.Failure, sent: boolean) => unknown
+}
 
-const routedQueries = new WeakMap<object, RoutedQuery>()
+const directs = new WeakMap<object, Direct>()
 
-/** The routed query of a client made by {@link make}. */
-export const routedQueryOf = (client: PgClient.PgClient): RoutedQuery => routedQueries.get(client)!
+/** The statement path of a client made by {@link make}, without Effect. */
+export const directOf = (client: PgClient.PgClient): Direct => directs.get(client)!
 
 /** The name transforms: the code's functions, else `DB_NAME_TRANSFORM`. */
 const transformsOf = (settings: PostgresSettings) => {
@@ -219,12 +228,12 @@ const runnerOf = (
  * picks its host, runs in an `sql.execute` span on a connection of its own,
  * reports failures and, when it reads, is retried once elsewhere.
  */
-const statementPath = (options: Options) => {
+const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
   const { settings } = options
   const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
 
   const countRead = Counters.readsRouted()
-  const { outcomeUnknown, typedError, writeError } = StatementErrors.make(settings)
+  const { outcomeUnknown, readFailure, typedError, writeError, writeFailure } = StatementErrors.make(settings)
   const typed = <A, R>(pool: HostPool, effect: Effect.Effect<A, SqlError, R>) =>
     Effect.mapError(effect, (cause) => typedError(pool, cause, Failure.classify(cause)))
 
@@ -352,7 +361,23 @@ const statementPath = (options: Options) => {
   }
 
   const runner = runnerOf(traced, reserve, cancelGraceMs)
-  return { reserve, runner, traced }
+  const retries = new Map<string, Metric.Metric.Counter<number>>()
+  const direct: Direct = {
+    pick: (exclude, sql) => options.pick(exclude, undefined, sql),
+    reads: options.reads,
+    countRead: (target) => countRead(target.pool, target.route, target.reason),
+    countRetry: (failed) => {
+      let counter = retries.get(failed.host)
+      if (counter === undefined) {
+        retries.set(failed.host, counter = Metric.tagged(PostgresMetrics.readRetries, "host", failed.host))
+      }
+      counter.unsafeUpdate(1, [])
+    },
+    report: (pool, cause) => Runtime.runFork(runtime)(options.onFailure(pool, cause)),
+    error: (target, read, cause, failure, sent) =>
+      (read ? readFailure(target.pool, cause, failure) : writeFailure(target.pool, cause, failure, sent)) ?? cause
+  }
+  return { reserve, runner, direct }
 }
 
 /**
@@ -364,7 +389,7 @@ const statementPath = (options: Options) => {
 export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, Reactivity.Reactivity> =>
   Effect.gen(function*() {
     const { settings } = options
-    const { reserve, runner, traced } = statementPath(options)
+    const { direct, reserve, runner } = statementPath(options, yield* Effect.runtime<never>())
     const transforms = transformsOf(settings)
     const transformRows = transforms.result
       ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
@@ -417,12 +442,6 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
         Effect.asVoid((options.notifyVia ?? client)`SELECT pg_notify(${channel}, ${payload})`)
     }
     for (const c of clients) Object.assign(c, extras)
-    routedQueries.set(
-      client,
-      (sql, run) =>
-        Effect.withFiberRuntime((fiber) =>
-          traced(fiber, "execute", sql, (onInterrupt) => (pool) => run(pool.pgPool, onInterrupt))
-        )
-    )
+    directs.set(client, direct)
     return client as PgClient.PgClient
   })

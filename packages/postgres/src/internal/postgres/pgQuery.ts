@@ -47,69 +47,76 @@ export const query = (
     onInterrupt
   )
 
-/** {@link query} for a whole node-postgres query config (`rowMode`, `types`, `name`), as the `pg.Pool` adapters pass it. */
-export const queryConfig = (
-  pool: pg.Pool,
-  config: pg.QueryConfig,
-  cancelGraceMs: number,
-  onInterrupt: OnInterrupt
-): Effect.Effect<pg.QueryResult, SqlError> =>
-  onPooledConnection(pool, (client, callback) => client.query(config, callback), cancelGraceMs, onInterrupt)
-
 type Submit = (client: pg.PoolClient, callback: (cause: Error | null, result: pg.QueryResult) => void) => void
 
-const onPooledConnection = (
+/**
+ * Where a statement failed: before it was sent (no connection could be had),
+ * on its connection, or in the statement itself.
+ */
+export type Stage = "acquire" | "connection" | "statement"
+
+/** A statement under way; `interrupt` gives up on it (see {@link query}). */
+export interface Running {
+  readonly interrupt: (cancelGraceMs: number) => void
+}
+
+/**
+ * Runs one statement on a connection of `pool` checked out for it alone, and
+ * tells `done` once. A connection that broke under the statement is
+ * destroyed, not returned to the pool. Plain callbacks: both the Effect
+ * statement path and the `pg.Pool` adapters run on it.
+ */
+export const runPooled = (
   pool: pg.Pool,
   submit: Submit,
-  cancelGraceMs: number,
-  onInterrupt: OnInterrupt
-): Effect.Effect<pg.QueryResult, SqlError> =>
-  Effect.async<pg.QueryResult, SqlError>((resume) => {
-    let settled = false
-    let client: pg.PoolClient | undefined
-    let release: ((destroy?: Error | boolean) => void) | undefined
-    let stopped: (() => void) | undefined
+  done: (cause: Error | undefined, result: pg.QueryResult | undefined, stage: Stage) => void
+): Running => {
+  let settled = false
+  let client: pg.PoolClient | undefined
+  let release: ((destroy?: Error | boolean) => void) | undefined
+  let stopped: (() => void) | undefined
 
-    const finish = (destroy: Error | undefined, outcome: Effect.Effect<pg.QueryResult, SqlError>) => {
-      client?.off("error", onConnectionError)
-      release?.(destroy)
-      release = undefined
-      stopped?.()
-      if (!settled) {
-        settled = true
-        resume(outcome)
-      }
+  const finish = (
+    destroy: Error | undefined,
+    cause: Error | undefined,
+    result: pg.QueryResult | undefined,
+    stage: Stage
+  ) => {
+    client?.off("error", onConnectionError)
+    release?.(destroy)
+    release = undefined
+    stopped?.()
+    if (!settled) {
+      settled = true
+      done(cause, result, stage)
     }
-    const onConnectionError = (cause: Error) =>
-      finish(cause, Effect.fail(new SqlError({ cause, message: "Connection error" })))
+  }
+  const onConnectionError = (cause: Error) => finish(cause, cause, undefined, "connection")
 
-    pool.connect((error, checkedOut, done) => {
-      if (settled) {
-        done?.()
-        return
-      }
-      if (error || !checkedOut) {
-        settled = true
-        resume(Effect.fail(new SqlError({ cause: error, message: ACQUIRE_FAILED })))
-        return
-      }
-      client = checkedOut
-      release = done
-      client.once("error", onConnectionError)
-      const callback = (cause: Error | null, result: pg.QueryResult) => {
-        // A connection that broke mid-statement must not go back to the pool.
-        if (cause) {
-          finish(
-            Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined,
-            Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
-          )
-        } else finish(undefined, Effect.succeed(result))
-      }
-      submit(client, callback)
+  pool.connect((error, checkedOut, giveBack) => {
+    if (settled) {
+      giveBack?.()
+      return
+    }
+    if (error || !checkedOut) {
+      settled = true
+      done(error ?? new Error("no connection"), undefined, "acquire")
+      return
+    }
+    client = checkedOut
+    release = giveBack
+    client.once("error", onConnectionError)
+    submit(client, (cause, result) => {
+      // A connection that broke mid-statement must not go back to the pool.
+      if (cause) {
+        finish(Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined, cause, undefined, "statement")
+      } else finish(undefined, undefined, result, "statement")
     })
+  })
 
-    // A plain callback, not an effect: the fiber is already interrupted, so effects here would never run.
-    onInterrupt.run = () => {
+  return {
+    // A plain callback, not an effect: an interrupted fiber would never run an effect here.
+    interrupt: (cancelGraceMs) => {
       settled = true
       if (client === undefined || release === undefined) return
       const running = client
@@ -122,4 +129,27 @@ const onPooledConnection = (
       stopped = () => clearTimeout(grace)
       Connection.sendCancel(pool.options, running)
     }
+  }
+}
+
+const MESSAGES: Record<Stage, string> = {
+  acquire: ACQUIRE_FAILED,
+  connection: "Connection error",
+  statement: "Failed to execute statement"
+}
+
+const onPooledConnection = (
+  pool: pg.Pool,
+  submit: Submit,
+  cancelGraceMs: number,
+  onInterrupt: OnInterrupt
+): Effect.Effect<pg.QueryResult, SqlError> =>
+  Effect.async<pg.QueryResult, SqlError>((resume) => {
+    const running = runPooled(pool, submit, (cause, result, stage) =>
+      resume(
+        cause === undefined
+          ? Effect.succeed(result!)
+          : Effect.fail(new SqlError({ cause, message: MESSAGES[stage] }))
+      ))
+    onInterrupt.run = () => running.interrupt(cancelGraceMs)
   })

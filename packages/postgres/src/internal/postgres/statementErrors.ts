@@ -27,33 +27,30 @@ const isHostEvidence = (cause: unknown) => Failure.isHostEvidence(Failure.classi
 export const make = (settings: PostgresSettings) => {
   const countAcquireTimeout = Counters.acquireTimeouts()
 
-  const typedError = (pool: HostPool, cause: SqlError, failure: Failure.Failure): SqlError => {
+  /** Overload and misconfiguration as `PostgresError`s naming the host and what to tune or fix; `undefined` for others. */
+  const readFailure = (pool: HostPool, cause: unknown, failure: Failure.Failure): PostgresError | undefined => {
     if (failure.kind === "overload") {
       countAcquireTimeout(pool)
       const { inUse, waiting } = pool.counts()
       const what = failure.code === "53300"
         ? `${pool.host} refused a new connection (too many connections, 53300)`
         : `no connection to ${pool.host} became free within ${Duration.format(settings.poolTimeout)} (DB_POOL_TIMEOUT)`
-      return toSqlError(
-        new PostgresError({
-          reason: "AcquireTimeout",
-          host: pool.host,
-          message: `${what}; ${inUse} in use, ${waiting} waiting`,
-          cause
-        })
-      )
+      return new PostgresError({
+        reason: "AcquireTimeout",
+        host: pool.host,
+        message: `${what}; ${inUse} in use, ${waiting} waiting`,
+        cause
+      })
     }
     if (failure.kind === "misconfiguration" && failure.misconfigured !== "role") {
-      return toSqlError(
-        new PostgresError({
-          reason: "Misconfigured",
-          host: pool.host,
-          message: Failure.misconfigurationMessage(failure.misconfigured, pool.host, settings, cause),
-          cause
-        })
-      )
+      return new PostgresError({
+        reason: "Misconfigured",
+        host: pool.host,
+        message: Failure.misconfigurationMessage(failure.misconfigured, pool.host, settings, cause),
+        cause
+      })
     }
-    return cause
+    return undefined
   }
 
   /**
@@ -61,30 +58,41 @@ export const make = (settings: PostgresSettings) => {
    * could have run: `NotSent` when no connection was had (safe to retry),
    * `OutcomeUnknown` when the connection dropped after it was sent.
    */
-  const outcomeUnknown = (pool: HostPool, what: string, cause: SqlError) =>
-    toSqlError(
-      new PostgresError({
-        reason: "OutcomeUnknown",
-        host: pool.host,
-        message: `the connection to ${pool.host} dropped after ${what} was sent; it may or may not have taken effect`,
-        cause
-      })
-    )
+  const outcomeUnknownError = (pool: HostPool, what: string, cause: unknown) =>
+    new PostgresError({
+      reason: "OutcomeUnknown",
+      host: pool.host,
+      message: `the connection to ${pool.host} dropped after ${what} was sent; it may or may not have taken effect`,
+      cause
+    })
 
-  const writeError = (pool: HostPool, cause: SqlError, failure: Failure.Failure): SqlError => {
-    if (!Failure.isHostEvidence(failure.kind)) return typedError(pool, cause, failure)
-    if (cause.message !== pgQuery.ACQUIRE_FAILED) return outcomeUnknown(pool, "the statement", cause)
-    return toSqlError(
-      new PostgresError({
-        reason: "NotSent",
-        host: pool.host,
-        message: `the statement was never sent: no connection to ${pool.host} could be had; safe to retry`,
-        cause
-      })
-    )
+  const writeFailure = (
+    pool: HostPool,
+    cause: unknown,
+    failure: Failure.Failure,
+    sent: boolean
+  ): PostgresError | undefined => {
+    if (!Failure.isHostEvidence(failure.kind)) return readFailure(pool, cause, failure)
+    if (sent) return outcomeUnknownError(pool, "the statement", cause)
+    return new PostgresError({
+      reason: "NotSent",
+      host: pool.host,
+      message: `the statement was never sent: no connection to ${pool.host} could be had; safe to retry`,
+      cause
+    })
   }
 
-  return { typedError, outcomeUnknown, writeError }
+  const orCause = (error: PostgresError | undefined, cause: SqlError) => error === undefined ? cause : toSqlError(error)
+  return {
+    readFailure,
+    writeFailure,
+    typedError: (pool: HostPool, cause: SqlError, failure: Failure.Failure): SqlError =>
+      orCause(readFailure(pool, cause, failure), cause),
+    writeError: (pool: HostPool, cause: SqlError, failure: Failure.Failure): SqlError =>
+      orCause(writeFailure(pool, cause, failure, cause.message !== pgQuery.ACQUIRE_FAILED), cause),
+    outcomeUnknown: (pool: HostPool, what: string, cause: SqlError) =>
+      toSqlError(outcomeUnknownError(pool, what, cause))
+  }
 }
 
 /** A statement on a held connection that dropped: a transaction open on it was rolled back by the server. */
