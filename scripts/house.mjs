@@ -21,7 +21,7 @@ import ts from "typescript"
 const WAY = {
   core: [
     ["Failure.ts"],
-    ["Settings.ts", "Secret.ts"],
+    ["Settings.ts"],
     ["Connection.ts"],
     ["Probe.ts"],
     ["HostState.ts"],
@@ -30,7 +30,7 @@ const WAY = {
     ["Routing.ts"],
     ["StatementClass.ts"],
     ["Check.ts"],
-    ["index.ts"],
+    ["index.ts"]
   ],
   postgres: [
     ["PostgresError.ts"],
@@ -47,7 +47,7 @@ const WAY = {
     ["internal/fleet/", "Fleet.ts"],
     ["Legacy.ts"],
     ["bin/"],
-    ["index.ts"],
+    ["index.ts"]
   ],
   testing: [
     ["internal/"],
@@ -56,8 +56,15 @@ const WAY = {
     ["TestCluster.ts"],
     ["Load.ts"],
     ["PostgresTest.ts"],
-    ["index.ts"],
+    ["index.ts"]
   ],
+  pg: [
+    ["Fleet.ts"],
+    ["Legacy.ts"],
+    ["testing.ts"],
+    ["bin/"],
+    ["index.ts"]
+  ]
 }
 const PACKAGES = Object.keys(WAY)
 

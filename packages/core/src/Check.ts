@@ -5,6 +5,8 @@
  *
  * @since 0.2.0
  */
+import * as fs from "node:fs"
+import * as util from "node:util"
 import * as Connection from "./Connection.js"
 import * as Failure from "./Failure.js"
 import * as Probe from "./Probe.js"
@@ -197,4 +199,50 @@ export const render = (report: Report): string => {
     `${report.status} (exit ${report.exitCode})`,
     ...report.problems.map((p) => `- ${p}`)
   ].join("\n")
+}
+
+const usage = "usage: pgfleet check [--json] [--env-file <path>]"
+
+/**
+ * The `pgfleet` command: `pgfleet check [--json] [--env-file <path>]` prints
+ * the report (a table, or JSON) and resolves to its exit code; variables in
+ * the env file override `env`.
+ *
+ * @example
+ * ```ts
+ * import { Check } from "@pgfleet/core"
+ *
+ * export const main = async () => {
+ *   process.exitCode = await Check.cli(process.argv.slice(2), process.env)
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const cli = async (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>
+): Promise<number> => {
+  try {
+    const { positionals, values } = util.parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { json: { type: "boolean" }, "env-file": { type: "string" }, help: { type: "boolean" } }
+    })
+    if (values.help || positionals[0] !== "check") {
+      console.error(usage)
+      return values.help ? 0 : 2
+    }
+    const merged: Record<string, string | undefined> = { ...env }
+    if (values["env-file"] !== undefined) {
+      Object.assign(merged, util.parseEnv(fs.readFileSync(values["env-file"], "utf8")))
+    }
+    const report = await check(merged)
+    console.log(values.json ? JSON.stringify(report, null, 2) : render(report))
+    return report.exitCode
+  } catch (error) {
+    console.error(`pgfleet: ${error instanceof Error ? error.message : String(error)}`)
+    return 2
+  }
 }
