@@ -268,6 +268,8 @@ export const oneReplica: ReadonlyArray<Make> = [
   drizzleReplicas,
   (c, r) => pgfleet(c, r, "random", "dist"),
   (c, r) => pgfleet(c, r, "random", "tsx"),
+  (c, r) => fleetReaderPool(c, r, "query"),
+  (c, r) => fleetReaderPool(c, r, "drizzle"),
   ...(baselineDir === undefined ?
     [] :
     [(c: TestCluster.TestClusterPromise, r: Replicas) => pgfleet(c, r, "random", "baseline")])

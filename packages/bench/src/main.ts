@@ -3,7 +3,8 @@
  * 2 streaming replicas), pool size 8 per host, 32 concurrent readers.
  * `--smoke` runs a 2-second version for CI: it checks that the bench runs,
  * and asserts nothing about speed. `--writer-failover` runs only the primary
- * failover measurement, `--writer-freeze` only the frozen writer's timeline.
+ * failover measurement, `--writer-freeze` only the frozen writer's timeline, `--installed`
+ * the `pg.Pool` adapter from the packed tarballs under plain node (scripts/bench-installed.mjs).
  */
 import { Postgres } from "@pgfleet/postgres"
 import type * as PgFleet from "@pgfleet/postgres"
@@ -536,10 +537,19 @@ const freezeTable = (freezes: ReadonlyArray<Awaited<ReturnType<typeof writerFree
 const writerFailoverOnly = async () => {
   for (const interval of [250, 1000]) log(JSON.stringify(await writerFailover(interval)))
 }
+/** `pnpm bench --installed`: the pg.Pool adapter as users run it, from the packed tarballs under plain node. */
+const installedOnly = async () => {
+  const script = new URL("../../../scripts/bench-installed.mjs", import.meta.url)
+  execFileSync("node", [fileURLToPath(script), ...process.argv.slice(2).filter((a) => a !== "--installed")], {
+    stdio: "inherit"
+  })
+}
 const writerFreezeOnly = async () => {
   log(freezeTable([await writerFreeze(250), await writerFreeze(1000)]).join("\n"))
 }
-;(process.argv.includes("--writer-failover")
+;(process.argv.includes("--installed")
+  ? installedOnly()
+  : process.argv.includes("--writer-failover")
   ? writerFailoverOnly()
   : process.argv.includes("--writer-freeze")
   ? writerFreezeOnly()

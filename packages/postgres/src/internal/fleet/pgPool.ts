@@ -34,28 +34,38 @@ const noExclusions: ReadonlyArray<string> = []
  * retried once on another. It fails with what node-postgres code expects:
  * pg's own error (with its SQLSTATE `code`) or pgfleet's `PostgresError`.
  */
-const routedQuery = (direct: Direct, config: pg.QueryConfig, exclude: ReadonlyArray<string>, done: Callback): void => {
-  const target = direct.pick(exclude, config.text)
+const routedQuery = (
+  direct: Direct,
+  text: string,
+  submit: pgQuery.Submit,
+  exclude: ReadonlyArray<string>,
+  done: Callback
+): void => {
+  const target = direct.pick(exclude, text)
   if (target instanceof PostgresError) return done(target)
   const read = target.read ?? direct.reads
   if (read) direct.countRead(target)
-  pgQuery.runPooled(
-    target.pool.pgPool,
-    (client, callback) => client.query(config, callback),
-    (cause, result, stage) => {
-      if (cause === undefined) return done(null, result)
-      const failure = Failure.classify(cause)
-      const evidence = Failure.isHostEvidence(failure.kind)
-      // The monitor acts on host evidence, and on a write refused as read-only (25006).
-      if (evidence || failure.code === "25006") direct.report(target.pool, cause)
-      if (read && evidence && exclude.length === 0) {
-        direct.countRetry(target.pool)
-        return routedQuery(direct, config, [target.pool.host], done)
-      }
-      done(direct.error(target, read, cause, failure, stage !== "acquire") as Error)
+  pgQuery.runPooled(target.pool.pgPool, submit, (cause, result, stage) => {
+    if (cause === undefined) return done(null, result)
+    const failure = Failure.classify(cause)
+    const evidence = Failure.isHostEvidence(failure.kind)
+    // The monitor acts on host evidence, and on a write refused as read-only (25006).
+    if (evidence || failure.code === "25006") direct.report(target.pool, cause)
+    if (read && evidence && exclude.length === 0) {
+      direct.countRetry(target.pool)
+      return routedQuery(direct, text, submit, [target.pool.host], done)
     }
-  )
+    done(direct.error(target, read, cause, failure, stage !== "acquire") as Error)
+  })
 }
+
+/** How pg is asked: text and values as given cost pg no clone of a config object. */
+const submitOf = (first: string | pg.QueryConfig, values: Array<unknown> | undefined): pgQuery.Submit =>
+  typeof first === "string"
+    ? (client, callback) => client.query(first, values as Array<unknown>, callback)
+    : values === undefined
+    ? (client, callback) => client.query(first, callback)
+    : (client, callback) => client.query({ ...first, values }, callback)
 
 const EVENTS = ["connect", "acquire", "release", "remove", "error"] as const
 
@@ -95,20 +105,18 @@ export class RoutedPool extends pg.Pool {
   override query(...args: Array<any>): any {
     const callback: Callback | undefined = typeof args.at(-1) === "function" ? args.pop() : undefined
     const [first, values] = args as [string | pg.QueryConfig, Array<unknown> | undefined]
-    const config: pg.QueryConfig = typeof first === "string"
-      ? { text: first, ...(values === undefined ? {} : { values }) }
-      : values === undefined
-      ? first
-      : { ...first, values }
+    const text = typeof first === "string" ? first : first.text
+    const submit = submitOf(first, values)
     if (this.ended) {
       const ended = new Error(`pgfleet: the ${this.#route.name} pool has ended`)
       if (callback === undefined) return Promise.reject(ended)
       callback(ended)
       return undefined
     }
-    if (callback !== undefined) return routedQuery(this.#route.direct, config, noExclusions, callback)
+    const direct = this.#route.direct
+    if (callback !== undefined) return routedQuery(direct, text, submit, noExclusions, callback)
     return new Promise((resolve, reject) =>
-      routedQuery(this.#route.direct, config, noExclusions, (error, result) => error ? reject(error) : resolve(result))
+      routedQuery(direct, text, submit, noExclusions, (error, result) => error ? reject(error) : resolve(result))
     )
   }
 

@@ -47,7 +47,7 @@ export const query = (
     onInterrupt
   )
 
-type Submit = (client: pg.PoolClient, callback: (cause: Error | null, result: pg.QueryResult) => void) => void
+export type Submit = (client: pg.PoolClient, callback: (cause: Error | null, result: pg.QueryResult) => void) => void
 
 /**
  * Where a statement failed: before it was sent (no connection could be had),
@@ -66,6 +66,28 @@ export interface Running {
  * destroyed, not returned to the pool. Plain callbacks: both the Effect
  * statement path and the `pg.Pool` adapters run on it.
  */
+/** Where a pooled client's connection failure goes: the statement it runs now, if any. */
+interface Watch {
+  onError: ((cause: Error) => void) | undefined
+}
+const watches = new WeakMap<pg.PoolClient, Watch>()
+
+/** One "error" listener per client for its life, pointed at each statement in turn: cheaper than `once`/`off` per statement. */
+const watch = (client: pg.PoolClient, onError: (cause: Error) => void): Watch => {
+  let slot = watches.get(client)
+  if (slot === undefined) {
+    const created: Watch = { onError: undefined }
+    client.on("error", (cause: Error) => {
+      const handler = created.onError
+      created.onError = undefined
+      handler?.(cause)
+    })
+    watches.set(client, slot = created)
+  }
+  slot.onError = onError
+  return slot
+}
+
 export const runPooled = (
   pool: pg.Pool,
   submit: Submit,
@@ -73,6 +95,7 @@ export const runPooled = (
 ): Running => {
   let settled = false
   let client: pg.PoolClient | undefined
+  let watched: Watch | undefined
   let release: ((destroy?: Error | boolean) => void) | undefined
   let stopped: (() => void) | undefined
 
@@ -82,7 +105,7 @@ export const runPooled = (
     result: pg.QueryResult | undefined,
     stage: Stage
   ) => {
-    client?.off("error", onConnectionError)
+    if (watched !== undefined) watched.onError = undefined
     release?.(destroy)
     release = undefined
     stopped?.()
@@ -105,7 +128,7 @@ export const runPooled = (
     }
     client = checkedOut
     release = giveBack
-    client.once("error", onConnectionError)
+    watched = watch(checkedOut, onConnectionError)
     submit(client, (cause, result) => {
       // A connection that broke mid-statement must not go back to the pool.
       if (cause) {
@@ -122,7 +145,7 @@ export const runPooled = (
       const running = client
       const grace = setTimeout(() => {
         // The statement did not stop: the connection cannot go back to the pool.
-        running.off("error", onConnectionError)
+        if (watched !== undefined) watched.onError = undefined
         release?.(true)
         release = undefined
       }, cancelGraceMs)
