@@ -611,17 +611,23 @@ export type SettingsInput =
  * @since 0.2.0
  * @category models
  */
-export type Settings =
-  & { readonly [K in keyof Table]: OutOf<Table[K]> }
-  & {
-    /** The writer candidates, in `DB_WRITER_HOST` order; exactly one must be the primary. */
-    readonly writers: ReadonlyArray<HostAddress>
-    /** The first candidate. */
-    readonly writer: HostAddress
-    readonly readers: ReadonlyArray<HostAddress>
-    /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
-    readonly sslCa: string | undefined
-  }
+export type Settings = { readonly [K in keyof Table]: OutOf<Table[K]> } & Resolved
+
+/**
+ * What validation adds to the checked settings: the parsed hosts and the CA file's contents.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Resolved {
+  /** The writer candidates, in `DB_WRITER_HOST` order; exactly one must be the primary. */
+  readonly writers: ReadonlyArray<HostAddress>
+  /** The first candidate. */
+  readonly writer: HostAddress
+  readonly readers: ReadonlyArray<HostAddress>
+  /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
+  readonly sslCa: string | undefined
+}
 
 /**
  * One problem found: the setting, its variable (its key for code-only

@@ -149,17 +149,7 @@ export type PostgresSettingsInput =
  * @since 0.1.0
  * @category models
  */
-export type PostgresSettings =
-  & { readonly [K in keyof Table]: OutOf<Table[K]> }
-  & {
-    /** The writer candidates, in `DB_WRITER_HOST` order; exactly one must be the primary. */
-    readonly writers: ReadonlyArray<HostAddress>
-    /** The first candidate. */
-    readonly writer: HostAddress
-    readonly readers: ReadonlyArray<HostAddress>
-    /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
-    readonly sslCa: string | undefined
-  }
+export type PostgresSettings = { readonly [K in keyof Table]: OutOf<Table[K]> } & Core.Resolved
 
 /**
  * The environment variable behind each setting, used to name it in errors.
@@ -220,7 +210,7 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
         out[key] = Redacted.isRedacted(value) ? value : Redacted.make((out[key] as Core.Secret).value())
       }
     }
-    return Effect.succeed(out as PostgresSettings)
+    return Effect.succeed(out as unknown as PostgresSettings)
   })
 
 const reader = <In>(spec: Setting<In, unknown>): Config.Config<In | undefined> => {

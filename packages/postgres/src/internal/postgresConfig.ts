@@ -23,7 +23,7 @@ export const toCore = (settings: PostgresSettings): Settings.Settings => {
       if (spec.kind === "duration") out[key] = Duration.toMillis(value as Duration.Duration)
       else if (spec.kind === "secret") out[key] = new Settings.Secret(Redacted.value(value as Redacted.Redacted))
     }
-    core = out as Settings.Settings
+    core = out as unknown as Settings.Settings
     cores.set(settings, core)
   }
   return core
