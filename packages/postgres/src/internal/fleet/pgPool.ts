@@ -59,13 +59,10 @@ const routedQuery = (
   })
 }
 
-/** How pg is asked: text and values as given cost pg no clone of a config object. */
-const submitOf = (first: string | pg.QueryConfig, values: Array<unknown> | undefined): pgQuery.Submit =>
-  typeof first === "string"
-    ? (client, callback) => client.query(first, values as Array<unknown>, callback)
-    : values === undefined
-    ? (client, callback) => client.query(first, callback)
-    : (client, callback) => client.query({ ...first, values }, callback)
+/** Text or config, and values, handed to pg as the caller gave them, as pg-pool's own `query` does: no copy. */
+const submitOf =
+  (first: string | pg.QueryConfig, values: Array<unknown> | undefined): pgQuery.Submit => (client, callback) =>
+    client.query(first as string, values as Array<unknown>, callback)
 
 const EVENTS = ["connect", "acquire", "release", "remove", "error"] as const
 
