@@ -44,7 +44,8 @@ const routedQuery = (
   const target = direct.pick(exclude, text)
   if (target instanceof PostgresError) return done(target)
   const read = target.read ?? direct.reads
-  if (read) direct.countRead(target)
+  // A second try is counted as the Effect path counts it: route "retry".
+  if (read) direct.countRead(exclude.length === 0 ? target : { ...target, route: "retry" })
   pgQuery.runPooled(target.pool.pgPool, submit, (cause, result, stage) => {
     if (cause === undefined) return done(null, result)
     const failure = Failure.classify(cause)
