@@ -3,7 +3,7 @@ import tsParser from "@typescript-eslint/parser"
 import tsPlugin from "@typescript-eslint/eslint-plugin"
 
 export default [
-  { ignores: ["**/node_modules/**", "**/dist/**", "**/scratch/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "**/scratch/**", "**/test/prisma/generated/**", "**/.readme-check/**"] },
   ...effectEslint.configs.dprint,
   {
     files: ["packages/**/*.ts"],

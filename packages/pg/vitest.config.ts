@@ -4,6 +4,7 @@ export default defineProject({
   test: {
     name: "pg",
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/prismaGenerate.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000
   }

@@ -27,6 +27,30 @@ export interface Status {
 }
 
 /**
+ * A snapshot of one host, as a fleet's `stats` reports it: pool counts and
+ * what the health monitor knows.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HostStats {
+  readonly host: string
+  /** `writer` is the current primary; `candidate` another `DB_WRITER_HOST` entry that is not a reader. */
+  readonly role: "writer" | "reader" | "candidate"
+  readonly total: number
+  readonly idle: number
+  readonly inUse: number
+  readonly waiting: number
+  readonly health: HealthState
+  readonly observedRole: "primary" | "standby" | "unknown"
+  readonly roleMismatch: boolean
+  readonly consecutiveFailures: number
+  readonly lastProbeLatencyMs: number | undefined
+  readonly lagBytes: number | undefined
+  readonly lagSeconds: number | undefined
+}
+
+/**
  * @since 0.2.0
  * @category models
  */

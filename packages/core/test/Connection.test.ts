@@ -6,6 +6,7 @@ import * as util from "node:util"
 import type pg from "pg"
 import { assert, describe, expect, it } from "vitest"
 import { Connection, Settings } from "../src/index.js"
+import { CA_PEM } from "./fixtures.js"
 
 const PASSWORD = "p@ss:w/rd#?%&= ü"
 const CA = "-----BEGIN CERTIFICATE-----\nnot checked here\n-----END CERTIFICATE-----\n"
@@ -209,19 +210,7 @@ describe("Connection.fromSettings", () => {
 
   it("carries the CA of verify-full and the type parsers", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-connection-"))
-    // A self-signed certificate, so the CA file validates.
-    const pem = `-----BEGIN CERTIFICATE-----
-MIIBizCCATGgAwIBAgIUfdZAYnG8yj4dwYD5NVJs/RdRy1cwCgYIKoZIzj0EAwIw
-GjEYMBYGA1UEAwwPcGdmbGVldC10ZXN0LWNhMCAXDTI2MTIwMTEyNTcxMFoYDzIx
-MjYxMTA3MTI1NzEwWjAaMRgwFgYDVQQDDA9wZ2ZsZWV0LXRlc3QtY2EwWTATBgcq
-hkjOPQIBBggqhkjOPQMBBwNCAAQYSv45qD7uG+x8XB6SGQ0WI4nFLyjDzp0ljs5R
-KPEC6wES8r1o4+B/b3EVAIvmuukan/55NVch1GQVmz/k3H3to1MwUTAdBgNVHQ4E
-FgQU1JvBNguHgmPpvb7SpkvrVsOCZ0UwHwYDVR0jBBgwFoAU1JvBNguHgmPpvb7S
-pkvrVsOCZ0UwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA41ok
-FDr8uhvdCa/7T2hayd0SW91rAgo1KkiaoTVODi8CIAIy6Aiv595RJ1Zh1USdT9u6
-SkMA1P1T9p8BpirUAz6d
------END CERTIFICATE-----
-`
+    const pem = CA_PEM
     const caFile = path.join(dir, "ca.pem")
     fs.writeFileSync(caFile, pem)
     const types: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value }

@@ -4,6 +4,7 @@ import * as path from "node:path"
 import * as util from "node:util"
 import { describe, expect, it } from "vitest"
 import { Connection, Settings } from "../src/index.js"
+import { CA_PEM } from "./fixtures.js"
 
 const PASSWORD = "p@ss:w/rd#?%&= ü"
 const env = { DB_WRITER_HOST: "db-primary.internal", DB_USERNAME: "app", DB_PASSWORD: PASSWORD }
@@ -15,19 +16,6 @@ const file = (name: string, text: string) => {
   fs.writeFileSync(p, text)
   return p
 }
-// A self-signed certificate, so a good CA file reads without openssl at test time.
-const CA = `-----BEGIN CERTIFICATE-----
-MIIBizCCATGgAwIBAgIUfdZAYnG8yj4dwYD5NVJs/RdRy1cwCgYIKoZIzj0EAwIw
-GjEYMBYGA1UEAwwPcGdmbGVldC10ZXN0LWNhMCAXDTI2MTIwMTEyNTcxMFoYDzIx
-MjYxMTA3MTI1NzEwWjAaMRgwFgYDVQQDDA9wZ2ZsZWV0LXRlc3QtY2EwWTATBgcq
-hkjOPQIBBggqhkjOPQMBBwNCAAQYSv45qD7uG+x8XB6SGQ0WI4nFLyjDzp0ljs5R
-KPEC6wES8r1o4+B/b3EVAIvmuukan/55NVch1GQVmz/k3H3to1MwUTAdBgNVHQ4E
-FgQU1JvBNguHgmPpvb7SpkvrVsOCZ0UwHwYDVR0jBBgwFoAU1JvBNguHgmPpvb7S
-pkvrVsOCZ0UwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA41ok
-FDr8uhvdCa/7T2hayd0SW91rAgo1KkiaoTVODi8CIAIy6Aiv595RJ1Zh1USdT9u6
-SkMA1P1T9p8BpirUAz6d
------END CERTIFICATE-----
-`
 
 const valid = (result: Settings.Validation): Settings.Settings => {
   if (result._tag === "Invalid") throw new Settings.SettingsError(result.issues)
@@ -81,7 +69,7 @@ describe("Settings", () => {
       DB_STATEMENT_TIMEOUT_MODE: "set",
       DB_TRANSFORM_JSON: "false",
       DB_SSL_MODE: "verify-full",
-      DB_SSL_CA_FILE: file("good.pem", CA),
+      DB_SSL_CA_FILE: file("good.pem", CA_PEM),
       DB_UNRELATED: "ignored"
     }))
     expect(s.readers).toEqual([
@@ -96,7 +84,7 @@ describe("Settings", () => {
     expect(s.statementTimeout).toBe(1500)
     expect(s.statementTimeoutMode).toBe("set")
     expect(s.transformJson).toBe(false)
-    expect(s.sslCa).toBe(CA)
+    expect(s.sslCa).toBe(CA_PEM)
     expect(s.password.value()).toBe(PASSWORD)
   })
 

@@ -20,6 +20,7 @@
  *
  * @since 0.2.0
  */
+import type { HostState } from "@pgfleet/core"
 import { Fleet as EffectFleet } from "@pgfleet/postgres"
 import type pg from "pg"
 
@@ -29,22 +30,7 @@ import type pg from "pg"
  * @since 0.2.0
  * @category models
  */
-export interface HostStats {
-  readonly host: string
-  /** `writer` is the current primary; `candidate` another `DB_WRITER_HOST` entry that is not a reader. */
-  readonly role: "writer" | "reader" | "candidate"
-  readonly total: number
-  readonly idle: number
-  readonly inUse: number
-  readonly waiting: number
-  readonly health: "healthy" | "suspect" | "down"
-  readonly observedRole: "primary" | "standby" | "unknown"
-  readonly roleMismatch: boolean
-  readonly consecutiveFailures: number
-  readonly lastProbeLatencyMs: number | undefined
-  readonly lagBytes: number | undefined
-  readonly lagSeconds: number | undefined
-}
+export type HostStats = HostState.HostStats
 
 /**
  * An open fleet.

@@ -24,7 +24,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import type pg from "pg"
-import * as HealthMonitor from "./HealthMonitor.js"
 import type { HostPool } from "./HostPool.js"
 import { RoutedPool } from "./internal/fleet/pgPool.js"
 import { directOf } from "./internal/postgres/fleetClient.js"
@@ -127,7 +126,6 @@ export const createFleet = async (input: FleetInput): Promise<Fleet> => {
       writer: WriterPool.WriterPool,
       readers: ReaderPools.ReaderPools,
       router: ReaderRouter.ReaderRouter,
-      monitor: HealthMonitor.HealthMonitor,
       settings: PostgresConfig.PostgresConfig
     })
   )
@@ -135,14 +133,13 @@ export const createFleet = async (input: FleetInput): Promise<Fleet> => {
     await runtime.dispose()
     throw Cause.squash(built.cause)
   }
-  const { monitor, postgres, readers, router, settings, writer } = built.value
-  const report = (pool: HostPool, cause: unknown) => runtime.runFork(monitor.reportFailure(pool, cause))
+  const { postgres, readers, router, settings, writer } = built.value
   const route = (
     name: string,
     direct: ReturnType<typeof directOf>,
     pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError,
     pools: () => ReadonlyArray<HostPool>
-  ) => new RoutedPool({ name, direct, pick, report, pools })
+  ) => new RoutedPool({ name, direct, pick, pools })
 
   const writerPool = route("writer", directOf(postgres.writer), () => writer, () => [writer])
   const readerPool = route(

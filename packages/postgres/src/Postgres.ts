@@ -25,6 +25,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type { HostState } from "@pgfleet/core"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -32,7 +33,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as HealthMonitor from "./HealthMonitor.js"
-import type { PoolCounts, Role } from "./HostPool.js"
 import * as AutoRoute from "./internal/postgres/autoRoute.js"
 import * as FleetClient from "./internal/postgres/fleetClient.js"
 import * as Listen from "./internal/postgres/listen.js"
@@ -49,18 +49,7 @@ import * as WriterPool from "./WriterPool.js"
  * @since 0.1.0
  * @category models
  */
-export interface HostStats extends PoolCounts {
-  readonly host: string
-  /** `writer` is the current primary; `candidate` another `DB_WRITER_HOST` entry that is not a reader. */
-  readonly role: Role | "candidate"
-  readonly health: HealthMonitor.HealthState
-  readonly observedRole: HealthMonitor.HostHealth["observedRole"]
-  readonly roleMismatch: boolean
-  readonly consecutiveFailures: number
-  readonly lastProbeLatencyMs: number | undefined
-  readonly lagBytes: number | undefined
-  readonly lagSeconds: number | undefined
-}
+export type HostStats = HostState.HostStats
 
 /**
  * @since 0.1.0

@@ -19,8 +19,6 @@ export interface Route {
   readonly direct: Direct
   /** The host a `connect()` pins: the writer, or a healthy replica picked by the router, passing over `exclude`. */
   readonly pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError
-  /** Tells the health monitor that a connection to `pool` failed. */
-  readonly report: (pool: HostPool, cause: unknown) => void
   /** Every pool behind this route, for counts and events. */
   readonly pools: () => ReadonlyArray<HostPool>
 }
@@ -152,7 +150,7 @@ const checkOut = async (route: Route, exclude: ReadonlyArray<string>): Promise<[
     return [pool, await pool.pgPool.connect()]
   } catch (cause) {
     if (exclude.length > 0 || !Failure.isHostEvidence(Failure.classify(cause).kind)) throw cause
-    route.report(pool, cause)
+    route.direct.report(pool, cause)
     return checkOut(route, [pool.host])
   }
 }
@@ -172,7 +170,7 @@ const pinned = (route: Route, firstPool: HostPool, first: pg.PoolClient): pg.Poo
   let pool = firstPool
   let client = first
   // A checked-out client whose connection dies emits "error"; with no listener that would crash the process.
-  const onError = (cause: Error) => route.report(pool, cause)
+  const onError = (cause: Error) => route.direct.report(pool, cause)
   const hold = (c: pg.PoolClient) => c.on("error", onError)
   const letGo = (c: pg.PoolClient) => c.off("error", onError)
   hold(first)
@@ -188,7 +186,7 @@ const pinned = (route: Route, firstPool: HostPool, first: pg.PoolClient): pg.Poo
         return await client.query(...(args as [any]))
       } catch (cause) {
         if (!movable || !Failure.isHostEvidence(Failure.classify(cause).kind)) throw cause
-        route.report(pool, cause)
+        route.direct.report(pool, cause)
         release(cause as Error)
         ;[pool, client] = await checkOut(route, [pool.host])
         hold(client)
