@@ -11,8 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ClusterOptions, type HostPort, type Member, RunningCluster, type StopMode } from "./internal/cluster.js"
+import type { BouncerOptions } from "./internal/pgbouncer.js"
 
 export type {
+  /** @since 0.2.0 */
+  BouncerOptions,
   /** @since 0.1.0 */
   HostPort,
   /** @since 0.1.0 */
@@ -48,6 +51,12 @@ export class TestClusterError extends Data.TaggedError("TestClusterError")<{
 export interface ClusterInfo {
   readonly writer: HostPort
   readonly readers: ReadonlyArray<HostPort>
+  /**
+   * The servers themselves. With the `bouncers` option, `writer` and
+   * `readers` (and `env`) name the PgBouncers in front of them, and these the
+   * servers behind, in the same order; without it, the same addresses.
+   */
+  readonly servers: { readonly writer: HostPort; readonly readers: ReadonlyArray<HostPort> }
   /** The `DB_*` variables that configure `PostgresLive` for this cluster. */
   readonly env: Readonly<Record<string, string>>
   readonly database: string
@@ -160,6 +169,7 @@ const frozen = (operation: string, freeze: () => Promise<void>, thaw: () => Prom
 const fromRunning = (c: RunningCluster): TestCluster => ({
   writer: c.writer,
   readers: c.readers,
+  servers: c.servers,
   env: c.env,
   database: c.database,
   username: c.username,

@@ -8,6 +8,7 @@ import { binaries } from "./binaries.js"
 import { run } from "./exec.js"
 import type { ServerUser } from "./osUser.js"
 import { serverUser } from "./osUser.js"
+import { type BouncerOptions, killBouncerIn, RunningBouncer } from "./pgbouncer.js"
 import { freePort } from "./ports.js"
 
 export interface HostPort {
@@ -29,6 +30,12 @@ export interface ClusterOptions {
   readonly tls?: boolean | undefined
   /** Extra `postgresql.conf` lines for every server. */
   readonly serverSettings?: Readonly<Record<string, string | number>> | undefined
+  /**
+   * A PgBouncer in front of every server (transaction pooling unless told
+   * otherwise): `writer`, `readers` and `env` then name the bouncers, and
+   * `servers` the servers behind them.
+   */
+  readonly bouncers?: boolean | BouncerOptions | undefined
 }
 
 interface Node {
@@ -143,8 +150,10 @@ const reapOrphans = () => {
   }
 }
 
-/** SIGQUIT (immediate shutdown) to every postmaster whose data directory is under `dir`. */
+/** SIGKILL to every bouncer and SIGQUIT (immediate shutdown) to every postmaster under `dir`. */
 const killServersIn = (dir: string) => {
+  const bouncers = path.join(dir, "bouncer")
+  for (const name of fs.existsSync(bouncers) ? fs.readdirSync(bouncers) : []) killBouncerIn(path.join(bouncers, name))
   for (const name of fs.existsSync(path.join(dir, "data")) ? fs.readdirSync(path.join(dir, "data")) : []) {
     try {
       const pid = postmasterPid(path.join(dir, "data", name))
@@ -167,10 +176,14 @@ process.once("exit", () => {
 export class RunningCluster {
   readonly writer: HostPort
   readonly readers: ReadonlyArray<HostPort>
+  /** The servers themselves: the same as `writer` and `readers` unless bouncers stand in front. */
+  readonly servers: { readonly writer: HostPort; readonly readers: ReadonlyArray<HostPort> }
   readonly env: Readonly<Record<string, string>>
   /** With `tls`, the PEM file that verifies every server's certificate. */
   readonly tlsCaFile: string
   readonly #nodes: ReadonlyArray<Node>
+  /** With `bouncers`: one per node, in the same order, once started. */
+  readonly #bouncers: Array<RunningBouncer> = []
 
   private constructor(
     readonly dir: string,
@@ -179,11 +192,18 @@ export class RunningCluster {
     private readonly pgCtl: string,
     nodes: ReadonlyArray<Node>,
     password: string,
-    tls: boolean
+    tls: boolean,
+    /** Ports of the bouncers in front of the nodes, in the same order. */
+    fronts: ReadonlyArray<number> | undefined
   ) {
     this.#nodes = nodes
-    this.writer = { host: HOST, port: nodes[0]!.port }
-    this.readers = nodes.slice(1).map((n) => ({ host: HOST, port: n.port }))
+    const ports = fronts ?? nodes.map((n) => n.port)
+    this.servers = {
+      writer: { host: HOST, port: nodes[0]!.port },
+      readers: nodes.slice(1).map((n) => ({ host: HOST, port: n.port }))
+    }
+    this.writer = { host: HOST, port: ports[0]! }
+    this.readers = ports.slice(1).map((port) => ({ host: HOST, port }))
     this.tlsCaFile = path.join(dir, "ca.pem")
     this.env = {
       ...(tls ? { DB_SSL_MODE: "verify-full", DB_SSL_CA_FILE: this.tlsCaFile } : {}),
@@ -224,6 +244,8 @@ export class RunningCluster {
 
     const primaryDir = path.join(dataRoot, "writer")
     const ports = await Promise.all(Array.from({ length: replicas + 1 }, freePort))
+    const bouncers = options.bouncers === true ? {} : options.bouncers === false ? undefined : options.bouncers
+    const fronts = bouncers && await Promise.all(Array.from({ length: replicas + 1 }, freePort))
     const nodes: Array<Node> = ports.map((port, i) => ({
       name: i === 0 ? "writer" : `reader${i - 1}`,
       dataDir: i === 0 ? primaryDir : path.join(dataRoot, `reader${i - 1}`),
@@ -232,7 +254,16 @@ export class RunningCluster {
       paused: false,
       frozen: undefined
     }))
-    const cluster = new RunningCluster(dir, database, username, bin.pg_ctl, nodes, password, options.tls === true)
+    const cluster = new RunningCluster(
+      dir,
+      database,
+      username,
+      bin.pg_ctl,
+      nodes,
+      password,
+      options.tls === true,
+      fronts
+    )
     live.add(cluster)
     try {
       const pwfile = path.join(dir, "pwfile")
@@ -275,6 +306,21 @@ export class RunningCluster {
       if (database !== "postgres") {
         await cluster.query("writer", `CREATE DATABASE "${database.replace(/"/g, "\"\"")}"`, [], "postgres")
         await cluster.waitForReplication()
+      }
+      if (bouncers && fronts) {
+        for (const [i, node] of nodes.entries()) {
+          cluster.#bouncers.push(
+            await RunningBouncer.start({
+              dir: path.join(dir, "bouncer", node.name),
+              port: fronts[i]!,
+              target: { host: HOST, port: node.port },
+              username,
+              password,
+              options: bouncers,
+              user
+            })
+          )
+        }
       }
       return cluster
     } catch (error) {
@@ -411,12 +457,14 @@ export class RunningCluster {
 
   /** Stops every server and deletes the cluster's folder. Safe to call twice. */
   async stop(): Promise<void> {
+    await Promise.allSettled(this.#bouncers.map((b) => b.stop()))
     await Promise.allSettled(this.#nodes.map((n) => this.stopNode(n, "immediate")))
     this.stopSync()
   }
 
   /** The synchronous last resort, used at process exit. */
   stopSync(): void {
+    for (const bouncer of this.#bouncers) bouncer.stopSync()
     for (const node of this.#nodes) {
       this.thawNode(node)
       if (node.running) {
