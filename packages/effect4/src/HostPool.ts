@@ -1,0 +1,391 @@
+/**
+ * One `pg.Pool` for one host, opened, warmed and role-checked when its scope
+ * opens, and closed within a bounded time when it closes.
+ *
+ * @since 0.1.0
+ */
+import { Connection, Failure } from "@pgfleet/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import pg from "pg"
+import { clientConfig } from "./internal/postgresConfig.js"
+import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
+import { hostLabel } from "./PostgresConfig.js"
+import { PostgresError } from "./PostgresError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Role = "writer" | "reader"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolCounts {
+  readonly total: number
+  readonly idle: number
+  readonly inUse: number
+  readonly waiting: number
+}
+
+/**
+ * One host's pool. Statements reach it through the `Postgres` facade's
+ * clients, which pick the host; the pool itself is node-postgres's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostPool {
+  /** `host:port`. */
+  readonly host: string
+  readonly address: HostAddress
+  readonly role: Role
+  /** The node-postgres pool underneath. */
+  readonly pgPool: pg.Pool
+  /** The pool's connection counts right now. */
+  readonly counts: () => PoolCounts
+  /** How long opening and warming the pool took. */
+  readonly warmupTime: Duration.Duration
+  /**
+   * A new, unconnected client with the pool's options, outside the pool (for
+   * `listen`). {@link abandon} and closing the pool destroy it with the
+   * pool's own connections.
+   */
+  readonly newClient: () => pg.Client
+  /** Destroys the connections checked out right now, so reads stuck on a dead host fail over at once. */
+  readonly dropCheckedOut: () => void
+  /**
+   * The host stopped answering (its probes marked it down): ends at once
+   * everything that waits on it. Running statements fail (a write's outcome
+   * is then unknown); callers waiting for a connection fail with
+   * `Unavailable`, as never sent. The pool stays open.
+   */
+  readonly abandon: () => void
+  /** Drops every pooled connection, so new ones resolve the host name again (a DNS or VIP flip). */
+  readonly recycle: () => void
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeOptions {
+  readonly address: HostAddress
+  readonly role: Role
+  readonly settings: PostgresSettings
+}
+
+/**
+ * The retry schedule for opening a pool: exponential from
+ * `DB_CONNECT_RETRY_BASE_MS` with jitter, each delay capped at
+ * `DB_CONNECT_RETRY_MAX_DELAY_MS`. {@link retryPolicy} adds the attempt bound.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const retrySchedule = (settings: PostgresSettings): Schedule.Schedule<Duration.Duration> =>
+  Schedule.exponential(settings.retryBase).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((m) => Effect.succeed(Duration.min(m.duration, settings.retryMaxDelay)))
+  )
+
+/**
+ * {@link retrySchedule}, at most `DB_CONNECT_RETRY_MAX_ATTEMPTS` attempts in
+ * all, while `retryable` says the failure can mend itself; for `Effect.retry`.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const retryPolicy = <E>(settings: PostgresSettings, retryable: (e: E) => boolean) => ({
+  schedule: retrySchedule(settings),
+  times: settings.retryMaxAttempts - 1,
+  while: retryable
+})
+
+/** Checks out `n` connections at once (pg's `min` opens none by itself), asks the role, releases them. */
+const warmOnce = (pool: pg.Pool, n: number) =>
+  Effect.callback<boolean, unknown>((resume) => {
+    void Promise.allSettled(Array.from({ length: n }, () => pool.connect())).then(async (results) => {
+      const clients = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])
+      const failure = results.find((r) => r.status === "rejected")
+      try {
+        if (failure) throw failure.reason
+        const { rows } = await clients[0]!.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
+        resume(Effect.succeed(rows[0]!.standby))
+      } catch (cause) {
+        resume(Effect.fail(cause))
+      } finally {
+        for (const client of clients) client.release(failure !== undefined)
+      }
+    })
+  })
+
+/** The part of pg's `Connection` that {@link answerWhenDead} patches. */
+interface Connection {
+  once(event: string, listener: (...args: Array<unknown>) => void): Connection
+}
+
+/**
+ * pg-cursor's `close()` (run by every stream's finalizer) waits for a
+ * `readyForQuery` that a dead connection never sends, so a stream whose
+ * connection dropped would never finish. Once the connection has ended, that
+ * wait is answered at once.
+ */
+const answerWhenDead = (connection: Connection) => {
+  let ended = false
+  const once = connection.once.bind(connection)
+  once("end", () => (ended = true))
+  connection.once = (event: string, listener: (...args: Array<unknown>) => void) => {
+    if (ended && event === "readyForQuery") setImmediate(listener)
+    else once(event, listener)
+    return connection
+  }
+}
+
+/**
+ * Closes the sockets of checked-out clients. Their owners see the error and
+ * release them, so the pool drops them; releasing them here instead would
+ * race the owners' own release.
+ */
+const destroyAll = (clients: Iterable<pg.PoolClient>) => {
+  for (const c of clients) Connection.destroySocket(c)
+}
+
+/** pg-pool's internals that {@link abandon} empties: its clients (idle, checked out or connecting) and its waiters. */
+interface PoolInternals {
+  readonly _clients: Array<pg.PoolClient>
+  readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
+}
+
+const abandon = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, others: Set<pg.Client>, host: string) => {
+  const internals = pool as unknown as PoolInternals
+  // Waiters first: a destroyed connection frees its slot, and pg-pool would open a new one for the next waiter.
+  const waiting = internals._pendingQueue.splice(0)
+  const error = new PostgresError({
+    reason: "Unavailable",
+    host,
+    message: `${host} stopped answering (its health probes marked it down); the statement was never sent`
+  })
+  for (const waiter of waiting) waiter.callback(error)
+  // A frozen server reads these from its backlog when it wakes, so its backends stop what we gave up on
+  // (a backend busy in a statement does not notice that its client went away).
+  for (const client of checkedOut) Connection.sendCancel(pool.options, client)
+  destroyAll([...internals._clients])
+  for (const client of others) Connection.destroySocket(client)
+}
+
+/**
+ * pg-pool removes a client at release once it reached `maxUses` (unset: Infinity), and `_remove` drops
+ * an idle one: internals, but the only way to empty a pg.Pool without ending it.
+ */
+const recycle = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) => {
+  for (const client of checkedOut) (client as unknown as { _poolUseCount: number })._poolUseCount = Infinity
+  const internals = pool as unknown as { _idle: Array<{ client: pg.PoolClient }>; _remove(c: pg.PoolClient): void }
+  for (const idle of [...internals._idle]) internals._remove(idle.client)
+}
+
+/** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
+const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Duration, config: pg.ClientConfig) =>
+  Effect.gen(function*() {
+    // pg-pool rejects a second end(), so both waits below share one.
+    const ending = pool.end()
+    // Finalizers run uninterruptibly: without `interruptible`, the timeouts below could not cut the wait short.
+    const ended = Effect.interruptible(Effect.promise(() => ending))
+    const done = yield* Effect.option(Effect.timeout(ended, grace))
+    if (done._tag === "Some" || checkedOut.size === 0) return
+    const pids = [...checkedOut].map((c) => (c as unknown as { processID: number }).processID)
+    yield* Effect.tryPromise(async () => {
+      const admin = new pg.Client(config)
+      admin.on("error", () => {})
+      await admin.connect()
+      try {
+        await admin.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids])
+      } finally {
+        await admin.end()
+      }
+    }).pipe(Effect.interruptible, Effect.timeout(config.connectionTimeoutMillis ?? 5000), Effect.ignore)
+    destroyAll(checkedOut)
+    yield* Effect.ignore(Effect.timeout(ended, "1 second"))
+  })
+
+/** `int8` as `bigint`, as @effect/sql-pg 4 decodes it, so code written for it reads the same values. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    if (oid === 20) return (text: string) => BigInt(text)
+    if (oid === 1016) {
+      const parse = pg.types.getTypeParser(1016 as never, "text") as (t: string) => Array<string | null>
+      return (text: string) => parse(text).map((v) => v === null ? null : BigInt(v))
+    }
+    return pg.types.getTypeParser(oid, format ?? "text")
+  }) as pg.CustomTypesConfig["getTypeParser"]
+}
+
+/** The pool's options: sizes and timeouts from the settings, and a client that answers a dead connection's waits. */
+const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig): pg.PoolConfig => {
+  const statementTimeout = Duration.toMillis(settings.statementTimeout)
+  return {
+    ...config,
+    types,
+    max: settings.maxPoolSize,
+    min: settings.minPoolSize,
+    idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
+    maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
+    // The pool's timeout bounds the wait for a free connection; the client's, one connect.
+    connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
+    Client: class extends pg.Client {
+      constructor(c?: pg.ClientConfig) {
+        // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
+        super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
+        answerWhenDead((this as unknown as { connection: Connection }).connection)
+      }
+    },
+    ...(statementTimeout > 0 && settings.statementTimeoutMode === "set"
+      ? {
+        onConnect: (client: pg.ClientBase) => client.query(`SET statement_timeout = ${Math.round(statementTimeout)}`)
+      }
+      : {})
+  }
+}
+
+/** Warms the pool and checks the host's role, retrying what can mend itself with the settings' backoff. */
+const open = (pool: pg.Pool, host: string, role: Role, settings: PostgresSettings) =>
+  Effect.gen(function*() {
+    let attempts = 0
+    const attempt = Effect.gen(function*() {
+      attempts++
+      const standby = yield* warmOnce(pool, Math.max(1, settings.minPoolSize)).pipe(
+        Effect.timeoutOrElse({
+          duration: Duration.sum(settings.poolTimeout, settings.connectTimeout),
+          orElse: () => Effect.fail(new Error(`no answer within ${Duration.format(settings.poolTimeout)}`))
+        })
+      )
+      if (standby !== (role === "reader")) {
+        return yield* new PostgresError({
+          reason: "WrongRole",
+          host,
+          message: role === "reader"
+            ? `${host} is listed in DB_READER_HOSTS but is a primary (pg_is_in_recovery() is false)`
+            : `${host} is DB_WRITER_HOST but is a standby (pg_is_in_recovery() is true)`
+        })
+      }
+    })
+    const retryable = (e: unknown) => Failure.classify(e).kind !== "misconfiguration"
+    const logged = Effect.tapError(attempt, (error) =>
+      retryable(error) && attempts < settings.retryMaxAttempts
+        ? Effect.logWarning("pgfleet: could not open pool, retrying").pipe(
+          Effect.annotateLogs({
+            host,
+            role,
+            attempt: attempts,
+            of: settings.retryMaxAttempts,
+            error: Failure.describe(error)
+          })
+        )
+        : Effect.void)
+
+    yield* logged.pipe(
+      Effect.retry(retryPolicy(settings, retryable)),
+      Effect.mapError((cause) => {
+        if (cause instanceof PostgresError) return cause
+        const failure = Failure.classify(cause)
+        return failure.kind === "misconfiguration"
+          ? new PostgresError({
+            reason: "Misconfigured",
+            host,
+            message: Failure.misconfigurationMessage(failure.misconfigured, host, settings, cause),
+            cause
+          })
+          : new PostgresError({
+            reason: "ConnectFailed",
+            host,
+            message: `could not open the ${role} pool for ${host} after ${attempts} attempt(s): ${
+              Failure.describe(cause)
+            }`,
+            cause
+          })
+      }),
+      Effect.withSpan("pgfleet.pool.open", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
+    )
+  })
+
+/**
+ * Opens the pool for one host, warms `DB_MIN_POOL_SIZE` connections with
+ * exponential backoff, verifies the host's role, and registers a finalizer
+ * that closes it. Fails with a `PostgresError` naming the host.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HostPool, PostgresConfig } from "@pgfleet/effect4"
+ *
+ * const inUse = PostgresConfig.make({ writerHosts: ["db"], username: "app", password: "secret" }).pipe(
+ *   Effect.flatMap((settings) => HostPool.make({ address: settings.writers[0]!, role: "writer", settings })),
+ *   Effect.map((pool) => pool.counts().inUse),
+ *   Effect.scoped
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { address, role, settings } = options
+    const host = hostLabel(address)
+    const config = clientConfig(settings, address)
+    const context = yield* Effect.context<never>()
+    const started = Date.now()
+
+    const pool = new pg.Pool(poolOptions(settings, config))
+    // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
+    pool.on("error", (error) => {
+      Effect.runForkWith(context)(
+        Effect.logDebug("pgfleet: idle connection lost").pipe(
+          Effect.annotateLogs({ host, role, error: Failure.describe(error) })
+        )
+      )
+    })
+    const checkedOut = new Set<pg.PoolClient>()
+    /** Connections of ours to this host outside the pool (`listen`). */
+    const others = new Set<pg.Client>()
+    pool.on("acquire", (client) => checkedOut.add(client))
+    pool.on("release", (_err, client) => checkedOut.delete(client))
+    pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
+
+    yield* Effect.addFinalizer(() =>
+      close(pool, checkedOut, settings.closeGrace, config).pipe(
+        // A closed pool's host is no longer ours to use: `listen` reconnects to the current writer.
+        Effect.andThen(Effect.sync(() => others.forEach(Connection.destroySocket))),
+        Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })
+      )
+    )
+
+    yield* open(pool, host, role, settings)
+
+    return {
+      host,
+      address,
+      role,
+      pgPool: pool,
+      warmupTime: Duration.millis(Date.now() - started),
+      counts: () => ({
+        total: pool.totalCount,
+        idle: pool.idleCount,
+        inUse: pool.totalCount - pool.idleCount,
+        waiting: pool.waitingCount
+      }),
+      newClient: () => {
+        const other = new pg.Client(config)
+        others.add(other)
+        other.once("end", () => others.delete(other))
+        return other
+      },
+      dropCheckedOut: () => destroyAll(checkedOut),
+      abandon: () => abandon(pool, checkedOut, others, host),
+      recycle: () => recycle(pool, checkedOut)
+    } satisfies HostPool
+  })
