@@ -29,6 +29,50 @@ export interface HostAddress {
 }
 
 /**
+ * A host as code gives it, beside the `host;weight=N;max=N` text the
+ * variables take.
+ *
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * const big: Settings.HostInput = { host: "db-replica-1.internal", weight: 3, maxPoolSize: 30 }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HostInput {
+  readonly host: string
+  /** `DB_PORT` unless given. */
+  readonly port?: number | undefined
+  /** A replica's share of reads relative to the others (1 to 1000); replicas only. 1 unless given. */
+  readonly weight?: number | undefined
+  /** Most connections in this host's pool; `DB_MAX_POOL_SIZE` unless given. */
+  readonly maxPoolSize?: number | undefined
+}
+
+/**
+ * A resolved host: its address, and the per-host settings it was given
+ * (absent when not given: see {@link weightOf} and {@link maxPoolSizeOf}).
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.parseHostEntry("replica-a:6432;weight=3;max=20", 5432)
+ * // { host: "replica-a", port: 6432, weight: 3, maxPoolSize: 20 }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HostEntry extends HostAddress {
+  readonly weight?: number | undefined
+  readonly maxPoolSize?: number | undefined
+}
+
+/**
  * What a setting holds, so a layer over this module (the Effect one) can map
  * its types generically: `duration` is milliseconds, `secret` a
  * {@link Secret}, `hosts` a list of `host` / `host:port` entries, `file` a
@@ -286,7 +330,7 @@ const text = <const Required extends boolean>(o: {
     check: (value) => value.trim() === "" ? new Rejected("a value, got an empty one") : value.trim()
   })
 
-/** Comma-separated `host` / `host:port` entries; {@link validate} resolves them to addresses. */
+/** Comma-separated `host` / `host:port` entries with `;key=N` options; {@link validate} resolves them to entries. */
 const hosts = <const Required extends boolean>(o: {
   readonly variable: string
   readonly required: Required
@@ -295,10 +339,10 @@ const hosts = <const Required extends boolean>(o: {
   readonly description: string
   readonly parse: (text: string) => ReadonlyArray<string>
 }) =>
-  setting<ReadonlyArray<string>, ReadonlyArray<string>, Required, "hosts">({
+  setting<ReadonlyArray<string | HostInput>, ReadonlyArray<string | HostInput>, Required, "hosts">({
     kind: "hosts",
     ...o,
-    check: (entries) => entries.map((h) => h.trim())
+    check: (entries) => entries.map((h) => typeof h === "string" ? h.trim() : h)
   })
 
 /**
@@ -323,7 +367,8 @@ export const settings = {
     default: undefined,
     shownDefault: "required",
     description: "the primary, or comma-separated candidates (each `host` or `host:port`) of which exactly one is " +
-      "the primary: pgfleet finds it at start and follows a promotion",
+      "the primary: pgfleet finds it at start and follows a promotion; `;max=N` after an entry sets that host's " +
+      "pool size",
     parse: (t) => t.split(",")
   }),
   readerHosts: hosts({
@@ -331,8 +376,9 @@ export const settings = {
     required: false,
     default: [],
     shownDefault: "empty",
-    description:
-      "comma-separated replicas, each `host` or `host:port` (`[v6]:port`); empty means reads go to the writer",
+    description: "comma-separated replicas, each `host` or `host:port` (`[v6]:port`), optionally followed by " +
+      "`;weight=N` (its share of reads against the others', 1 to 1000, default 1) and `;max=N` (its pool size, " +
+      "default `DB_MAX_POOL_SIZE`), e.g. `replica-a;weight=3;max=30,replica-b`; empty means reads go to the writer",
     parse: (t) => t.trim() === "" ? [] : t.split(",")
   }),
   port: integer({
@@ -621,10 +667,10 @@ export type Settings = { readonly [K in keyof Table]: OutOf<Table[K]> } & Resolv
  */
 export interface Resolved {
   /** The writer candidates, in `DB_WRITER_HOST` order; exactly one must be the primary. */
-  readonly writers: ReadonlyArray<HostAddress>
+  readonly writers: ReadonlyArray<HostEntry>
   /** The first candidate. */
-  readonly writer: HostAddress
-  readonly readers: ReadonlyArray<HostAddress>
+  readonly writer: HostEntry
+  readonly readers: ReadonlyArray<HostEntry>
   /** PEM certificate authorities to trust for `verify-full`, read from `DB_SSL_CA_FILE`. */
   readonly sslCa: string | undefined
 }
@@ -737,6 +783,98 @@ export const parseHost = (entry: string, defaultPort: number): HostAddress | str
   return { host: (m[1] ?? m[2])!, port }
 }
 
+/** Per-host options: the name after `;` in a host entry, its field, and its largest value. */
+const HOST_OPTIONS = { weight: { field: "weight", max: 1000 }, max: { field: "maxPoolSize", max: 10_000 } } as const
+
+const hostOption = (label: string, name: string, value: unknown, max: number): number | string =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= max
+    ? value
+    : `${label}: ${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`
+
+/**
+ * Parses one host entry: `host`, `host:port` or `[v6]:port`, then any of
+ * `;weight=N` (a replica's share of reads) and `;max=N` (its pool size).
+ * Gives the entry, or what is wrong with it, naming the host.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.parseHostEntry("replica-a;weight=3;max=20", 5432) // { host: "replica-a", port: 5432, weight: 3, maxPoolSize: 20 }
+ * Settings.parseHostEntry("replica-a;weight=heavy", 5432) // "replica-a:5432: weight must be a whole number from 1 to 1000, got \"heavy\""
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const parseHostEntry = (entry: string | HostInput, defaultPort: number): HostEntry | string => {
+  if (typeof entry !== "string") {
+    const host = typeof entry.host === "string" ? entry.host.trim() : ""
+    if (host === "" || /\s/.test(host)) return `${JSON.stringify(entry.host)} is not a host name or address`
+    const port = hostOption(host, "port", entry.port ?? defaultPort, 65535)
+    if (typeof port === "string") return port
+    const label = hostLabel({ host, port })
+    let out: HostEntry = { host, port }
+    for (const { field, max } of Object.values(HOST_OPTIONS)) {
+      const value = entry[field]
+      if (value === undefined) continue
+      const checked = hostOption(label, field, value, max)
+      if (typeof checked === "string") return checked
+      out = { ...out, [field]: checked }
+    }
+    return out
+  }
+  const [first, ...options] = entry.split(";")
+  const address = parseHost(first!.trim(), defaultPort)
+  if (typeof address === "string") return address
+  const label = hostLabel(address)
+  let out: HostEntry = address
+  for (const option of options) {
+    const m = /^\s*([a-z]+)\s*=\s*(.*?)\s*$/.exec(option)
+    const known = m === null ? undefined : HOST_OPTIONS[m[1] as keyof typeof HOST_OPTIONS]
+    if (m === null || known === undefined || !Object.hasOwn(HOST_OPTIONS, m[1]!)) {
+      return `${label}: unknown option "${option.trim()}", expected weight=N or max=N`
+    }
+    if (out[known.field] !== undefined) return `${label}: ${m[1]} given twice`
+    const n = DIGITS.test(m[2]!) ? Number(m[2]) : m[2]!
+    const checked = hostOption(label, m[1]!, n, known.max)
+    if (typeof checked === "string") return checked
+    out = { ...out, [known.field]: checked }
+  }
+  return out
+}
+
+/**
+ * A replica's weight: as given, else 1.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.weightOf({ host: "replica-a", port: 5432 }) // 1
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const weightOf = (entry: HostEntry): number => entry.weight ?? 1
+
+/**
+ * A host's pool size: its own `;max=N`, else `DB_MAX_POOL_SIZE`.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.maxPoolSizeOf({ host: "replica-a", port: 5432, maxPoolSize: 30 }, { maxPoolSize: 10 }) // 30
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const maxPoolSizeOf = (entry: HostEntry, settings: { readonly maxPoolSize: number }): number =>
+  entry.maxPoolSize ?? settings.maxPoolSize
+
 /** Reads the CA file and checks it holds at least one PEM certificate, so a bad file fails before anything connects. */
 const readCa = (file: string | undefined): Check<string | undefined> => {
   if (file === undefined) return undefined
@@ -793,13 +931,19 @@ export const validate = (input: SettingsInput): Validation => {
   const out = checked as { -readonly [K in keyof Table]: OutOf<Table[K]> }
 
   const hostList = (key: "writerHosts" | "readerHosts") => {
-    const addresses: Array<HostAddress> = []
+    const addresses: Array<HostEntry> = []
     for (const entry of out[key] ?? []) {
-      const parsed = parseHost(entry, out.port ?? settings.port.default)
+      const parsed = parseHostEntry(entry, out.port ?? settings.port.default)
       if (typeof parsed === "string") {
         issues.push(issue(key, `host or host:port entries; malformed entry: ${parsed}`))
       } else if (addresses.some((r) => r.host === parsed.host && r.port === parsed.port)) {
         issues.push(issue(key, `distinct entries; duplicate entry: ${parsed.host}:${parsed.port}`))
+      } else if (key === "writerHosts" && parsed.weight !== undefined) {
+        issues.push(issue(key, `no weight on writer entries (weights share reads among DB_READER_HOSTS); ` +
+          `${hostLabel(parsed)} has weight=${parsed.weight}`))
+      } else if (out.minPoolSize !== undefined && parsed.maxPoolSize !== undefined && parsed.maxPoolSize < out.minPoolSize) {
+        issues.push(issue(key, `each host's max at least DB_MIN_POOL_SIZE (${out.minPoolSize}); ` +
+          `${hostLabel(parsed)} has max=${parsed.maxPoolSize}`))
       } else {
         addresses.push(parsed)
       }
