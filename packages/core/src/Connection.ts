@@ -6,6 +6,7 @@
  */
 import pg from "pg"
 import type { HostAddress, Settings } from "./Settings.js"
+import { settings as table } from "./Settings.js"
 
 /**
  * What every connection to every host shares; {@link fromSettings} builds it
@@ -25,9 +26,9 @@ export interface ConnectionOptions {
   readonly sslCa: string | undefined
   readonly keepAliveIdleMs: number
   readonly connectTimeoutMs: number
-  /** `0` is none. */
+  /** `0` is none, except under `verify`, where it is the value the server must show. */
   readonly statementTimeoutMs: number
-  readonly statementTimeoutMode: "startup" | "set"
+  readonly statementTimeoutMode: Settings["statementTimeoutMode"]
   readonly types: pg.CustomTypesConfig | undefined
 }
 
@@ -121,6 +122,72 @@ export const clientConfig = (options: ConnectionOptions, address: HostAddress): 
     ? { statement_timeout: options.statementTimeoutMs }
     : {})
 })
+
+/**
+ * Asks a connection which `statement_timeout` it runs under: `ms` in
+ * milliseconds (from `pg_settings`, exact), `shown` as `SHOW` prints it.
+ * One statement, so it holds behind a transaction-pooling PgBouncer.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const STATEMENT_TIMEOUT_SQL = `SELECT setting::int AS ms, current_setting('statement_timeout') AS shown
+  FROM pg_settings WHERE name = 'statement_timeout'`
+
+/**
+ * The row {@link STATEMENT_TIMEOUT_SQL} answers.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StatementTimeoutRow {
+  readonly ms: number
+  readonly shown: string
+}
+
+/**
+ * Under `DB_STATEMENT_TIMEOUT_MODE=verify`, what is wrong with the
+ * `statement_timeout` a connection to `host` showed: a message naming the
+ * host, the expected and the seen value, or `undefined` when they agree (and
+ * always in the other modes, where pgfleet sets the value itself).
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "@pgfleet/core"
+ *
+ * const options: Connection.ConnectionOptions = {
+ *   username: "app",
+ *   password: () => "secret",
+ *   database: "app",
+ *   applicationName: "billing",
+ *   ssl: "disable",
+ *   sslCa: undefined,
+ *   keepAliveIdleMs: 30_000,
+ *   connectTimeoutMs: 5_000,
+ *   statementTimeoutMs: 5_000,
+ *   statementTimeoutMode: "verify",
+ *   types: undefined
+ * }
+ * Connection.statementTimeoutMismatch(options, "bouncer-1:6432", { ms: 0, shown: "0" })
+ * // bouncer-1:6432 runs statements under statement_timeout 0 (0 ms), expected 5000 ms ...
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const statementTimeoutMismatch = (
+  options: ConnectionOptions,
+  host: string,
+  seen: StatementTimeoutRow
+): string | undefined => {
+  if (options.statementTimeoutMode !== "verify" || seen.ms === options.statementTimeoutMs) return undefined
+  const expected = options.statementTimeoutMs
+  const role = options.username.replace(/"/g, "\"\"")
+  return `${host} runs statements under statement_timeout ${seen.shown} (${seen.ms} ms), expected ${expected} ms ` +
+    `(${table.statementTimeout.variable} with ${table.statementTimeoutMode.variable}=verify): set it on the ` +
+    `server, e.g. ALTER ROLE "${role}" SET statement_timeout = ${expected}, then let new server connections ` +
+    `open (a PgBouncer keeps its old ones until RECONNECT on its console)`
+}
 
 const percentEncoded = (value: string) =>
   Array.from(new TextEncoder().encode(value), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")

@@ -455,9 +455,12 @@ export const settings = {
   }),
   statementTimeoutMode: literal({
     variable: "DB_STATEMENT_TIMEOUT_MODE",
-    values: ["startup", "set"],
+    values: ["startup", "set", "verify"],
     default: "startup",
-    description: "`startup` (startup packet) or `set` (`SET` on each new connection, for PgBouncer)"
+    description: "`startup` (startup packet); `set` (`SET` on each new connection: holds on a direct or " +
+      "session-pooled connection only); `verify` (the server sets it, e.g. `ALTER ROLE … SET statement_timeout`; " +
+      "each pool checks at open, through its host, that `statement_timeout` equals `DB_STATEMENT_TIMEOUT_MS` and " +
+      "fails naming host, expected and seen): for a transaction-pooling PgBouncer"
   }),
   ssl: literal({
     variable: "DB_SSL_MODE",

@@ -75,6 +75,34 @@ describe("Connection.clientConfig", () => {
     assert.isFalse("statement_timeout" in set)
     const none = Connection.clientConfig(options({ statementTimeoutMs: 0 }), address)
     assert.isFalse("statement_timeout" in none)
+    const verify = Connection.clientConfig(
+      options({ statementTimeoutMs: 1500, statementTimeoutMode: "verify" }),
+      address
+    )
+    assert.isFalse("statement_timeout" in verify)
+  })
+
+  it("verify mode: a statement_timeout other than the configured one is named with host, expected and seen", () => {
+    const verify = options({ statementTimeoutMs: 5000, statementTimeoutMode: "verify" })
+    assert.isUndefined(Connection.statementTimeoutMismatch(verify, "b:6432", { ms: 5000, shown: "5s" }))
+    const message = Connection.statementTimeoutMismatch(verify, "b:6432", { ms: 0, shown: "0" })
+    assert.include(message, "b:6432 runs statements under statement_timeout 0 (0 ms), expected 5000 ms")
+    assert.include(message, "DB_STATEMENT_TIMEOUT_MS with DB_STATEMENT_TIMEOUT_MODE=verify")
+    assert.include(message, `ALTER ROLE "app" SET statement_timeout = 5000`)
+    assert.notInclude(message, PASSWORD)
+    // Expecting none is a value too: a server-side timeout where none is wanted is named.
+    const none = options({ statementTimeoutMs: 0, statementTimeoutMode: "verify" })
+    assert.include(Connection.statementTimeoutMismatch(none, "b:6432", { ms: 3000, shown: "3s" }), "expected 0 ms")
+    // The other modes set the value themselves: nothing to verify.
+    for (const statementTimeoutMode of ["startup", "set"] as const) {
+      assert.isUndefined(
+        Connection.statementTimeoutMismatch(
+          options({ statementTimeoutMs: 5000, statementTimeoutMode }),
+          "b:6432",
+          { ms: 0, shown: "0" }
+        )
+      )
+    }
   })
 
   it("keeps connections alive after the configured idle time", () => {

@@ -44,8 +44,12 @@ export type SslMode = Core.Settings["ssl"]
 
 /**
  * `startup` sends `statement_timeout` in the connection's startup packet.
- * `set` runs `SET statement_timeout` on each new connection instead, for
- * PgBouncer, which rejects unknown startup parameters.
+ * `set` runs `SET statement_timeout` on each new connection instead (a
+ * session setting: it holds on a direct or session-pooled connection only).
+ * `verify` sets nothing: the server does (`ALTER ROLE … SET
+ * statement_timeout`), and each pool checks at open, through its host, that
+ * its connections run under `DB_STATEMENT_TIMEOUT_MS`; use it behind a
+ * transaction-pooling PgBouncer.
  *
  * @since 0.1.0
  * @category models
