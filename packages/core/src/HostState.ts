@@ -37,6 +37,10 @@ export interface HostStats {
   readonly host: string
   /** `writer` is the current primary; `candidate` another `DB_WRITER_HOST` entry that is not a reader. */
   readonly role: "writer" | "reader" | "candidate"
+  /** Most connections its pool opens (`;max=N`, else `DB_MAX_POOL_SIZE`); 0 for a candidate, which has no pool. */
+  readonly maxPoolSize: number
+  /** A reader's share of reads against the others (`;weight=N`, else 1); `undefined` for the writer and candidates. */
+  readonly weight: number | undefined
   readonly total: number
   readonly idle: number
   readonly inUse: number

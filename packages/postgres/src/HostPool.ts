@@ -6,7 +6,7 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Connection, Failure } from "@pgfleet/core"
+import { Connection, Failure, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
@@ -44,6 +44,10 @@ export interface HostPool {
   readonly host: string
   readonly address: HostAddress
   readonly role: Role
+  /** Most connections the pool opens: the host's own `;max=N`, else `DB_MAX_POOL_SIZE`. */
+  readonly maxPoolSize: number
+  /** A replica's share of reads against the others (`;weight=N`, else 1). */
+  readonly weight: number
   /** The `@effect/sql-pg` client over this host's pool. */
   readonly client: PgClient.PgClient
   /** The node-postgres pool underneath. */
@@ -81,7 +85,8 @@ export interface HostPool {
  * @category models
  */
 export interface MakeOptions {
-  readonly address: HostAddress
+  /** The host, with its per-host settings when it has any (an entry of `settings.readers` or `writers`). */
+  readonly address: Settings.HostEntry
   readonly role: Role
   readonly settings: PostgresSettings
 }
@@ -226,11 +231,11 @@ const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Du
   })
 
 /** The pool's options: sizes and timeouts from the settings, and a client that answers a dead connection's waits. */
-const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig): pg.PoolConfig => {
+const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, max: number): pg.PoolConfig => {
   const statementTimeout = Duration.toMillis(settings.statementTimeout)
   return {
     ...config,
-    max: settings.maxPoolSize,
+    max,
     min: settings.minPoolSize,
     idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
     maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
@@ -345,7 +350,8 @@ export const make = (
     const runtime = yield* Effect.runtime<never>()
     const started = Date.now()
 
-    const pool = new pg.Pool(poolOptions(settings, config))
+    const maxPoolSize = Settings.maxPoolSizeOf(address, settings)
+    const pool = new pg.Pool(poolOptions(settings, config, maxPoolSize))
     // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
     pool.on("error", (error) => {
       Runtime.runFork(runtime)(
@@ -381,6 +387,8 @@ export const make = (
       host,
       address,
       role,
+      maxPoolSize,
+      weight: Settings.weightOf(address),
       client,
       pgPool: pool,
       warmupTime: Duration.millis(Date.now() - started),

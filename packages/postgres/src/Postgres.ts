@@ -186,12 +186,14 @@ export const make: Effect.Effect<
       ...readerPools,
       // Writer candidates that are neither the writer nor readers: their observed role.
       ...monitor.candidates().filter((host) => host !== writerPool.host && !readerPools.some((r) => r.host === host))
-        .map((host) => ({ host, role: "candidate" as const, counts: () => noCounts }))
+        .map((host) => ({ host, role: "candidate" as const, maxPoolSize: 0, weight: 0, counts: () => noCounts }))
     ].map((pool): HostStats => {
       const health = monitor.health(pool.host)
       return {
         host: pool.host,
         role: pool.role,
+        maxPoolSize: pool.maxPoolSize,
+        weight: pool.role === "reader" ? pool.weight : undefined,
         ...pool.counts(),
         health: health.state,
         observedRole: health.observedRole,

@@ -154,6 +154,10 @@ export const layer: Layer.Layer<WriterPool, PostgresError, PostgresConfig | Reac
         return current.pool.address
       },
       role: "writer",
+      get maxPoolSize() {
+        return current.pool.maxPoolSize
+      },
+      weight: 1,
       get client() {
         return current.pool.client
       },
