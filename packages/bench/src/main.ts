@@ -16,7 +16,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Charts from "./charts.js"
 import * as Contenders from "./contenders.js"
+import * as Installed from "./installed.js"
 import { type Figures, figures, median, promiseLoad } from "./measure.js"
 
 const smoke = process.argv.includes("--smoke")
@@ -111,35 +113,57 @@ const warmup = async (cluster: TestCluster.TestClusterPromise, readers: boolean)
   return performance.now() - started
 }
 
-/** Reads and failures per second while reader 0 is stopped (immediate) 1 s into a 3 s load. */
+/** When the replica stop happens and how long the load runs; `--smoke` shrinks both. */
+const STOP_AT_MS = smoke ? 400 : 1000
+const STOP_LOAD_MS = smoke ? 1200 : 3000
+const BUCKET_MS = 100
+
+/** Reads and failures per 100 ms while reader 0 is stopped (immediate) `STOP_AT_MS` into the load. */
 const failover = async (
   cluster: TestCluster.TestClusterPromise,
   name: string,
   op: () => Promise<unknown>
-) => {
-  const buckets = [0, 0, 0].map(() => ({ reads: 0, failed: 0 }))
+): Promise<Charts.ReplicaStop> => {
+  const buckets = Array.from({ length: STOP_LOAD_MS / BUCKET_MS }, () => ({ ok: 0, failed: 0 }))
+  const last = buckets.length - 1
   const started = performance.now()
   const stopper = new Promise<void>((resolve, reject) =>
-    setTimeout(() => cluster.stopReader(0, "immediate").then(resolve, reject), 1000)
+    setTimeout(() => cluster.stopReader(0, "immediate").then(resolve, reject), STOP_AT_MS)
   )
   await promiseLoad(
     async () => {
-      const bucket = buckets[Math.min(2, Math.floor((performance.now() - started) / 1000))]!
       try {
         await op()
-        bucket.reads++
+        buckets[Math.min(last, Math.floor((performance.now() - started) / BUCKET_MS))]!.ok++
       } catch (e) {
-        bucket.failed++
+        buckets[Math.min(last, Math.floor((performance.now() - started) / BUCKET_MS))]!.failed++
         throw e
       }
     },
     CONCURRENCY,
-    3000
+    STOP_LOAD_MS
   )
   await stopper
   await cluster.startReader(0)
   await cluster.waitForReplication()
-  return { name, perSecond: buckets }
+  return { name, bucketMs: BUCKET_MS, stopAtMs: STOP_AT_MS, buckets }
+}
+
+/** The replica-stop run of raw pg, drizzle's `withReplicas` and pgfleet (and, in full runs, drizzle over pgfleet). */
+const replicaStops = async (cluster: TestCluster.TestClusterPromise) => {
+  const runs: Array<Charts.ReplicaStop> = []
+  const makers = [
+    () => Contenders.rawPg(cluster, cluster.readers),
+    () => Contenders.drizzleReplicas(cluster, cluster.readers),
+    () => Contenders.pgfleet(cluster, cluster.readers, "random", "dist"),
+    ...(smoke ? [] : [() => Contenders.fleetReaderPool(cluster, cluster.readers, "drizzle")])
+  ]
+  for (const make of makers) {
+    const c = await make()
+    runs.push(await failover(cluster, c.name, () => c.runOne()))
+    await c.close()
+  }
+  return runs
 }
 
 const peakRss = (index: number, cluster: TestCluster.TestClusterPromise) => {
@@ -209,6 +233,13 @@ const writerFailover = async (probeIntervalMs: number) => {
     const pg = await runtime.runPromise(Fleet.Postgres)
     await runtime.runPromise(pg.writer`CREATE TABLE moves (id serial PRIMARY KEY)`)
     const failed = new Map<string, number>()
+    const started = performance.now()
+    const buckets: Array<Charts.Bucket & { ok: number; failed: number }> = []
+    const count = (kind: "ok" | "failed") => {
+      const i = Math.floor((performance.now() - started) / BUCKET_MS)
+      while (buckets.length <= i) buckets.push({ ok: 0, failed: 0 })
+      buckets[i]![kind]++
+    }
     let killedAt = 0
     let firstOnNew: number | undefined
     let stop = false
@@ -218,6 +249,7 @@ const writerFailover = async (probeIntervalMs: number) => {
         const exit = await runtime.runPromiseExit(
           pg.writer<{ port: number }>`INSERT INTO moves DEFAULT VALUES RETURNING current_setting('port')::int AS port`
         )
+        count(exit._tag === "Success" ? "ok" : "failed")
         if (exit._tag === "Success") {
           if (exit.value[0]!.port === newPort && firstOnNew === undefined) firstOnNew = Date.now()
         } else {
@@ -229,20 +261,26 @@ const writerFailover = async (probeIntervalMs: number) => {
       }
     }
     const workers = Promise.all(Array.from({ length: 4 }, worker))
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await new Promise((resolve) => setTimeout(resolve, smoke ? 300 : 1000))
+    const killAtMs = performance.now() - started
     killedAt = Date.now()
     await cluster.stopWriter("immediate")
     await cluster.promoteReader(0)
     const deadline = Date.now() + 30_000
     while (firstOnNew === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await new Promise((resolve) => setTimeout(resolve, smoke ? 300 : 1000))
     stop = true
     await workers
     await runtime.dispose()
+    const killToFirstWriteMs = firstOnNew === undefined ? undefined : firstOnNew - killedAt
     return {
       probeIntervalMs,
-      killToFirstWriteMs: firstOnNew === undefined ? undefined : firstOnNew - killedAt,
-      failedWrites: Object.fromEntries(failed)
+      killToFirstWriteMs,
+      failedWrites: Object.fromEntries(failed),
+      bucketMs: BUCKET_MS,
+      killAtMs: Math.round(killAtMs),
+      firstOnNewAtMs: killToFirstWriteMs === undefined ? undefined : Math.round(killAtMs + killToFirstWriteMs),
+      buckets
     }
   } finally {
     await cluster.stop()
@@ -251,9 +289,9 @@ const writerFailover = async (probeIntervalMs: number) => {
 
 /**
  * A frozen writer (SIGSTOP) on a cluster of its own: 4 writers insert in a loop, each insert holding
- * its connection 20 ms; the writer is frozen at 1 s for 5 s. The longest wait of any write, the time
- * from the freeze to the first failed write (detection), from the thaw to the first write that
- * succeeds, and writes per 250 ms.
+ * its connection 20 ms; the writer is frozen at 1 s for 5 s (`--smoke`: at 0.3 s for 1.5 s). The longest
+ * wait of any write, the time from the freeze to the first failed write (detection), from the thaw to
+ * the first write that succeeds, and writes per 250 ms with the longest wait of those ending in each.
  */
 const writerFreeze = async (probeIntervalMs: number) => {
   const Fleet = await distPostgres()
@@ -281,23 +319,29 @@ const writerFreeze = async (probeIntervalMs: number) => {
     }
     const started = performance.now()
     const workers = Promise.all(Array.from({ length: 4 }, worker))
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await new Promise((resolve) => setTimeout(resolve, smoke ? 300 : 1000))
     const frozenAt = performance.now()
     await cluster.freezeWriter()
-    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await new Promise((resolve) => setTimeout(resolve, smoke ? 1500 : 5000))
     await cluster.thawWriter()
     const thawedAt = performance.now()
-    await new Promise((resolve) => setTimeout(resolve, 2500))
+    await new Promise((resolve) => setTimeout(resolve, smoke ? 500 : 2500))
     stop = true
     await workers
     await runtime.dispose()
     const firstFailure = runs.filter((r) => r.failure !== undefined).sort((a, b) => a.end - b.end)[0]
     const firstAfterThaw = runs.filter((r) => r.failure === undefined && r.end > thawedAt)
       .sort((a, b) => a.end - b.end)[0]
-    const buckets = Array.from({ length: Math.ceil((performance.now() - started) / 250) }, () => ({ ok: 0, failed: 0 }))
+    const buckets = Array.from(
+      { length: Math.ceil((performance.now() - started) / 250) },
+      () => ({ ok: 0, failed: 0, maxWaitMs: 0 })
+    )
     for (const r of runs) {
       const bucket = buckets[Math.floor((r.end - started) / 250)]
-      if (bucket) r.failure === undefined ? bucket.ok++ : bucket.failed++
+      if (bucket) {
+        r.failure === undefined ? bucket.ok++ : bucket.failed++
+        bucket.maxWaitMs = Math.max(bucket.maxWaitMs, Math.round(r.end - r.start))
+      }
     }
     return {
       probeIntervalMs,
@@ -307,11 +351,73 @@ const writerFreeze = async (probeIntervalMs: number) => {
       failedWrites: Object.fromEntries(
         [...new Set(runs.flatMap((r) => r.failure ?? []))].map((k) => [k, runs.filter((r) => r.failure === k).length])
       ),
-      per250ms: buckets
+      bucketMs: 250,
+      frozenAtMs: Math.round(frozenAt - started),
+      thawedAtMs: Math.round(thawedAt - started),
+      buckets
     }
   } finally {
     await cluster.stop()
   }
+}
+
+/** The installed throughput table: one process per contender beside raw pg; `--mixed` adds one process with all. */
+const installedThroughput = async (cluster: TestCluster.TestClusterPromise) => {
+  const place = Installed.prepare(smoke, log)
+  const only = argValue("--replicas")
+  try {
+    const options = {
+      rounds: ROUNDS,
+      ms: SECONDS * 1000,
+      callers: CONCURRENCY,
+      pool: Contenders.POOL_SIZE,
+      rows: Contenders.ROWS
+    }
+    const rows: Array<Installed.Row> = []
+    for (const s of Installed.scenarios.filter((s) => only === undefined || s.replicas === Number(only))) {
+      // Smoke: one process per scenario with every contender in it, to keep CI fast.
+      const groups = smoke ? [s.contenders] : [
+        ...s.contenders.map((c) => [c]),
+        ...(process.argv.includes("--mixed") ? [s.contenders] : [])
+      ]
+      for (const group of groups) {
+        const processName = group.length === 1 ? "raw pg + this" : `raw pg + ${group.length} (all)`
+        log(`  ${s.name}: node ${place.nodeArgs.join(" ")} installed-run.mjs: raw pg + ${group.join(", ")}`)
+        rows.push(
+          ...Installed.rows(
+            s.name,
+            processName,
+            await Installed.runProcess(place, cluster, group, { ...options, replicas: s.replicas })
+          )
+        )
+      }
+    }
+    return { where: place.describe, rows }
+  } finally {
+    place.cleanup()
+  }
+}
+
+const argValue = (name: string) => {
+  const at = process.argv.indexOf(name)
+  return at >= 0 ? process.argv[at + 1] : undefined
+}
+
+/** Where the SVG charts go: committed full runs in bench-results/, smoke runs beside them (ignored by git). */
+const chartsDir = path.join(here, "../../../bench-results", smoke ? "smoke" : "")
+
+const writeCharts = async (charts: {
+  replicaStop?: ReadonlyArray<Charts.ReplicaStop> | undefined
+  writerFailover?: ReadonlyArray<Charts.WriterFailover> | undefined
+  writerFreeze?: ReadonlyArray<Charts.WriterFreeze> | undefined
+}) => {
+  const written = await Charts.writeCharts(chartsDir, {
+    ...(charts.replicaStop?.length ? { "replica-stop": Charts.replicaStopSpec(charts.replicaStop) } : {}),
+    ...(charts.writerFailover?.length ? { "writer-failover": Charts.writerFailoverSpec(charts.writerFailover) } : {}),
+    ...(charts.writerFreeze?.length ? { "writer-freeze": Charts.writerFreezeSpec(charts.writerFreeze) } : {})
+  })
+  for (const file of written) log(`Chart written to ${path.relative(process.cwd(), file)} (checked: SVG)`)
+  return written
 }
 
 const main = async () => {
@@ -322,18 +428,24 @@ const main = async () => {
   )
   log("Starting an embedded primary with 2 streaming replicas ...")
   const cluster = await startTestCluster({ replicas: 2 })
+  const throughputOnly = process.argv.includes("--throughput")
   try {
     log(`Seeding ${Contenders.ROWS} rows and waiting for the replicas ...`)
     await seed(cluster)
 
     log(`Throughput: ${ROUNDS} round(s) of ${SECONDS} s per contender and workload, ${CONCURRENCY} concurrent readers`)
-    const rows = [
-      ...await scenario("one replica", cluster, cluster.readers.slice(0, 1), Contenders.oneReplica),
-      ...await scenario("two replicas", cluster, cluster.readers, Contenders.twoReplicas)
-    ]
+    // `--in-process`: the former six-way table, every contender in this (tsx) process; `--baseline` needs it.
+    const inProcess = process.argv.includes("--in-process") || Contenders.baselineDir !== undefined
+    const rows = inProcess ?
+      [
+        ...await scenario("one replica", cluster, cluster.readers.slice(0, 1), Contenders.oneReplica),
+        ...await scenario("two replicas", cluster, cluster.readers, Contenders.twoReplicas)
+      ] :
+      []
+    const installed = inProcess ? undefined : await installedThroughput(cluster)
 
     let warm: { fleetMs: number; singleMs: number } | undefined
-    let failovers: Array<Awaited<ReturnType<typeof failover>>> = []
+    let failovers: Array<Charts.ReplicaStop> = []
     let rss: Array<{ name: string; maxRssMiB: number }> = []
     let writerFailovers: Array<Awaited<ReturnType<typeof writerFailover>>> = []
     let writerFreezes: Array<Awaited<ReturnType<typeof writerFreeze>>> = []
@@ -341,7 +453,13 @@ const main = async () => {
       service: Awaited<ReturnType<typeof classificationCost>>
       parser: ReturnType<typeof parserCost>
     } | undefined
-    if (!smoke) {
+    if (smoke) {
+      // Every chart from short real runs, so CI checks the whole path from measurement to SVG.
+      log("Timelines (smoke): a replica stop, a primary failover and a writer freeze, shortened ...")
+      failovers = await replicaStops(cluster)
+      writerFailovers = [await writerFailover(250)]
+      writerFreezes = [await writerFreeze(250)]
+    } else if (!throughputOnly) {
       log("Warm-up: pgfleet with writer + 2 readers against writer only, 10 connections a host (median of 5) ...")
       const fleet: Array<number> = []
       const single: Array<number> = []
@@ -352,18 +470,7 @@ const main = async () => {
       warm = { fleetMs: median(fleet), singleMs: median(single) }
 
       log("Failover: reader 0 stopped 1 s into a 3 s load ...")
-      const raw = await Contenders.rawPg(cluster, cluster.readers)
-      failovers.push(await failover(cluster, raw.name, () => raw.runOne()))
-      await raw.close()
-      const fleet2 = await Contenders.pgfleet(cluster, cluster.readers, "random", "dist")
-      failovers.push(await failover(cluster, fleet2.name, () => fleet2.runOne()))
-      await fleet2.close()
-      const drizzleOwn = await Contenders.drizzleReplicas(cluster, cluster.readers)
-      failovers.push(await failover(cluster, drizzleOwn.name, () => drizzleOwn.runOne()))
-      await drizzleOwn.close()
-      const drizzleFleet = await Contenders.fleetReaderPool(cluster, cluster.readers, "drizzle")
-      failovers.push(await failover(cluster, drizzleFleet.name, () => drizzleFleet.runOne()))
-      await drizzleFleet.close()
+      failovers = await replicaStops(cluster)
 
       log("Peak RSS: each contender alone in a child process, 2 s of SELECT 1 ...")
       rss = Contenders.twoReplicas.map((_, i) => peakRss(i, cluster))
@@ -377,6 +484,12 @@ const main = async () => {
       log("Statement classification (pg.auto): cost per statement and the parser's memory ...")
       classification = { service: await classificationCost(cluster), parser: parserCost() }
     }
+    const charts = await writeCharts({
+      replicaStop: failovers,
+      writerFailover: writerFailovers,
+      writerFreeze: writerFreezes
+    })
+    if (smoke && charts.length !== 3) throw new Error(`bench --smoke: expected 3 charts, wrote ${charts.length}`)
 
     const results = {
       date: new Date().toISOString(),
@@ -393,6 +506,7 @@ const main = async () => {
         rounds: ROUNDS,
         secondsPerRun: SECONDS
       },
+      installed,
       throughput: rows,
       warmup: warm,
       failover: failovers,
@@ -404,6 +518,7 @@ const main = async () => {
     fs.mkdirSync(path.dirname(resultsFile), { recursive: true })
     fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2))
     log("")
+    if (installed) log(`**As users run it** (${installed.where})\n${Installed.markdown(installed.rows)}`)
     log(markdown(results))
     log(`\nResults written to ${path.relative(process.cwd(), resultsFile)}`)
   } finally {
@@ -425,7 +540,7 @@ const markdown = (r: {
     }
   >
   warmup: { fleetMs: number; singleMs: number } | undefined
-  failover: ReadonlyArray<{ name: string; perSecond: ReadonlyArray<{ reads: number; failed: number }> }>
+  failover: ReadonlyArray<Charts.ReplicaStop>
   peakRss: ReadonlyArray<{ name: string; maxRssMiB: number }>
   writerFailovers: ReadonlyArray<Awaited<ReturnType<typeof writerFailover>>>
   writerFreezes: ReadonlyArray<Awaited<ReturnType<typeof writerFreeze>>>
@@ -465,21 +580,35 @@ const markdown = (r: {
     )
   }
   if (r.failover.length) {
+    const perSecond = (f: Charts.ReplicaStop) => {
+      const n = 1000 / f.bucketMs
+      return Array.from(
+        { length: Math.ceil(f.buckets.length / n) },
+        (_, i) =>
+          f.buckets.slice(i * n, (i + 1) * n).reduce((a, b) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed }), {
+            ok: 0,
+            failed: 0
+          })
+      )
+    }
+    const seconds = perSecond(r.failover[0]!).length
     lines.push(
       "",
-      "**Failover** (reader 0 stopped at 1 s)",
+      `**Failover** (reader 0 stopped at ${r.failover[0]!.stopAtMs} ms; per 100 ms in bench-results/replica-stop.svg)`,
       "",
-      "| contender | 0-1 s reads / failed | 1-2 s reads / failed | 2-3 s reads / failed |",
-      "| --- | ---: | ---: | ---: |"
+      `| contender | ${Array.from({ length: seconds }, (_, i) => `${i}-${i + 1} s reads / failed`).join(" | ")} |`,
+      `| --- | ${Array.from({ length: seconds }, () => "---:").join(" | ")} |`
     )
     for (const f of r.failover) {
-      lines.push(`| ${f.name} | ${f.perSecond.map((s) => `${s.reads} / ${s.failed}`).join(" | ")} |`)
+      lines.push(`| ${f.name} | ${perSecond(f).map((s) => `${s.ok} / ${s.failed}`).join(" | ")} |`)
     }
   }
   if (r.writerFailovers.length) {
     lines.push(
       "",
-      "**Primary failover** (writer killed at 1 s under 4 writers, replica promoted; both are writer candidates)",
+      `**Primary failover** (writer killed at ${
+        r.writerFailovers[0]!.killAtMs
+      } ms under 4 writers, replica promoted; both are writer candidates; per 100 ms in writer-failover.svg)`,
       "",
       "| probe interval | kill to first write on the new primary | failed writes by kind |",
       "| ---: | ---: | --- |"
@@ -518,7 +647,9 @@ const markdown = (r: {
 
 /** The writer freeze timeline as markdown: one row per probe interval, writes per 250 ms as ok/failed. */
 const freezeTable = (freezes: ReadonlyArray<Awaited<ReturnType<typeof writerFreeze>>>) => [
-  "**Writer freeze** (SIGSTOP at 1 s for 5 s under 4 writers; default threshold 2, probe timeout = interval)",
+  `**Writer freeze** (SIGSTOP at ${freezes[0]!.frozenAtMs} ms for ${
+    freezes[0]!.thawedAtMs - freezes[0]!.frozenAtMs
+  } ms under 4 writers; default threshold 2, probe timeout = interval; writer-freeze.svg)`,
   "",
   "| probe interval | longest wait | freeze to detection | thaw to first write | failed writes by kind |",
   "| ---: | ---: | ---: | ---: | --- |",
@@ -530,12 +661,49 @@ const freezeTable = (freezes: ReadonlyArray<Awaited<ReturnType<typeof writerFree
   "",
   "Writes per 250 ms (ok/failed):",
   "",
-  ...freezes.map((f) => `- ${f.probeIntervalMs} ms: ${f.per250ms.map((b) => `${b.ok}/${b.failed}`).join(" ")}`)
+  ...freezes.map((f) => `- ${f.probeIntervalMs} ms: ${f.buckets.map((b) => `${b.ok}/${b.failed}`).join(" ")}`)
 ]
 
-/** `pnpm bench --writer-failover`: only the primary failover measurement; `--writer-freeze`: only the freeze. */
-const writerFailoverOnly = async () => {
-  for (const interval of [250, 1000]) log(JSON.stringify(await writerFailover(interval)))
+/**
+ * `pnpm bench --replica-stop`, `--writer-failover`, `--writer-freeze`: only that timeline, printed and
+ * charted into bench-results/; `--charts`: all three.
+ */
+const timelinesOnly = async () => {
+  const all = process.argv.includes("--charts")
+  const charts: {
+    replicaStop?: Array<Charts.ReplicaStop>
+    writerFailover?: Array<Awaited<ReturnType<typeof writerFailover>>>
+    writerFreeze?: Array<Awaited<ReturnType<typeof writerFreeze>>>
+  } = {}
+  if (all || process.argv.includes("--replica-stop")) {
+    const cluster = await startTestCluster({ replicas: 2 })
+    try {
+      await seed(cluster)
+      charts.replicaStop = await replicaStops(cluster)
+    } finally {
+      await cluster.stop()
+    }
+  }
+  if (all || process.argv.includes("--writer-failover")) {
+    charts.writerFailover = [await writerFailover(250), await writerFailover(1000)]
+  }
+  if (all || process.argv.includes("--writer-freeze")) {
+    charts.writerFreeze = [await writerFreeze(250), await writerFreeze(1000)]
+  }
+  log(markdown({
+    throughput: [],
+    warmup: undefined,
+    failover: charts.replicaStop ?? [],
+    peakRss: [],
+    writerFailovers: charts.writerFailover ?? [],
+    writerFreezes: charts.writerFreeze ?? [],
+    classification: undefined
+  }))
+  fs.writeFileSync(
+    path.join(chartsDir, "timelines.json"),
+    JSON.stringify({ date: new Date().toISOString(), ...charts }, null, 2)
+  )
+  await writeCharts(charts)
 }
 /** `pnpm bench --installed`: the pg.Pool adapter as users run it, from the packed tarballs under plain node. */
 const installedOnly = async () => {
@@ -544,15 +712,10 @@ const installedOnly = async () => {
     stdio: "inherit"
   })
 }
-const writerFreezeOnly = async () => {
-  log(freezeTable([await writerFreeze(250), await writerFreeze(1000)]).join("\n"))
-}
 ;(process.argv.includes("--installed")
   ? installedOnly()
-  : process.argv.includes("--writer-failover")
-  ? writerFailoverOnly()
-  : process.argv.includes("--writer-freeze")
-  ? writerFreezeOnly()
+  : ["--charts", "--replica-stop", "--writer-failover", "--writer-freeze"].some((flag) => process.argv.includes(flag))
+  ? timelinesOnly()
   : main()).catch((e) => {
     console.error(e)
     process.exitCode = 1

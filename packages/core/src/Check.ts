@@ -41,6 +41,8 @@ export interface HostReport {
  * @category models
  */
 export interface Report {
+  /** The fleet's name (`DB_FLEET_NAME`, or the prefix in lower case), once the settings were read. */
+  readonly fleet?: string | undefined
   readonly status: "healthy" | "degraded" | "unusable" | "misconfigured"
   readonly exitCode: 0 | 1 | 2
   readonly problems: ReadonlyArray<string>
@@ -64,7 +66,8 @@ const probe = (settings: Settings.Settings, address: HostAddress) => {
 }
 
 /**
- * Connects to every host of the `DB_*` configuration in `env` and says whether the fleet is usable.
+ * Connects to every host of the `DB_*` configuration in `env` (`ORDERS_DB_*`
+ * with `{ prefix: "ORDERS" }`) and says whether the fleet is usable.
  *
  * @example
  * ```ts
@@ -77,8 +80,12 @@ const probe = (settings: Settings.Settings, address: HostAddress) => {
  * @since 0.2.0
  * @category constructors
  */
-export const check = async (env: Readonly<Record<string, string | undefined>>): Promise<Report> => {
-  const parsed = Settings.fromEnv(env)
+export const check = async (
+  env: Readonly<Record<string, string | undefined>>,
+  envOptions: Settings.EnvOptions = {}
+): Promise<Report> => {
+  const variable = (name: string) => Settings.prefixed(envOptions.prefix, name)
+  const parsed = Settings.fromEnv(env, envOptions)
   if (parsed._tag === "Invalid") {
     return {
       status: "misconfigured",
@@ -143,7 +150,7 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
   if (writerRole === "candidate" && primaries.length !== 1) {
     problems.push(
       primaries.length === 0
-        ? "no DB_WRITER_HOST candidate is a primary"
+        ? `no ${variable("DB_WRITER_HOST")} candidate is a primary`
         : `split brain: ${primaries.map((m) => Settings.hostLabel(m.address)).join(" and ")} are all primaries`
     )
     exitCode = 2
@@ -156,13 +163,14 @@ export const check = async (env: Readonly<Record<string, string | undefined>>): 
       : h.observedRole !== h.expectedRole
       ? `${h.host} is a ${h.observedRole}, expected a ${h.expectedRole}`
       : maxLagSeconds > 0 && (h.lagSeconds ?? 0) > maxLagSeconds
-      ? `${h.host} lags ${h.lagSeconds} s, more than DB_READER_MAX_LAG_MS`
+      ? `${h.host} lags ${h.lagSeconds} s, more than ${variable("DB_READER_MAX_LAG_MS")}`
       : undefined
     if (problem === undefined) continue
     problems.push(problem)
     exitCode = h.expectedRole === "primary" ? 2 : Math.max(exitCode, 1) as 0 | 1 | 2
   }
   return {
+    fleet: settings.fleetName,
     status: exitCode === 0 ? "healthy" : exitCode === 1 ? "degraded" : "unusable",
     exitCode,
     problems,
@@ -196,17 +204,19 @@ export const render = (report: Report): string => {
   return [
     ...(report.hosts.length > 0 ? [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)] : []),
     "",
+    ...(report.fleet === undefined ? [] : [`fleet ${report.fleet}`]),
     `${report.status} (exit ${report.exitCode})`,
     ...report.problems.map((p) => `- ${p}`)
   ].join("\n")
 }
 
-const usage = "usage: pgfleet check [--json] [--env-file <path>]"
+const usage = "usage: pgfleet check [--json] [--env-file <path>] [--prefix <PREFIX>]"
 
 /**
- * The `pgfleet` command: `pgfleet check [--json] [--env-file <path>]` prints
- * the report (a table, or JSON) and resolves to its exit code; variables in
- * the env file override `env`.
+ * The `pgfleet` command: `pgfleet check [--json] [--env-file <path>] [--prefix <PREFIX>]`
+ * prints the report (a table, or JSON) and resolves to its exit code;
+ * variables in the env file override `env`. `--prefix ORDERS` checks the
+ * fleet configured by `ORDERS_DB_*`.
  *
  * @example
  * ```ts
@@ -228,7 +238,12 @@ export const cli = async (
     const { positionals, values } = util.parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { json: { type: "boolean" }, "env-file": { type: "string" }, help: { type: "boolean" } }
+      options: {
+        json: { type: "boolean" },
+        "env-file": { type: "string" },
+        prefix: { type: "string" },
+        help: { type: "boolean" }
+      }
     })
     if (values.help || positionals[0] !== "check") {
       console.error(usage)
@@ -238,7 +253,7 @@ export const cli = async (
     if (values["env-file"] !== undefined) {
       Object.assign(merged, util.parseEnv(fs.readFileSync(values["env-file"], "utf8")))
     }
-    const report = await check(merged)
+    const report = await check(merged, { prefix: values.prefix })
     console.log(values.json ? JSON.stringify(report, null, 2) : render(report))
     return report.exitCode
   } catch (error) {

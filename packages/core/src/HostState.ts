@@ -34,6 +34,8 @@ export interface Status {
  * @category models
  */
 export interface HostStats {
+  /** The fleet's name (`DB_FLEET_NAME`), so rows of several fleets can be told apart. */
+  readonly fleet: string
   readonly host: string
   /** `writer` is the current primary; `candidate` another `DB_WRITER_HOST` entry that is not a reader. */
   readonly role: "writer" | "reader" | "candidate"

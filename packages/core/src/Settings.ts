@@ -406,6 +406,14 @@ export const settings = {
     default: "pgfleet",
     description: "`application_name` of every connection"
   }),
+  fleetName: text({
+    variable: "DB_FLEET_NAME",
+    required: false,
+    default: "default",
+    description: "the fleet's name in `stats`, spans (`pgfleet.fleet`), log annotations and metrics (`fleet`), " +
+      "so several fleets in one program can be told apart; read with a prefix (`ORDERS_DB_*`), the prefix in " +
+      "lower case (`orders`)"
+  }),
   minPoolSize: integer({
     variable: "DB_MIN_POOL_SIZE",
     default: 2,
@@ -973,25 +981,34 @@ export const validate = (input: SettingsInput): Validation => {
 
 /**
  * The validated settings from `DB_*` variables in a plain record (by
- * default `process.env`). An unset variable takes its default; a set one
- * must parse, even when empty.
+ * default `process.env`), or from `ORDERS_DB_*` with `{ prefix: "ORDERS" }`
+ * (issues then name the prefixed variables). An unset variable takes its
+ * default; a set one must parse, even when empty.
  *
  * @example
  * ```ts
  * import { Settings } from "@pgfleet/core"
  *
  * const result = Settings.fromEnv({ DB_WRITER_HOST: "localhost", DB_USERNAME: "app", DB_PASSWORD: "x" })
+ * const orders = Settings.fromEnv(
+ *   { ORDERS_DB_WRITER_HOST: "orders-db", ORDERS_DB_USERNAME: "app", ORDERS_DB_PASSWORD: "x" },
+ *   { prefix: "ORDERS" }
+ * ) // orders.settings.fleetName === "orders"
  * ```
  *
  * @since 0.2.0
  * @category config
  */
-export const fromEnv = (env: Readonly<Record<string, string | undefined>> = process.env): Validation => {
+export const fromEnv = (
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: EnvOptions = {}
+): Validation => {
+  const prefix = options.prefix
   const issues: Array<Issue> = []
   const input: Record<string, unknown> = {}
   for (const key of keys) {
     const spec = settings[key] as Setting<unknown, unknown>
-    const text = spec.variable === undefined ? undefined : env[spec.variable]
+    const text = spec.variable === undefined ? undefined : env[prefixed(prefix, spec.variable)]
     if (text === undefined) {
       if (spec.required) issues.push(issue(key, "a value, got none"))
       continue
@@ -1000,9 +1017,101 @@ export const fromEnv = (env: Readonly<Record<string, string | undefined>> = proc
     if (parsed instanceof Rejected) issues.push(issue(key, parsed.expected))
     else input[key] = parsed
   }
+  input.fleetName ??= defaultFleetName(prefix)
   // As the Effect reader: unreadable variables are reported alone, since defaults in their place would mislead.
-  return issues.length > 0 ? { _tag: "Invalid", issues } : validate(input as SettingsInput)
+  const result = issues.length > 0 ? { _tag: "Invalid" as const, issues } : validate(input as SettingsInput)
+  return result._tag === "Invalid" ? { _tag: "Invalid", issues: withPrefix(result.issues, prefix) } : result
 }
+
+/**
+ * How {@link fromEnv} reads a fleet's variables: `prefix` (e.g. `ORDERS`)
+ * reads `ORDERS_DB_WRITER_HOST` and so on, so one environment configures
+ * several fleets; the fleet's name is then the prefix in lower case unless
+ * `ORDERS_DB_FLEET_NAME` says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const options: Settings.EnvOptions = { prefix: "ORDERS" }
+ * const orders = Settings.fromEnv(process.env, options)
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EnvOptions {
+  readonly prefix?: string | undefined
+}
+
+/**
+ * A setting's variable under a prefix: `ORDERS` and `DB_PORT` give
+ * `ORDERS_DB_PORT` (as Effect's `Config.nested(config, "ORDERS")` reads the
+ * environment); no prefix (or an empty one) gives the variable itself. A
+ * trailing `_` on the prefix is dropped.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.prefixed("ORDERS", "DB_WRITER_HOST") // "ORDERS_DB_WRITER_HOST"
+ * Settings.prefixed(undefined, "DB_WRITER_HOST") // "DB_WRITER_HOST"
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const prefixed = (prefix: string | undefined, variable: string): string => {
+  const p = prefix?.replace(/_$/, "")
+  return p === undefined || p === "" ? variable : `${p}_${variable}`
+}
+
+/**
+ * The name a fleet read under `prefix` gets unless `DB_FLEET_NAME` is set:
+ * the prefix in lower case, or `default` without one.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.defaultFleetName("ORDERS") // "orders"
+ * Settings.defaultFleetName(undefined) // "default"
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const defaultFleetName = (prefix: string | undefined): string => {
+  const p = prefix?.replace(/_$/, "")
+  return p === undefined || p === "" ? settings.fleetName.default! : p.toLowerCase()
+}
+
+const known = new Set(Object.values(settings).flatMap((s) => s.variable === undefined ? [] : [s.variable]))
+
+/**
+ * Issues as read under `prefix`: each variable, and each variable named in
+ * what was expected, gets the prefix, so an error names the variable the
+ * user must fix (`ORDERS_DB_WRITER_HOST`).
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const result = Settings.validate({ writerHosts: [], username: "app", password: "x" })
+ * if (result._tag === "Invalid") console.log(Settings.withPrefix(result.issues, "ORDERS")[0]!.variable) // ORDERS_DB_WRITER_HOST
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const withPrefix = (issues: ReadonlyArray<Issue>, prefix: string | undefined): ReadonlyArray<Issue> =>
+  prefixed(prefix, "") === ""
+    ? issues
+    : issues.map((i) => ({
+      ...i,
+      variable: known.has(i.variable) ? prefixed(prefix, i.variable) : i.variable,
+      expected: i.expected.replace(/\bDB_[A-Z0-9_]+\b/g, (v) => known.has(v) ? prefixed(prefix, v) : v)
+    }))
 
 /**
  * The README's configuration table, rendered from {@link settings}.

@@ -39,6 +39,8 @@ export type HostStats = HostState.HostStats
  * @category models
  */
 export interface Fleet {
+  /** The fleet's name (`DB_FLEET_NAME`, or the prefix in lower case), as `stats`, spans, logs and metrics give it. */
+  readonly name: string
   /** The primary, as a node-postgres `Pool`. */
   readonly writerPool: pg.Pool
   /**
@@ -60,9 +62,23 @@ export interface Fleet {
 }
 
 /**
- * Opens a fleet from `DB_*` variables (as in `process.env`): every pool open,
- * warmed and role-checked. Rejects with an error naming each bad variable, or
- * with a `PostgresError` (`reason`, `host`) when a host cannot be used.
+ * How to read a fleet from the environment: `prefix` (e.g. `ORDERS`) reads
+ * `ORDERS_DB_*` and names the fleet `orders`, so one environment configures
+ * several fleets.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FleetOptions {
+  readonly prefix?: string | undefined
+}
+
+/**
+ * Opens a fleet from `DB_*` variables (as in `process.env`), or from
+ * `ORDERS_DB_*` with `{ prefix: "ORDERS" }`: every pool open, warmed and
+ * role-checked. Rejects with an error naming each bad variable (prefix
+ * included), or with a `PostgresError` (`reason`, `host`) when a host
+ * cannot be used.
  *
  * @example
  * ```ts
@@ -73,14 +89,25 @@ export interface Fleet {
  *   const fleet = await Fleet.createFleet(process.env)
  *   return { fleet, db: drizzle(fleet.writerPool), reads: drizzle(fleet.readerPool) }
  * }
+ *
+ * // Two fleets from one environment: ORDERS_DB_WRITER_HOST, ..., ANALYTICS_DB_WRITER_HOST, ...
+ * export const openBoth = () =>
+ *   Promise.all([
+ *     Fleet.createFleet(process.env, { prefix: "ORDERS" }),
+ *     Fleet.createFleet(process.env, { prefix: "ANALYTICS" })
+ *   ])
  * ```
  *
  * @since 0.2.0
  * @category constructors
  */
-export const createFleet = async (env: Readonly<Record<string, string | undefined>>): Promise<Fleet> => {
-  const fleet = await EffectFleet.createFleet(env)
+export const createFleet = async (
+  env: Readonly<Record<string, string | undefined>>,
+  options: FleetOptions = {}
+): Promise<Fleet> => {
+  const fleet = await EffectFleet.createFleet(env, options)
   return {
+    name: fleet.name,
     writerPool: fleet.writerPool,
     readerPool: fleet.readerPool,
     readerPools: fleet.readerPools,

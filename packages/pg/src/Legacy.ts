@@ -2,7 +2,8 @@
  * The original Python module's functions, for code migrating from it:
  * `get_async_writer_connection_pool(env)` is `getWriterPool(env)`, and so on.
  * One fleet is opened per distinct set of `DB_*` variables and cached;
- * `cleanupPools()` closes and forgets them all.
+ * `cleanupPools()` closes and forgets them all. Each function takes
+ * `{ prefix: "ORDERS" }` to use the fleet of the `ORDERS_DB_*` variables.
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@
  */
 import { Legacy } from "@pgfleet/postgres"
 import type pg from "pg"
+import type { FleetOptions } from "./Fleet.js"
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -29,7 +31,7 @@ type Env = Readonly<Record<string, string | undefined>>
  * @since 0.2.0
  * @category getters
  */
-export const getWriterPool: (env: Env) => Promise<pg.Pool> = Legacy.getWriterPool
+export const getWriterPool: (env: Env, options?: FleetOptions) => Promise<pg.Pool> = Legacy.getWriterPool
 
 /**
  * One pool per replica (`get_reader_connection_pools`).
@@ -37,7 +39,7 @@ export const getWriterPool: (env: Env) => Promise<pg.Pool> = Legacy.getWriterPoo
  * @since 0.2.0
  * @category getters
  */
-export const getReaderPools: (env: Env) => Promise<ReadonlyArray<pg.Pool>> = Legacy.getReaderPools
+export const getReaderPools: (env: Env, options?: FleetOptions) => Promise<ReadonlyArray<pg.Pool>> = Legacy.getReaderPools
 
 /**
  * One replica's pool at random (`get_random_reader_connection_pool`).
@@ -45,7 +47,7 @@ export const getReaderPools: (env: Env) => Promise<ReadonlyArray<pg.Pool>> = Leg
  * @since 0.2.0
  * @category getters
  */
-export const getRandomReaderPool: (env: Env) => Promise<pg.Pool> = Legacy.getRandomReaderPool
+export const getRandomReaderPool: (env: Env, options?: FleetOptions) => Promise<pg.Pool> = Legacy.getRandomReaderPool
 
 /**
  * Checks out `DB_MIN_POOL_SIZE` connections on every pool at once (`warm_up_connections_pools`).
@@ -53,7 +55,7 @@ export const getRandomReaderPool: (env: Env) => Promise<pg.Pool> = Legacy.getRan
  * @since 0.2.0
  * @category utils
  */
-export const warmUpPools: (env: Env) => Promise<void> = Legacy.warmUpPools
+export const warmUpPools: (env: Env, options?: FleetOptions) => Promise<void> = Legacy.warmUpPools
 
 /**
  * Closes every cached fleet (`cleanup_connections_pools`).

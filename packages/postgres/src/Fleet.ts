@@ -41,6 +41,8 @@ import * as WriterPool from "./WriterPool.js"
  * @category models
  */
 export interface Fleet {
+  /** The fleet's name (`DB_FLEET_NAME`, or the prefix in lower case), as `stats`, spans, logs and metrics give it. */
+  readonly name: string
   /** The primary, as a node-postgres `Pool`. */
   readonly writerPool: pg.Pool
   /**
@@ -74,22 +76,39 @@ export interface Fleet {
  */
 export type FleetInput = Readonly<Record<string, string | undefined>> | PostgresConfig.PostgresSettingsInput
 
+/**
+ * How to read a fleet from an environment: `prefix` (e.g. `ORDERS`) reads
+ * `ORDERS_DB_*` and names the fleet `orders`, so one environment configures
+ * several fleets. Settings given in code take their name from `fleetName`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FleetOptions {
+  readonly prefix?: string | undefined
+}
+
 const isEnvironment = (input: FleetInput): input is Readonly<Record<string, string | undefined>> =>
   !("writerHosts" in input)
 
 /**
- * The layers of a fleet from `DB_*` variables or settings: the same checks
- * and errors as `PostgresLive`.
+ * The layers of a fleet from `DB_*` variables (`ORDERS_DB_*` with
+ * `{ prefix: "ORDERS" }`) or settings: the same checks and errors as
+ * `PostgresLive`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerFor = (
-  input: FleetInput
+  input: FleetInput,
+  options: FleetOptions = {}
 ): Layer.Layer<Postgres.Services, PostgresError | ConfigError.ConfigError> => {
   if (!isEnvironment(input)) return Postgres.layer(input)
   const entries = Object.entries(input).filter((e): e is [string, string] => e[1] !== undefined)
-  return Postgres.layerConfig(PostgresConfig.fromEnv).pipe(
+  const config = options.prefix === undefined
+    ? PostgresConfig.fromEnv
+    : PostgresConfig.fromEnvPrefixed(options.prefix)
+  return Postgres.layerConfig(config).pipe(
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries))))
   )
 }
@@ -103,6 +122,8 @@ const warm = async (pool: pg.Pool, n: number) => {
 /**
  * Opens a fleet: every pool open, warmed and role-checked. Rejects with the
  * `ConfigError` or `PostgresError` that `PostgresLive` would fail with.
+ * `{ prefix: "ORDERS" }` reads `ORDERS_DB_*` instead of `DB_*`, so one
+ * environment opens several fleets, each named after its prefix.
  *
  * @example
  * ```ts
@@ -113,13 +134,16 @@ const warm = async (pool: pg.Pool, n: number) => {
  *   const fleet = await Fleet.createFleet(process.env)
  *   return { fleet, db: drizzle(fleet.writerPool), reads: drizzle(fleet.readerPool) }
  * }
+ *
+ * // ORDERS_DB_WRITER_HOST, ORDERS_DB_USERNAME, ... in the same environment
+ * export const openOrders = () => Fleet.createFleet(process.env, { prefix: "ORDERS" })
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const createFleet = async (input: FleetInput): Promise<Fleet> => {
-  const runtime = ManagedRuntime.make(layerFor(input))
+export const createFleet = async (input: FleetInput, options: FleetOptions = {}): Promise<Fleet> => {
+  const runtime = ManagedRuntime.make(layerFor(input, options))
   const built = await runtime.runPromiseExit(
     Effect.all({
       postgres: Postgres.Postgres,
@@ -155,6 +179,7 @@ export const createFleet = async (input: FleetInput): Promise<Fleet> => {
 
   let closing: Promise<void> | undefined
   return {
+    name: settings.fleetName,
     writerPool,
     readerPool,
     readerPools,

@@ -3,6 +3,8 @@
  * `get_async_writer_connection_pool(env)` is `getWriterPool(env)`, and so on.
  * One fleet is opened per distinct set of `DB_*` variables and cached; no
  * other state is kept, and `cleanupPools()` closes and forgets them all.
+ * Each function takes `{ prefix: "ORDERS" }` to use the fleet of the
+ * `ORDERS_DB_*` variables instead, cached apart.
  * New code should hold a `Fleet.createFleet(...)` (or `PostgresLive`) itself.
  *
  * @example
@@ -19,32 +21,40 @@
  *
  * @since 0.1.0
  */
+import { Settings } from "@pgfleet/core"
 import { createHash } from "node:crypto"
 import type pg from "pg"
-import type { Fleet } from "./Fleet.js"
+import type { Fleet, FleetOptions } from "./Fleet.js"
 import { createFleet } from "./Fleet.js"
 
 type Env = Readonly<Record<string, string | undefined>>
 
-/** The one cache: a fleet per distinct set of `DB_*` variables, keyed by their hash (no password is kept as a key). */
+/**
+ * The one cache: a fleet per prefix and distinct set of its variables, keyed by their hash (no password is kept
+ * as a key).
+ */
 const fleets = new Map<string, Promise<Fleet>>()
 
-const keyOf = (env: Env) =>
-  createHash("sha256")
-    .update(JSON.stringify(Object.entries(env).filter(([k, v]) => k.startsWith("DB_") && v !== undefined).sort()))
+const keyOf = (env: Env, prefix: string | undefined) => {
+  const start = Settings.prefixed(prefix, "DB_")
+  return createHash("sha256")
+    .update(
+      JSON.stringify([start, Object.entries(env).filter(([k, v]) => k.startsWith(start) && v !== undefined).sort()])
+    )
     .digest("hex")
+}
 
 /**
- * The fleet for `env`, opened on first use and cached.
+ * The fleet for `env` (`ORDERS_DB_*` with `{ prefix: "ORDERS" }`), opened on first use and cached.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const getFleet = (env: Env): Promise<Fleet> => {
-  const key = keyOf(env)
+export const getFleet = (env: Env, options: FleetOptions = {}): Promise<Fleet> => {
+  const key = keyOf(env, options.prefix)
   let fleet = fleets.get(key)
   if (fleet === undefined) {
-    fleet = createFleet(env)
+    fleet = createFleet(env, options)
     fleets.set(key, fleet)
     // A fleet that could not open is not cached: the next call tries again.
     fleet.catch(() => fleets.delete(key))
@@ -58,7 +68,8 @@ export const getFleet = (env: Env): Promise<Fleet> => {
  * @since 0.1.0
  * @category getters
  */
-export const getWriterPool = async (env: Env): Promise<pg.Pool> => (await getFleet(env)).writerPool
+export const getWriterPool = async (env: Env, options?: FleetOptions): Promise<pg.Pool> =>
+  (await getFleet(env, options)).writerPool
 
 /**
  * One pool per replica (`get_async_readers_connection_pools`).
@@ -66,7 +77,8 @@ export const getWriterPool = async (env: Env): Promise<pg.Pool> => (await getFle
  * @since 0.1.0
  * @category getters
  */
-export const getReaderPools = async (env: Env): Promise<ReadonlyArray<pg.Pool>> => (await getFleet(env)).readerPools
+export const getReaderPools = async (env: Env, options?: FleetOptions): Promise<ReadonlyArray<pg.Pool>> =>
+  (await getFleet(env, options)).readerPools
 
 /**
  * A replica's pool at random (`get_random_reader_connection_pool`); with no
@@ -76,7 +88,8 @@ export const getReaderPools = async (env: Env): Promise<ReadonlyArray<pg.Pool>> 
  * @since 0.1.0
  * @category getters
  */
-export const getRandomReaderPool = async (env: Env): Promise<pg.Pool> => (await getFleet(env)).randomReaderPool()
+export const getRandomReaderPool = async (env: Env, options?: FleetOptions): Promise<pg.Pool> =>
+  (await getFleet(env, options)).randomReaderPool()
 
 /**
  * Opens (if needed) and warms every pool (`warm_up_connections_pools`).
@@ -84,7 +97,8 @@ export const getRandomReaderPool = async (env: Env): Promise<pg.Pool> => (await 
  * @since 0.1.0
  * @category constructors
  */
-export const warmUpPools = async (env: Env): Promise<void> => (await getFleet(env)).warmUp()
+export const warmUpPools = async (env: Env, options?: FleetOptions): Promise<void> =>
+  (await getFleet(env, options)).warmUp()
 
 /**
  * Closes every cached fleet and empties the cache (`cleanup_connections_pools`).

@@ -190,6 +190,7 @@ export const make: Effect.Effect<
     ].map((pool): HostStats => {
       const health = monitor.health(pool.host)
       return {
+        fleet: settings.fleetName,
         host: pool.host,
         role: pool.role,
         maxPoolSize: pool.maxPoolSize,
@@ -277,12 +278,27 @@ const facade = Layer.scopedContext(
   })
 )
 
+const graph = facade.pipe(
+  Layer.provideMerge(Layer.merge(ReaderRouter.layer, StatementClassifier.layer)),
+  Layer.provideMerge(HealthMonitor.layer),
+  // Merged layers build concurrently: the writer and the readers open at the same time.
+  Layer.provideMerge(Layer.merge(WriterPool.layer, ReaderPools.layer)),
+  Layer.provideMerge(Reactivity.layer)
+)
+
 /**
  * The whole fleet from a `PostgresConfig` service: writer and reader pools
  * (opened at the same time), health monitor, router and facade. `SqlClient`
  * and `PgClient` are pgfleet's writer, so existing `@effect/sql` and
  * `@effect/sql-pg` code runs unchanged, with pgfleet's fail-fast and health
- * reporting.
+ * reporting. Logs and spans of the fleet's own work carry its name
+ * (`fleet`, `pgfleet.fleet`).
+ *
+ * Each use builds a fleet of its own, from the `PostgresConfig` it is given
+ * there: Effect shares a layer value among its uses within one build, and
+ * every pool, monitor and router inside would otherwise be the first use's
+ * whatever config the second use had. {@link layer} and {@link layerConfig}
+ * wrap it once per call, so the value they return is shared as any layer is.
  *
  * @since 0.1.0
  * @category layers
@@ -291,12 +307,14 @@ export const layerFromConfigService: Layer.Layer<
   Exclude<Services, PostgresConfig.PostgresConfig>,
   PostgresError,
   PostgresConfig.PostgresConfig
-> = facade.pipe(
-  Layer.provideMerge(Layer.merge(ReaderRouter.layer, StatementClassifier.layer)),
-  Layer.provideMerge(HealthMonitor.layer),
-  // Merged layers build concurrently: the writer and the readers open at the same time.
-  Layer.provideMerge(Layer.merge(WriterPool.layer, ReaderPools.layer)),
-  Layer.provideMerge(Reactivity.layer)
+> = Layer.fresh(
+  Layer.unwrapEffect(
+    Effect.map(PostgresConfig.PostgresConfig, (settings) =>
+      graph.pipe(
+        Layer.annotateLogs("fleet", settings.fleetName),
+        Layer.annotateSpans("pgfleet.fleet", settings.fleetName)
+      ))
+  )
 )
 
 /**
@@ -342,7 +360,43 @@ export const layerConfig = (
   Layer.provideMerge(layerFromConfigService, PostgresConfig.layerConfig(config))
 
 /**
- * The fleet configured from the `DB_*` environment variables.
+ * One fleet among several in one environment: `layerFleet("ORDERS")` reads
+ * `ORDERS_DB_*` ({@link PostgresConfig.fromEnvPrefixed}) and is named
+ * `orders` in `stats`, spans, logs and metrics. Put each fleet under a tag of
+ * your own.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Layer } from "effect"
+ * import { Postgres } from "@pgfleet/postgres"
+ *
+ * class Orders extends Context.Tag("app/Orders")<Orders, Postgres.Service>() {}
+ * class Analytics extends Context.Tag("app/Analytics")<Analytics, Postgres.Service>() {}
+ *
+ * // ORDERS_DB_WRITER_HOST, ORDERS_DB_USERNAME, ...; ANALYTICS_DB_WRITER_HOST, ...
+ * export const Databases = Layer.merge(
+ *   Layer.effect(Orders, Postgres.Postgres).pipe(Layer.provide(Postgres.layerFleet("ORDERS"))),
+ *   Layer.effect(Analytics, Postgres.Postgres).pipe(Layer.provide(Postgres.layerFleet("ANALYTICS")))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerFleet = (prefix: string): Layer.Layer<Services, PostgresError | ConfigError.ConfigError> =>
+  layerConfig(PostgresConfig.fromEnvPrefixed(prefix))
+
+/**
+ * The fleet configured from the `DB_*` environment variables (through
+ * whatever `ConfigProvider` is in force where it is used).
+ *
+ * Each use opens a fleet of its own, from the provider of that use: two uses
+ * with two providers are two fleets. (Effect shares one layer value among
+ * its uses within a build and runs none of its code for the later ones, so
+ * a shared `PostgresLive` would silently give every use the first one's
+ * fleet.) To share one fleet, provide it once, or make the layer once:
+ * `const Live = Postgres.layerConfig(PostgresConfig.fromEnv)` is shared
+ * wherever `Live` is used, as any layer value is.
  *
  * @example
  * ```ts
@@ -358,6 +412,6 @@ export const layerConfig = (
  * @since 0.1.0
  * @category layers
  */
-export const PostgresLive: Layer.Layer<Services, PostgresError | ConfigError.ConfigError> = layerConfig(
-  PostgresConfig.fromEnv
+export const PostgresLive: Layer.Layer<Services, PostgresError | ConfigError.ConfigError> = Layer.fresh(
+  layerConfig(PostgresConfig.fromEnv)
 )

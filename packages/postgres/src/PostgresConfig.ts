@@ -163,8 +163,8 @@ export type PostgresSettings = { readonly [K in keyof Table]: OutOf<Table[K]> } 
  */
 export const variables: { readonly [K in keyof Table]: Table[K]["variable"] } = Core.variables
 
-const invalid = (issues: ReadonlyArray<Core.Issue>): ConfigError.ConfigError =>
-  issues
+const invalid = (issues: ReadonlyArray<Core.Issue>, prefix?: string): ConfigError.ConfigError =>
+  Core.withPrefix(issues, prefix)
     .map((issue) => ConfigError.InvalidData([issue.variable], `expected ${issue.expected}`))
     .reduce((acc, e) => ConfigError.And(acc, e))
 
@@ -191,6 +191,13 @@ const invalid = (issues: ReadonlyArray<Core.Issue>): ConfigError.ConfigError =>
  * @category constructors
  */
 export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettings, ConfigError.ConfigError> =>
+  makeUnder(input, undefined)
+
+/** {@link make}, its errors naming the variables as read under `prefix`. */
+const makeUnder = (
+  input: PostgresSettingsInput,
+  prefix: string | undefined
+): Effect.Effect<PostgresSettings, ConfigError.ConfigError> =>
   Effect.suspend(() => {
     const given = input as Record<string, unknown>
     const coreInput: Record<string, unknown> = { ...given }
@@ -201,7 +208,7 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
       else if (spec.kind === "secret") coreInput[key] = secretIn(value)
     }
     const result = Core.validate(coreInput as Core.SettingsInput)
-    if (result._tag === "Invalid") return Effect.fail(invalid(result.issues))
+    if (result._tag === "Invalid") return Effect.fail(invalid(result.issues, prefix))
     const out: Record<string, unknown> = { ...result.settings }
     for (const [key, spec] of entries) {
       const value = given[key]
@@ -217,9 +224,9 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
     return Effect.succeed(out as unknown as PostgresSettings)
   })
 
-const reader = <In>(spec: Setting<In, unknown>): Config.Config<In | undefined> => {
-  const variable = spec.variable
-  if (variable === undefined) return Config.succeed(undefined)
+const reader = <In>(spec: Setting<In, unknown>, prefix: string | undefined): Config.Config<In | undefined> => {
+  if (spec.variable === undefined) return Config.succeed(undefined)
+  const variable = Core.prefixed(prefix, spec.variable)
   const raw = spec.secret
     ? Config.map(Config.redacted(variable), (r) => Redacted.value(r))
     : Config.string(variable)
@@ -244,9 +251,19 @@ const reader = <In>(spec: Setting<In, unknown>): Config.Config<In | undefined> =
  * @category config
  */
 export const inputFromEnv: Config.Config<PostgresSettingsInput> = Config.map(
-  Config.all(Object.fromEntries(entries.map(([key, spec]) => [key, reader(spec)]))),
+  Config.all(Object.fromEntries(entries.map(([key, spec]) => [key, reader(spec, undefined)]))),
   (values) => values as unknown as PostgresSettingsInput
 )
+
+/** The variables as read under `prefix`, the fleet named after the prefix unless its `DB_FLEET_NAME` is set. */
+const inputUnder = (prefix: string): Config.Config<PostgresSettingsInput> =>
+  Config.map(
+    Config.all(Object.fromEntries(entries.map(([key, spec]) => [key, reader(spec, prefix)]))),
+    (values): PostgresSettingsInput => ({
+      ...values as unknown as PostgresSettingsInput,
+      fleetName: values.fleetName as string | undefined ?? Core.defaultFleetName(prefix)
+    })
+  )
 
 /**
  * The validated settings from the `DB_*` environment variables (or whatever
@@ -272,6 +289,37 @@ export const fromEnv: Config.Config<PostgresSettings> = Config.mapOrFail(
 )
 
 /**
+ * The validated settings of one fleet among several in one environment:
+ * `fromEnvPrefixed("ORDERS")` reads `ORDERS_DB_WRITER_HOST`,
+ * `ORDERS_DB_USERNAME` and so on, and names the fleet `orders` unless
+ * `ORDERS_DB_FLEET_NAME` is set. Every error names the prefixed variable.
+ *
+ * `Config.nested(fromEnv, "ORDERS")` reads the same variables from the
+ * environment (Effect's default provider joins the path with `_`); there
+ * the fleet is named `default` unless `ORDERS_DB_FLEET_NAME` is set, since a
+ * `Config` cannot see the path it is read under, and errors name the
+ * variable as Effect prints paths (`ORDERS.DB_WRITER_HOST`).
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { PostgresConfig } from "@pgfleet/postgres"
+ *
+ * const orders = Effect.withConfigProvider(
+ *   PostgresConfig.fromEnvPrefixed("ORDERS"),
+ *   ConfigProvider.fromMap(
+ *     new Map([["ORDERS_DB_WRITER_HOST", "orders-db"], ["ORDERS_DB_USERNAME", "app"], ["ORDERS_DB_PASSWORD", "x"]])
+ *   )
+ * ) // settings.fleetName === "orders"
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const fromEnvPrefixed = (prefix: string): Config.Config<PostgresSettings> =>
+  Config.mapOrFail(inputUnder(prefix), (input) => Effect.runSync(Effect.either(makeUnder(input, prefix))))
+
+/**
  * The README's configuration table, rendered from {@link settings}.
  *
  * @example
@@ -285,6 +333,23 @@ export const fromEnv: Config.Config<PostgresSettings> = Config.mapOrFail(
  * @category utils
  */
 export const markdownTable: () => string = Core.markdownTable
+
+/**
+ * A variable under a prefix: `prefixed("ORDERS", "DB_PORT")` is
+ * `ORDERS_DB_PORT`, the name {@link fromEnvPrefixed} reads; no prefix gives
+ * the variable itself.
+ *
+ * @example
+ * ```ts
+ * import { PostgresConfig } from "@pgfleet/postgres"
+ *
+ * const variable = PostgresConfig.prefixed("ORDERS", PostgresConfig.variables.writerHosts) // "ORDERS_DB_WRITER_HOST"
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const prefixed: (prefix: string | undefined, variable: string) => string = Core.prefixed
 
 /**
  * `host:port`, the name pgfleet uses for a host in errors, logs, spans and metrics.

@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Postgres } from "@pgfleet/postgres"
-import type { PostgresConfig, PostgresError } from "@pgfleet/postgres"
+import { Postgres, PostgresConfig } from "@pgfleet/postgres"
+import type { PostgresError } from "@pgfleet/postgres"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,6 +18,8 @@ import * as TestCluster from "./TestCluster.js"
 export interface PostgresTestOptions extends TestCluster.TestClusterOptions {
   /** Settings to change from the defaults (pool sizes, strategy, health intervals, ...). */
   readonly settings?: Partial<PostgresConfig.PostgresSettingsInput> | undefined
+  /** The fleet's name (`fleetName`) in `stats`, spans, logs and metrics; `default` unless given. */
+  readonly name?: string | undefined
 }
 
 /**
@@ -36,7 +38,32 @@ export const settingsFor = (cluster: TestCluster.ClusterInfo): PostgresConfig.Po
 })
 
 /**
+ * The cluster's `DB_*` variables under a prefix, e.g. `ORDERS_DB_WRITER_HOST`:
+ * merge the environments of two clusters to configure two fleets from one
+ * environment, as `Postgres.layerFleet("ORDERS")` or
+ * `createFleet(env, { prefix: "ORDERS" })` read it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { envFor, TestCluster } from "@pgfleet/testing"
+ *
+ * const twoFleetsEnv = Effect.gen(function*() {
+ *   const orders = yield* TestCluster.make({ replicas: 1 })
+ *   const analytics = yield* TestCluster.make({ replicas: 1 })
+ *   return { ...envFor(orders, "ORDERS"), ...envFor(analytics, "ANALYTICS") }
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const envFor = (cluster: TestCluster.ClusterInfo, prefix?: string): Readonly<Record<string, string>> =>
+  Object.fromEntries(Object.entries(cluster.env).map(([name, value]) => [PostgresConfig.prefixed(prefix, name), value]))
+
+/**
  * Every `PostgresLive` service plus `TestCluster.Cluster`, on a new cluster.
+ * Give each fleet a `name` when a test runs several.
  *
  * @example
  * ```ts
@@ -56,7 +83,12 @@ export const layerTest = (
   TestCluster.TestClusterError | PostgresError.PostgresError | ConfigError.ConfigError
 > =>
   Layer.unwrapEffect(
-    Effect.map(TestCluster.Cluster, (cluster) => Postgres.layer({ ...settingsFor(cluster), ...options.settings }))
+    Effect.map(TestCluster.Cluster, (cluster) =>
+      Postgres.layer({
+        ...settingsFor(cluster),
+        ...(options.name === undefined ? {} : { fleetName: options.name }),
+        ...options.settings
+      }))
   ).pipe(Layer.provideMerge(TestCluster.layer(options)))
 
 /**

@@ -34,7 +34,14 @@ export {
    * @since 0.1.0
    * @category utils
    */
-  settingsFor
+  settingsFor,
+  /**
+   * A cluster's `DB_*` variables under a prefix (`ORDERS_DB_*`), for several fleets in one environment.
+   *
+   * @since 0.2.0
+   * @category utils
+   */
+  envFor
 } from "./PostgresTest.js"
 
 /**

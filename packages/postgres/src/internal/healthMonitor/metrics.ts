@@ -1,15 +1,21 @@
 /**
- * The health monitor's metrics, each tagged with the member's host and its
- * role at the time of the update (a candidate's role changes with the writer).
+ * The health monitor's metrics, each tagged with the fleet's name, the
+ * member's host and its role at the time of the update (a candidate's role
+ * changes with the writer).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
 import type { DetectedBy, Member, Members } from "./members.js"
 
 const tags = (members: Members, m: Member) => <T extends Metric.Metric<any, any, any>>(metric: T): T =>
-  Metric.tagged(Metric.tagged(metric, "host", m.host), "role", members.roleOf(m)) as T
+  Metric.taggedWithLabels(metric, [
+    MetricLabel.make("fleet", members.fleet),
+    MetricLabel.make("host", m.host),
+    MetricLabel.make("role", members.roleOf(m))
+  ]) as T
 
 /** The host went down: counted by what noticed it first, and no longer up. */
 export const down = (members: Members, m: Member, detectedBy: DetectedBy): Effect.Effect<void> =>
@@ -59,4 +65,5 @@ export const warmup = (members: Members, m: Member): Effect.Effect<void> =>
   })
 
 /** Writes moved to another candidate. */
-export const writerChanged: Effect.Effect<void> = Metric.increment(PostgresMetrics.writerChanges)
+export const writerChanged = (members: Members): Effect.Effect<void> =>
+  Metric.increment(Metric.tagged(PostgresMetrics.writerChanges, "fleet", members.fleet))

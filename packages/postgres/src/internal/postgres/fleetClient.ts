@@ -408,7 +408,8 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
           spanAttributes: [
             ["db.system.name", "postgresql"],
             ["db.namespace", namespace],
-            ["pgfleet.client", options.name]
+            ["pgfleet.client", options.name],
+            ["pgfleet.fleet", settings.fleetName]
           ],
           transformRows: rows
         })
