@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Connection, Failure } from "@pgfleet/core"
+import { Connection, Failure, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -44,6 +44,10 @@ export interface HostPool {
   readonly host: string
   readonly address: HostAddress
   readonly role: Role
+  /** This host's pool bound: `;max=N` on its entry, else `DB_MAX_POOL_SIZE`. */
+  readonly maxPoolSize: number
+  /** A replica's share of reads against the others (`;weight=N`, else 1). */
+  readonly weight: number
   /** The node-postgres pool underneath. */
   readonly pgPool: pg.Pool
   /** The pool's connection counts right now. */
@@ -225,12 +229,12 @@ const types: pg.CustomTypesConfig = {
 }
 
 /** The pool's options: sizes and timeouts from the settings, and a client that answers a dead connection's waits. */
-const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig): pg.PoolConfig => {
+const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, maxPoolSize: number): pg.PoolConfig => {
   const statementTimeout = Duration.toMillis(settings.statementTimeout)
   return {
     ...config,
     types,
-    max: settings.maxPoolSize,
+    max: maxPoolSize,
     min: settings.minPoolSize,
     idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
     maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
@@ -340,7 +344,8 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
     const context = yield* Effect.context<never>()
     const started = Date.now()
 
-    const pool = new pg.Pool(poolOptions(settings, config))
+    const maxPoolSize = Settings.maxPoolSizeOf(address, settings)
+    const pool = new pg.Pool(poolOptions(settings, config, maxPoolSize))
     // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
     pool.on("error", (error) => {
       Effect.runForkWith(context)(
@@ -370,6 +375,8 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
       host,
       address,
       role,
+      maxPoolSize,
+      weight: Settings.weightOf(address),
       pgPool: pool,
       warmupTime: Duration.millis(Date.now() - started),
       counts: () => ({

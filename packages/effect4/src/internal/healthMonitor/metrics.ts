@@ -1,0 +1,67 @@
+/**
+ * The health monitor's metrics, each with the member's host and its role at
+ * the time of the update (a candidate's role changes with the writer).
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as PostgresMetrics from "../../PostgresMetrics.js"
+import type { DetectedBy, Member, Members } from "./members.js"
+
+const tags = (members: Members, m: Member, more?: Record<string, string>) => ({
+  host: m.host,
+  role: members.roleOf(m),
+  ...more
+})
+
+const set = (gauge: Metric.Gauge<number>, attributes: Record<string, string>, value: number) =>
+  Metric.update(Metric.withAttributes(gauge, attributes), value)
+
+/** The host went down: counted by what noticed it first, and no longer up. */
+export const down = (members: Members, m: Member, detectedBy: DetectedBy): Effect.Effect<void> =>
+  Effect.andThen(
+    Metric.update(Metric.withAttributes(PostgresMetrics.hostDown, tags(members, m, { detected_by: detectedBy })), 1),
+    set(PostgresMetrics.hostUp, tags(members, m), 0)
+  )
+
+/** A replica's lag behind the writer; the bytes only once the writer's position is known. */
+export const lag = (
+  members: Members,
+  m: Member,
+  lagBytes: number | undefined,
+  lagSeconds: number | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (lagBytes !== undefined) yield* set(PostgresMetrics.replicaLagBytes, tags(members, m), lagBytes)
+    if (lagSeconds !== undefined) yield* set(PostgresMetrics.replicaLagSeconds, tags(members, m), lagSeconds)
+  })
+
+/** A probe answered: up only when the host is in its role. */
+export const answered = (members: Members, m: Member, inRole: boolean, latencyMs: number): Effect.Effect<void> =>
+  Effect.andThen(
+    set(PostgresMetrics.hostUp, tags(members, m), inRole ? 1 : 0),
+    Metric.update(Metric.withAttributes(PostgresMetrics.probeLatency, tags(members, m)), latencyMs)
+  )
+
+/** The connections of the pool that serves the member now. */
+export const poolCounts = (members: Members, m: Member): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const pool = members.poolOf(m)
+    if (pool === undefined) return
+    const counts = pool.counts()
+    yield* set(PostgresMetrics.poolConnections, tags(members, m, { state: "idle" }), counts.idle)
+    yield* set(PostgresMetrics.poolConnections, tags(members, m, { state: "in_use" }), counts.inUse)
+    yield* set(PostgresMetrics.poolConnections, tags(members, m, { state: "waiting" }), counts.waiting)
+  })
+
+/** How long the member's pool took to open and warm, once when its probe fiber starts. */
+export const warmup = (members: Members, m: Member): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const pool = members.poolOf(m)
+    return pool === undefined
+      ? Effect.void
+      : set(PostgresMetrics.poolWarmup, tags(members, m), Duration.toMillis(pool.warmupTime))
+  })
+
+/** Writes moved to another candidate. */
+export const writerChanged: Effect.Effect<void> = Metric.update(PostgresMetrics.writerChanges, 1)

@@ -1,0 +1,372 @@
+/**
+ * The routed `PgClient`s behind `pg.writer`, `pg.reader` and `pg.auto`, made
+ * with effect/sql's public `SqlClient.make` and @effect/sql-pg 4's compiler.
+ * Outside a transaction, a statement runs on a routed connection: it picks
+ * its host, runs on a pooled node-postgres connection of its own, reports
+ * failures to health and, when it reads, is retried once elsewhere. A
+ * transaction or `reserve` holds one connection of one host.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as PgTypes from "@effect/sql-pg/PgTypes"
+import { Connection as PgConnection, Failure } from "@pgfleet/core"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { Connection } from "effect/sql/SqlConnection"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Statement from "effect/sql/Statement"
+import * as Stream from "effect/Stream"
+import * as String from "effect/String"
+import * as Tracer from "effect/Tracer"
+import pg from "pg"
+import type { HostPool } from "../../HostPool.js"
+import type { PostgresSettings } from "../../PostgresConfig.js"
+import { PostgresError } from "../../PostgresError.js"
+import * as PostgresMetrics from "../../PostgresMetrics.js"
+import * as ReaderRouter from "../../ReaderRouter.js"
+import { connectionUrl } from "../postgresConfig.js"
+import * as pgQuery from "./pgQuery.js"
+import * as StatementErrors from "./statementErrors.js"
+
+/** Where one statement should run, and why. */
+export interface Target {
+  readonly pool: HostPool
+  readonly route: string
+  readonly strategy?: string | undefined
+  readonly skipped?: ReadonlyArray<{ readonly host: string; readonly reason: string }> | undefined
+  /** A read: counted, and retried elsewhere after a connection failure. Defaults to the client's `reads`. */
+  readonly read?: boolean | undefined
+  /** `pg.auto`: why the statement went where it did. */
+  readonly reason?: string | undefined
+}
+
+export interface Options {
+  readonly name: string
+  readonly pick: (
+    exclude: ReadonlyArray<string>,
+    minimumPosition: bigint | undefined,
+    sql: string | undefined
+  ) => Target | PostgresError
+  /** Work a statement needs before `pick` (`pg.auto`: classify); `undefined` when none. */
+  readonly prepare?: ((sql: string) => Effect.Effect<void> | undefined) | undefined
+  readonly reads: boolean
+  readonly onFailure: (pool: HostPool, cause: unknown) => Effect.Effect<void>
+  readonly settings: PostgresSettings
+  /** The primary, for `config`, `listen` and `notify`. */
+  readonly writer: HostPool
+}
+
+type Rows = ReadonlyArray<any>
+type TransformRows = (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+
+const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
+const JSON_OIDS = new Set<number>([PgTypes.OID.json, PgTypes.OID.jsonb])
+
+/** @effect/sql-pg 4's compiler makes typed parameters for its own protocol; node-postgres takes plain values. */
+const pgValues = (params: ReadonlyArray<unknown>): Array<unknown> =>
+  params.map((p) =>
+    PgTypes.isParameter(p)
+      ? p.value === null ? null : JSON_OIDS.has(p.oid) ? JSON.stringify(p.value) : p.value
+      : typeof p === "bigint"
+      ? p.toString()
+      : p
+  )
+
+/** Rows, or one array of rows a statement for multi-statement text. */
+const rowsOf = (result: pg.QueryResult): Rows =>
+  Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
+
+/** The statement span, when the tracer passed it down (effect/sql provides it as the parent span). */
+const statementSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  return span !== undefined && span._tag === "Span" ? span : undefined
+}
+
+const annotate = (span: Tracer.Span | undefined, target: Target) => {
+  if (span === undefined) return
+  span.attribute("db.system.name", "postgresql")
+  span.attribute("server.address", target.pool.address.host)
+  span.attribute("server.port", target.pool.address.port)
+  span.attribute("pgfleet.route", target.route)
+  if (target.strategy !== undefined) span.attribute("pgfleet.strategy", target.strategy)
+  if (target.reason !== undefined) {
+    span.attribute("pgfleet.classification", target.read ? "read" : "write")
+    span.attribute("pgfleet.reason", target.reason)
+  }
+  if (target.skipped !== undefined && target.skipped.length > 0) {
+    span.attribute("pgfleet.skipped", target.skipped.map((s) => `${s.host}:${s.reason}`).join(","))
+  }
+}
+
+/** One statement on a connection of `pool` checked out for it alone; an interrupt sends PostgreSQL's cancel request. */
+const runPooled = (
+  pool: pg.Pool,
+  sql: string,
+  values: Array<unknown>,
+  rowMode: "array" | undefined,
+  cancelGraceMs: number
+): Effect.Effect<pg.QueryResult, SqlError> =>
+  Effect.callback<pg.QueryResult, SqlError>((resume) => {
+    const running = pgQuery.runPooled(
+      pool,
+      rowMode === undefined
+        ? (client, callback) => client.query(sql, values, callback)
+        : (client, callback) => client.query({ text: sql, values, rowMode }, callback),
+      (cause, result, stage) =>
+        resume(cause === undefined ? Effect.succeed(result!) : Effect.fail(StatementErrors.fromPg(cause, stage)))
+    )
+    // A plain callback inside: an interrupted fiber would never run an effect here.
+    return Effect.sync(() => running.interrupt(cancelGraceMs))
+  })
+
+/** One statement on a held connection; an interrupt sends the cancel request for it. */
+const runHeld = (
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  sql: string,
+  values: Array<unknown>,
+  rowMode: "array" | undefined
+): Effect.Effect<pg.QueryResult, SqlError> =>
+  Effect.callback<pg.QueryResult, SqlError>((resume) => {
+    const done = (cause: Error | null, result: pg.QueryResult) =>
+      resume(cause ? Effect.fail(StatementErrors.fromPg(cause, "statement")) : Effect.succeed(result))
+    if (rowMode === undefined) client.query(sql, values, done)
+    else client.query({ text: sql, values, rowMode }, done)
+    return Effect.sync(() => PgConnection.sendCancel(pool.options, client))
+  })
+
+/** A connection effect/sql can use, over a function that runs one statement. */
+const connectionOver = (
+  run: (sql: string, params: ReadonlyArray<unknown>, rowMode: "array" | undefined) => Effect.Effect<pg.QueryResult, SqlError>
+): Connection => {
+  const execute = (sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) =>
+    Effect.map(run(sql, params, undefined), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
+  const values = (sql: string, params: ReadonlyArray<unknown>) =>
+    Effect.map(run(sql, params, "array"), (r) => r.rows as ReadonlyArray<ReadonlyArray<unknown>>)
+  return {
+    execute,
+    executeUnprepared: execute,
+    executeRaw: (sql, params) => run(sql, params, undefined),
+    executeValues: values,
+    executeValuesUnprepared: values,
+    // node-postgres has no cursor without pg-cursor: the rows are read whole, then streamed.
+    executeStream: (sql, params, transformRows) =>
+      Stream.fromIterableEffect(execute(sql, params, transformRows))
+  }
+}
+
+const transformsOf = (settings: PostgresSettings) => {
+  const snakeCamel = settings.nameTransform === "snake-camel"
+  return {
+    query: settings.transformQueryNames ?? (snakeCamel ? String.camelToSnake : undefined),
+    result: settings.transformResultNames ?? (snakeCamel ? String.snakeToCamel : undefined)
+  }
+}
+
+/** `LISTEN` on a connection of its own to the writer, delivering into a queue until the scope closes. */
+const listenOn = (writer: HostPool) => (channel: string) =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<{ processId: number; channel: string; payload: string }, SqlError>()
+    const client = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = writer.newClient()
+          client.on("error", (cause) => Queue.failCauseUnsafe(queue, Cause.fail(StatementErrors.fromPg(cause, "connection"))))
+          client.on("notification", (n) => {
+            Queue.offerUnsafe(queue, { processId: n.processId, channel: n.channel, payload: n.payload ?? "" })
+          })
+          await client.connect()
+          await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
+          return client
+        },
+        catch: (cause) => StatementErrors.fromPg(cause, "connection")
+      }),
+      (client) => Effect.sync(() => PgConnection.destroySocket(client))
+    )
+    void client
+    return queue as Queue.Dequeue<{ processId: number; channel: string; payload: string }, SqlError>
+  })
+
+/** `PgClient.config`, read when asked: the writer's address changes when writes follow a promotion. */
+const configOf = (settings: PostgresSettings, writer: HostPool, transforms: ReturnType<typeof transformsOf>) => ({
+  get url() {
+    return connectionUrl(settings, writer.address)
+  },
+  get host() {
+    return writer.address.host
+  },
+  get port() {
+    return writer.address.port
+  },
+  database: settings.database,
+  username: settings.username,
+  password: settings.password,
+  ssl: settings.ssl !== "disable",
+  applicationName: settings.applicationName,
+  connectTimeout: settings.connectTimeout,
+  transformQueryNames: transforms.query,
+  transformResultNames: transforms.result,
+  transformJson: settings.transformJson
+})
+
+/** A complete `PgClient` whose statements outside a transaction are routed by `options.pick`. */
+export const make = (options: Options) =>
+  Effect.gen(function*() {
+    const { settings } = options
+    const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
+    const acquireTimeouts = new Map<string, Metric.Counter<number>>()
+    const errors = StatementErrors.make(settings, (pool) => {
+      let c = acquireTimeouts.get(pool.host)
+      if (c === undefined) {
+        acquireTimeouts.set(
+          pool.host,
+          c = Metric.withAttributes(PostgresMetrics.acquireTimeouts, { host: pool.host, role: pool.role })
+        )
+      }
+      c.updateUnsafe(1, Context.empty())
+    })
+    const noExclusions: ReadonlyArray<string> = []
+
+    const runOn = (
+      target: Target,
+      sql: string,
+      values: Array<unknown>,
+      rowMode: "array" | undefined,
+      exclude: ReadonlyArray<string>,
+      minimumPosition: bigint | undefined,
+      span: Tracer.Span | undefined
+    ): Effect.Effect<pg.QueryResult, SqlError> => {
+      const read = target.read ?? options.reads
+      if (read) {
+        PostgresMetrics.readsRoutedTo(target.pool.host, target.route, target.reason).updateUnsafe(1, Context.empty())
+      }
+      annotate(span, target)
+      return Effect.catch(runPooled(target.pool.pgPool, sql, values, rowMode, cancelGraceMs), (cause) => {
+        const failure = Failure.classify(cause)
+        const error = read ? errors.readError(target.pool, cause, failure) : errors.writeError(target.pool, cause, failure)
+        const report = options.onFailure(target.pool, cause)
+        if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
+          return Effect.andThen(report, Effect.fail(error))
+        }
+        const second = options.pick([target.pool.host], minimumPosition, sql)
+        if (second instanceof PostgresError) return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
+        span?.attribute("pgfleet.retried_on", second.pool.host)
+        return report.pipe(
+          Effect.andThen(Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)),
+          Effect.andThen(Metric.update(Metric.withAttributes(PostgresMetrics.readRetries, { host: target.pool.host }), 1)),
+          Effect.andThen(
+            Effect.useSpan(
+              "pgfleet.read.retry",
+              { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
+              (retrySpan) =>
+                runOn({ ...second, route: "retry" }, sql, values, rowMode, [target.pool.host], minimumPosition, retrySpan)
+            )
+          )
+        )
+      })
+    }
+
+    const routed = connectionOver((sql, params, rowMode) =>
+      Effect.withFiber((fiber) => {
+        const span = statementSpan(fiber)
+        span?.attribute("pgfleet.client", options.name)
+        const values = pgValues(params)
+        const go = Effect.suspend(() => {
+          const minimumPosition = fiber.getRef(ReaderRouter.currentMinimumPosition)
+          const target = options.pick(noExclusions, minimumPosition, sql)
+          return target instanceof PostgresError
+            ? Effect.fail(StatementErrors.toSqlError(target))
+            : runOn(target, sql, values, rowMode, noExclusions, minimumPosition, span)
+        })
+        const before = options.prepare?.(sql)
+        return before === undefined ? go : Effect.andThen(before, go)
+      })
+    )
+
+    /** A connection of the picked host, held for a scope (transactions, `reserve`). */
+    const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.withFiber((fiber) => {
+      const target = options.pick(noExclusions, fiber.getRef(ReaderRouter.currentMinimumPosition), undefined)
+      if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
+      const pool = target.pool
+      let broken = false
+      const acquire = Effect.callback<pg.PoolClient, SqlError>((resume) => {
+        pool.pgPool.connect((error, client, release) => {
+          if (error || !client) resume(Effect.fail(StatementErrors.fromPg(error ?? new Error("no connection"), "acquire")))
+          else {
+            client.once("error", () => (broken = true))
+            resume(Effect.succeed(Object.assign(client, { release })))
+          }
+        })
+      })
+      return Effect.map(
+        Effect.acquireRelease(
+          Effect.tapError(acquire, (cause) => options.onFailure(pool, cause)),
+          (client) => Effect.sync(() => client.release(broken))
+        ),
+        (client) =>
+          transactional(
+            pool,
+            connectionOver((sql, params, rowMode) =>
+              Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), rowMode), (cause) => {
+                if (Failure.isHostEvidence(Failure.classify(cause).kind)) broken = true
+                return options.onFailure(pool, cause)
+              })
+            ),
+            errors.outcomeUnknown
+          )
+      )
+    })
+
+    const transforms = transformsOf(settings)
+    const client = yield* SqlClient.make({
+      acquirer: Effect.succeed(routed),
+      // No scope per statement: the routed connection checks out and returns its own.
+      borrower: (f) => f(routed),
+      transactionAcquirer: reserve,
+      compiler: PgClient.makeCompiler(transforms.query, settings.transformJson),
+      driver: "pgfleet",
+      spanAttributes: [["db.namespace", settings.database], ["pgfleet.client", options.name]],
+      transformRows: transforms.result
+        ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
+        : undefined
+    })
+    return Object.assign(client, {
+      [PgClient.TypeId]: PgClient.TypeId,
+      config: configOf(settings, options.writer, transforms),
+      json: (value: unknown) => Statement.fragment([PgJson(value, undefined, undefined)]),
+      listen: listenOn(options.writer),
+      // A NOTIFY statement cannot take its payload as a parameter; pg_notify can. Sent on the writer.
+      notify: (channel: string, payload: string) =>
+        Effect.asVoid(
+          Effect.flatMap(
+            Effect.sync(() => options.writer),
+            (w) => runPooled(w.pgPool, "SELECT pg_notify($1, $2)", [channel, payload], undefined, cancelGraceMs)
+          )
+        )
+    }) as unknown as PgClient.PgClient
+  })
+
+const isHostEvidence = (cause: unknown) => Failure.isHostEvidence(Failure.classify(cause).kind)
+
+/** A held connection's statements: a dropped `COMMIT` has an unknown outcome; a dropped `ROLLBACK` rolled back. */
+const transactional = (
+  pool: HostPool,
+  connection: Connection,
+  outcomeUnknown: (pool: HostPool, what: string, cause: SqlError) => SqlError
+): Connection => ({
+  ...connection,
+  executeUnprepared: (sql, params, rows) => {
+    const run = connection.executeUnprepared(sql, params, rows)
+    if (sql === "COMMIT") {
+      return Effect.mapError(run, (cause) => isHostEvidence(cause) ? outcomeUnknown(pool, "COMMIT", cause) : cause)
+    }
+    if (sql.startsWith("ROLLBACK")) return Effect.catchIf(run, isHostEvidence, () => Effect.succeed([]))
+    return run
+  }
+})
