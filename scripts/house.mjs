@@ -22,6 +22,7 @@ const WAY = {
   core: [
     ["Failure.ts"],
     ["Settings.ts"],
+    ["Credentials.ts"],
     ["Connection.ts"],
     ["Probe.ts"],
     ["HostState.ts"],
@@ -46,7 +47,9 @@ const WAY = {
     ["internal/postgres/", "Postgres.ts"],
     ["internal/fleet/", "Fleet.ts"],
     ["Legacy.ts"],
+    ["internal/postgresTelemetry.ts", "PostgresTelemetry.ts"],
     ["bin/"],
+    ["telemetry.ts"],
     ["index.ts"]
   ],
   testing: [

@@ -1,9 +1,11 @@
 /**
  * A small HTTP service on pgfleet: writes go to the writer, reads through
- * the router, and `/health` and `/stats` show the fleet.
+ * the router, `/health` and `/stats` show the fleet, and `/metrics` gives
+ * every metric to Prometheus.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Postgres } from "@pgfleet/postgres"
+import { PostgresTelemetry } from "@pgfleet/postgres/telemetry"
 import { Effect, Layer, Schema } from "effect"
 
 const NewNote = Schema.Struct({ body: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(10_000)) })
@@ -35,7 +37,7 @@ const failureResponse = (error: unknown) => {
 const respondToFailures = <E, R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.catchAll(handler, failureResponse).pipe(Effect.orDie)
 
-/** The routes: `POST /notes`, `GET /notes`, `GET /health`, `GET /stats`. */
+/** The routes: `POST /notes`, `GET /notes`, `GET /health`, `GET /stats`, `GET /metrics`. */
 export const NotesApp = HttpRouter.empty.pipe(
   HttpRouter.post(
     "/notes",
@@ -83,5 +85,7 @@ export const NotesApp = HttpRouter.empty.pipe(
       const pg = yield* Postgres.Postgres
       return yield* HttpServerResponse.json(yield* pg.stats)
     }))
-  )
+  ),
+  // Prometheus text format, histograms included (PostgresTelemetry.layer provides the scrape).
+  HttpRouter.get("/metrics", PostgresTelemetry.metricsResponse)
 )

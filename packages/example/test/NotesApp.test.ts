@@ -2,12 +2,14 @@ import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { HealthMonitor, WriterPool } from "@pgfleet/postgres"
+import { PostgresTelemetry } from "@pgfleet/postgres/telemetry"
 import { eventually, layerTest, TestCluster } from "@pgfleet/testing"
 import { Effect, Layer } from "effect"
 import { NotesApp, SchemaLive } from "../src/NotesApp.js"
 
 const NotesTest = HttpServer.serve(NotesApp).pipe(
   Layer.provide(SchemaLive),
+  Layer.provide(PostgresTelemetry.layer()),
   Layer.provideMerge(NodeHttpServer.layerTest),
   Layer.provideMerge(layerTest({ settings: { healthCheckInterval: "200 millis", healthCheckTimeout: "300 millis" } }))
 )
