@@ -52,6 +52,20 @@ const WAY = {
     ["telemetry.ts"],
     ["index.ts"]
   ],
+  effect4: [
+    ["PostgresError.ts"],
+    ["internal/postgresConfig.ts", "PostgresConfig.ts"],
+    ["PostgresMetrics.ts"],
+    ["HostPool.ts"],
+    ["WriterPool.ts"],
+    ["ReaderPools.ts"],
+    ["internal/healthMonitor/", "HealthMonitor.ts"],
+    ["ReaderStrategy.ts"],
+    ["ReaderRouter.ts"],
+    ["StatementClassifier.ts"],
+    ["internal/postgres/", "Postgres.ts"],
+    ["index.ts"]
+  ],
   testing: [
     ["internal/"],
     ["Eventually.ts"],

@@ -165,7 +165,8 @@ const makeService = (settings: PostgresSettings, writer: WriterPool.Service, rea
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<HealthMonitor, never, PostgresConfig | WriterPool.WriterPool | ReaderPools> = Layer.effect(
+export const layer: Layer.Layer<HealthMonitor, never, PostgresConfig | WriterPool.WriterPool | ReaderPools> = Layer
+  .effect(
     HealthMonitor,
     Effect.gen(function*() {
       return yield* makeService(yield* PostgresConfig, yield* WriterPool.WriterPool, yield* ReaderPools)

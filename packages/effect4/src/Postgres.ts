@@ -21,13 +21,13 @@
  *
  * @since 0.1.0
  */
-import * as Reactivity from "effect/reactivity/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { type HostState, StatementClass } from "@pgfleet/core"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
@@ -219,7 +219,9 @@ export const make: Effect.Effect<
       const known = sql === undefined ? undefined : classifier.cached(sql)
       if (known === undefined || known.side === "writer") {
         const target = pickWriter()
-        return target instanceof PostgresError ? target : { ...target, read: false, reason: known?.reason ?? "unclassified" }
+        return target instanceof PostgresError
+          ? target
+          : { ...target, read: false, reason: known?.reason ?? "unclassified" }
       }
       const target = router.decide(exclude, minimumPosition)
       return target instanceof PostgresError ? target : { ...target, read: true, reason: known.reason }

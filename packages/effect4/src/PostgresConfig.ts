@@ -127,7 +127,9 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
       const value = given[key]
       if (spec.kind === "duration") {
         // As given when given (core accepted it, so it decodes), else core's default.
-        out[key] = value == null ? Duration.millis(out[key] as number) : Duration.fromInputUnsafe(value as Duration.Input)
+        out[key] = value == null
+          ? Duration.millis(out[key] as number)
+          : Duration.fromInputUnsafe(value as Duration.Input)
       } else if (spec.kind === "secret") {
         out[key] = Redacted.isRedacted(value) ? value : Redacted.make((out[key] as Core.Secret).value())
       }
@@ -245,9 +247,10 @@ export const layer = (input: PostgresSettingsInput): Layer.Layer<PostgresConfig,
  */
 export const layerConfig = (
   config: Config.Config<PostgresSettings>
-): Layer.Layer<PostgresConfig, Config.ConfigError> => Layer.effect(
-  PostgresConfig,
-  Effect.gen(function*() {
-    return yield* config
-  })
-)
+): Layer.Layer<PostgresConfig, Config.ConfigError> =>
+  Layer.effect(
+    PostgresConfig,
+    Effect.gen(function*() {
+      return yield* config
+    })
+  )

@@ -24,6 +24,8 @@ export const startCluster = (replicas: number) => TestCluster.startTestCluster({
 /** The port of the server that ran the statement, and whether it is a standby. */
 export const servedBy = (sql: Postgres.Service["reader"]) =>
   Effect.map(
-    sql<{ port: number; standby: boolean }>`SELECT current_setting('port')::int AS port, pg_is_in_recovery() AS standby`,
+    sql<
+      { port: number; standby: boolean }
+    >`SELECT current_setting('port')::int AS port, pg_is_in_recovery() AS standby`,
     (rows) => rows[0]!
   )

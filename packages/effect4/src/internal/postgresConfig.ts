@@ -21,7 +21,9 @@ export const toCore = (settings: PostgresSettings): Settings.Settings => {
       const value = out[key]
       if (value === undefined) continue
       if (spec.kind === "duration") out[key] = Duration.toMillis(value as Duration.Duration)
-      else if (spec.kind === "secret") out[key] = new Settings.Secret(Redacted.value(value as Redacted.Redacted<string>))
+      else if (spec.kind === "secret") {
+        out[key] = new Settings.Secret(Redacted.value(value as Redacted.Redacted<string>))
+      }
     }
     core = out as unknown as Settings.Settings
     cores.set(settings, core)

@@ -143,7 +143,11 @@ const runHeld = (
 
 /** A connection effect/sql can use, over a function that runs one statement. */
 const connectionOver = (
-  run: (sql: string, params: ReadonlyArray<unknown>, rowMode: "array" | undefined) => Effect.Effect<pg.QueryResult, SqlError>
+  run: (
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    rowMode: "array" | undefined
+  ) => Effect.Effect<pg.QueryResult, SqlError>
 ): Connection => {
   const execute = (sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) =>
     Effect.map(run(sql, params, undefined), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
@@ -156,8 +160,7 @@ const connectionOver = (
     executeValues: values,
     executeValuesUnprepared: values,
     // node-postgres has no cursor without pg-cursor: the rows are read whole, then streamed.
-    executeStream: (sql, params, transformRows) =>
-      Stream.fromIterableEffect(execute(sql, params, transformRows))
+    executeStream: (sql, params, transformRows) => Stream.fromIterableEffect(execute(sql, params, transformRows))
   }
 }
 
@@ -177,7 +180,8 @@ const listenOn = (writer: HostPool) => (channel: string) =>
       Effect.tryPromise({
         try: async () => {
           const client = writer.newClient()
-          client.on("error", (cause) => Queue.failCauseUnsafe(queue, Cause.fail(StatementErrors.fromPg(cause, "connection"))))
+          client.on("error", (cause) =>
+            Queue.failCauseUnsafe(queue, Cause.fail(StatementErrors.fromPg(cause, "connection"))))
           client.on("notification", (n) => {
             Queue.offerUnsafe(queue, { processId: n.processId, channel: n.channel, payload: n.payload ?? "" })
           })
@@ -185,7 +189,8 @@ const listenOn = (writer: HostPool) => (channel: string) =>
           await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
           return client
         },
-        catch: (cause) => StatementErrors.fromPg(cause, "connection")
+        catch: (cause) =>
+          StatementErrors.fromPg(cause, "connection")
       }),
       (client) => Effect.sync(() => PgConnection.destroySocket(client))
     )
@@ -249,23 +254,39 @@ export const make = (options: Options) =>
       annotate(span, target)
       return Effect.catch(runPooled(target.pool.pgPool, sql, values, rowMode, cancelGraceMs), (cause) => {
         const failure = Failure.classify(cause)
-        const error = read ? errors.readError(target.pool, cause, failure) : errors.writeError(target.pool, cause, failure)
+        const error = read
+          ? errors.readError(target.pool, cause, failure)
+          : errors.writeError(target.pool, cause, failure)
         const report = options.onFailure(target.pool, cause)
         if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
           return Effect.andThen(report, Effect.fail(error))
         }
         const second = options.pick([target.pool.host], minimumPosition, sql)
-        if (second instanceof PostgresError) return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
+        if (second instanceof PostgresError) {
+          return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
+        }
         span?.attribute("pgfleet.retried_on", second.pool.host)
         return report.pipe(
-          Effect.andThen(Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)),
-          Effect.andThen(Metric.update(Metric.withAttributes(PostgresMetrics.readRetries, { host: target.pool.host }), 1)),
+          Effect.andThen(
+            Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
+          ),
+          Effect.andThen(
+            Metric.update(Metric.withAttributes(PostgresMetrics.readRetries, { host: target.pool.host }), 1)
+          ),
           Effect.andThen(
             Effect.useSpan(
               "pgfleet.read.retry",
               { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
               (retrySpan) =>
-                runOn({ ...second, route: "retry" }, sql, values, rowMode, [target.pool.host], minimumPosition, retrySpan)
+                runOn(
+                  { ...second, route: "retry" },
+                  sql,
+                  values,
+                  rowMode,
+                  [target.pool.host],
+                  minimumPosition,
+                  retrySpan
+                )
             )
           )
         )
@@ -297,8 +318,9 @@ export const make = (options: Options) =>
       let broken = false
       const acquire = Effect.callback<pg.PoolClient, SqlError>((resume) => {
         pool.pgPool.connect((error, client, release) => {
-          if (error || !client) resume(Effect.fail(StatementErrors.fromPg(error ?? new Error("no connection"), "acquire")))
-          else {
+          if (error || !client) {
+            resume(Effect.fail(StatementErrors.fromPg(error ?? new Error("no connection"), "acquire")))
+          } else {
             client.once("error", () => (broken = true))
             resume(Effect.succeed(Object.assign(client, { release })))
           }

@@ -31,7 +31,10 @@ const reasonOf = (cause: unknown, message: string, operation: string): SqlError.
     if (code.startsWith("42")) return new SqlError.SqlSyntaxError(props)
     if (code === "23505") {
       const constraint = (cause as { constraint?: unknown }).constraint
-      return new SqlError.UniqueViolation({ ...props, constraint: typeof constraint === "string" ? constraint : "unknown" })
+      return new SqlError.UniqueViolation({
+        ...props,
+        constraint: typeof constraint === "string" ? constraint : "unknown"
+      })
     }
     if (code.startsWith("23")) return new SqlError.ConstraintError(props)
     if (code === "40P01") return new SqlError.DeadlockError(props)
