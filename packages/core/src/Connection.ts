@@ -5,6 +5,7 @@
  * @since 0.2.0
  */
 import pg from "pg"
+import * as Credentials from "./Credentials.js"
 import type { HostAddress, Settings } from "./Settings.js"
 import { settings as table } from "./Settings.js"
 
@@ -17,8 +18,17 @@ import { settings as table } from "./Settings.js"
  */
 export interface ConnectionOptions {
   readonly username: string
-  /** A function, so the password is read when a connection opens and never sits in a printable object. */
+  /**
+   * The password now: a function, so it is read when asked and never sits in
+   * a printable object. With {@link ConnectionOptions.credentials}, the one
+   * last obtained.
+   */
   readonly password: () => string
+  /**
+   * A password that changes (`DB_PASSWORD_FILE`, `passwordProvider`): new
+   * connections ask it when they log in. Absent for a fixed password.
+   */
+  readonly credentials?: Credentials.Source | undefined
   readonly database: string
   readonly applicationName: string
   readonly ssl: "disable" | "require" | "verify-full"
@@ -51,9 +61,15 @@ export interface ConnectionOptions {
  */
 export const fromSettings = (settings: Settings): ConnectionOptions => {
   const password = settings.password
+  const credentials = settings.passwordFile !== undefined
+    ? Credentials.fromFile(settings.passwordFile, settings.passwordCacheTime)
+    : settings.passwordProvider !== undefined
+    ? Credentials.fromProvider(settings.passwordProvider, settings.passwordCacheTime)
+    : undefined
   return {
     username: settings.username,
-    password: () => password.value(),
+    password: credentials === undefined ? () => password!.value() : () => credentials.latest() ?? "",
+    credentials,
     database: settings.database,
     applicationName: settings.applicationName,
     ssl: settings.ssl,
@@ -110,7 +126,8 @@ export const clientConfig = (options: ConnectionOptions, address: HostAddress): 
   host: address.host,
   port: address.port,
   user: options.username,
-  password: options.password(),
+  // A changing password is asked for by each new connection as it logs in; pg takes a function for that.
+  password: options.credentials === undefined ? options.password() : options.credentials.password,
   database: options.database,
   application_name: options.applicationName,
   ssl: ssl(options),

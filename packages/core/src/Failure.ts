@@ -225,7 +225,8 @@ export const misconfigurationMessage = (
         context.sslCaFile === undefined ? "the system roots (DB_SSL_CA_FILE is not set)" : `DB_SSL_CA_FILE`
       }: ${detail}`
     case "authentication":
-      return `${host} refused the login (${detail}); check DB_USERNAME and DB_PASSWORD`
+      return `${host} refused the login (${detail}); check DB_USERNAME and the password (DB_PASSWORD, ` +
+        `DB_PASSWORD_FILE or passwordProvider)`
     case "database":
       return `${host} has no database "${context.database}" (${detail}); check DB_NAME`
     default:

@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as util from "node:util"
 import type pg from "pg"
 
+
 /**
  * @example
  * ```ts
@@ -76,7 +77,8 @@ export interface HostEntry extends HostAddress {
  * What a setting holds, so a layer over this module (the Effect one) can map
  * its types generically: `duration` is milliseconds, `secret` a
  * {@link Secret}, `hosts` a list of `host` / `host:port` entries, `file` a
- * path, `code` a value only code can give.
+ * path, `code` a value only code can give, `provider` a password source only
+ * code can give (a function here, an `Effect` in the Effect packages).
  *
  * @example
  * ```ts
@@ -88,7 +90,17 @@ export interface HostEntry extends HostAddress {
  * @since 0.2.0
  * @category models
  */
-export type Kind = "text" | "integer" | "duration" | "literal" | "boolean" | "hosts" | "secret" | "file" | "code"
+export type Kind =
+  | "text"
+  | "integer"
+  | "duration"
+  | "literal"
+  | "boolean"
+  | "hosts"
+  | "secret"
+  | "file"
+  | "code"
+  | "provider"
 
 /**
  * A value that failed its check, and what was expected.
@@ -175,6 +187,22 @@ export class Secret {
     return REDACTED
   }
 }
+
+/**
+ * A password source only code can give: called for the password of a new
+ * connection (an IAM token, a secret manager's value).
+ *
+ * @example
+ * ```ts
+ * import type { Settings } from "@pgfleet/core"
+ *
+ * const provider: Settings.PasswordProvider = async () => (await fetch("http://vault.internal/db")).text()
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PasswordProvider = () => string | Secret | Promise<string | Secret>
 
 /**
  * One setting, declared once: what it holds, its variable, default, parser,
@@ -392,13 +420,47 @@ export const settings = {
   password: setting({
     kind: "secret",
     variable: "DB_PASSWORD",
-    required: true,
+    required: false,
     default: undefined,
-    shownDefault: "required",
+    shownDefault: "required, unless `DB_PASSWORD_FILE` or `passwordProvider`",
     description:
       "password, kept `Redacted`; any character works (host, user and password reach `pg` as separate fields)",
     parse: (t: string): Check<Secret | string> => new Secret(t),
     check: (p: Secret | string): Check<Secret> => typeof p === "string" ? new Secret(p) : p
+  }),
+  passwordFile: setting({
+    kind: "file",
+    variable: "DB_PASSWORD_FILE",
+    required: false,
+    default: undefined,
+    shownDefault: "none",
+    description: "file holding the password (Docker and Kubernetes secrets), instead of `DB_PASSWORD`: read for " +
+      "each new connection (see `DB_PASSWORD_CACHE_SECONDS`), so a rewritten file takes effect without a " +
+      "restart; trailing line breaks are dropped; checked before anything connects",
+    parse: (t: string): Check<string> => t,
+    check: (file: string): Check<string> => file.trim() === "" ? new Rejected("a file path, got an empty one") : file
+  }),
+  passwordProvider: setting<PasswordProvider, PasswordProvider, false, "provider">({
+    kind: "provider",
+    variable: undefined,
+    required: false,
+    default: undefined,
+    shownDefault: "none",
+    description: "(code only) instead of `DB_PASSWORD`: asked for the password of each new connection (see " +
+      "`DB_PASSWORD_CACHE_SECONDS`), e.g. for RDS, Cloud SQL or Azure IAM tokens; an `Effect` giving a " +
+      "`Redacted` in `@pgfleet/postgres`, an async function outside Effect",
+    parse: () => new Rejected("a value given in code"),
+    check: (p: PasswordProvider): Check<PasswordProvider> =>
+      typeof p === "function" ? p : new Rejected(`a function giving the password, got ${typeof p}`)
+  }),
+  passwordCacheTime: duration({
+    variable: "DB_PASSWORD_CACHE_SECONDS",
+    unit: "seconds",
+    default: 0,
+    zeroAllowed: true,
+    description: "seconds a password from `DB_PASSWORD_FILE` or `passwordProvider` is reused for new " +
+      "connections; `0` asks for each (connections asking at once share one ask); a refused login always asks " +
+      "once more, past the cache"
   }),
   applicationName: text({
     variable: "DB_APPLICATION_NAME",
@@ -772,6 +834,9 @@ const issue = (key: keyof Table, expected: string): Issue => ({
   expected
 })
 
+/** No password source is set: named by `DB_PASSWORD`, the usual one. */
+const noPassword = (): Issue => issue("password", "a value, or DB_PASSWORD_FILE, or passwordProvider in code; got none")
+
 /**
  * Parses `host`, `host:port` or `[v6]:port`: the address, or why the entry is malformed.
  *
@@ -886,6 +951,33 @@ export const weightOf = (entry: HostEntry): number => entry.weight ?? 1
 export const maxPoolSizeOf = (entry: HostEntry, settings: { readonly maxPoolSize: number }): number =>
   entry.maxPoolSize ?? settings.maxPoolSize
 
+/**
+ * The password a `DB_PASSWORD_FILE` holds: its text without trailing line
+ * breaks, as the shell's `$(< file)` reads it (Docker's `_FILE` convention).
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * Settings.passwordInFile("s3cret\n") // "s3cret"
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const passwordInFile = (text: string): string => text.replace(/[\r\n]+$/, "")
+
+/** What is wrong with the password file now (never its contents), or `undefined`. */
+const readablePasswordFile = (file: string): string | undefined => {
+  let text: string
+  try {
+    text = fs.readFileSync(file, "utf8")
+  } catch (e) {
+    return `a readable file, could not read ${file}: ${(e as Error).message}`
+  }
+  return passwordInFile(text) === "" ? `a file holding the password, but ${file} is empty` : undefined
+}
+
 /** Reads the CA file and checks it holds at least one PEM certificate, so a bad file fails before anything connects. */
 const readCa = (file: string | undefined): Check<string | undefined> => {
   if (file === undefined) return undefined
@@ -971,6 +1063,18 @@ export const validate = (input: SettingsInput): Validation => {
   }
   const sslCa = readCa(out.sslCaFile)
   if (sslCa instanceof Rejected) issues.push(issue("sslCaFile", sslCa.expected))
+  const passwordSources = (["password", "passwordFile", "passwordProvider"] as const).filter((k) => out[k] !== undefined)
+  if (passwordSources.length === 0) {
+    issues.push(noPassword())
+  } else if (passwordSources.length > 1) {
+    issues.push(issue(
+      passwordSources[1]!,
+      `one password source, got ${passwordSources.map((k) => settings[k].variable ?? k).join(" and ")}`
+    ))
+  } else if (out.passwordFile !== undefined) {
+    const problem = readablePasswordFile(out.passwordFile)
+    if (problem !== undefined) issues.push(issue("passwordFile", problem))
+  }
 
   if (issues.length > 0) return { _tag: "Invalid", issues }
   return {
@@ -1018,6 +1122,8 @@ export const fromEnv = (
     else input[key] = parsed
   }
   input.fleetName ??= defaultFleetName(prefix)
+  // The password has several sources, so it is not `required`; its absence is reported with the other issues.
+  if (issues.length > 0 && input.password === undefined && input.passwordFile === undefined) issues.push(noPassword())
   // As the Effect reader: unreadable variables are reported alone, since defaults in their place would mislead.
   const result = issues.length > 0 ? { _tag: "Invalid" as const, issues } : validate(input as SettingsInput)
   return result._tag === "Invalid" ? { _tag: "Invalid", issues: withPrefix(result.issues, prefix) } : result

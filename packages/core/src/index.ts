@@ -11,6 +11,11 @@ export * as Connection from "./Connection.js"
 /**
  * @since 0.2.0
  */
+export * as Credentials from "./Credentials.js"
+
+/**
+ * @since 0.2.0
+ */
 export * as Election from "./Election.js"
 
 /**

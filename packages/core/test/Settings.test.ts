@@ -167,7 +167,7 @@ describe("Settings", () => {
     expect(rejectedEnv({ DB_USERNAME: undefined, DB_PASSWORD: undefined, DB_PORT: "x" })).toEqual([
       `DB_PORT: expected a whole number (digits only), got "x"`,
       "DB_USERNAME: expected a value, got none",
-      "DB_PASSWORD: expected a value, got none"
+      "DB_PASSWORD: expected a value, or DB_PASSWORD_FILE, or passwordProvider in code; got none"
     ])
   })
 

@@ -6,7 +6,7 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Connection, Failure, Settings } from "@pgfleet/core"
+import { Connection, Credentials, Failure, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
@@ -352,6 +352,9 @@ export const make = (
 
     const maxPoolSize = Settings.maxPoolSizeOf(address, settings)
     const pool = new pg.Pool(poolOptions(settings, config, maxPoolSize))
+    // A password that changes: a refused login asks its source again and tries once more, before any caller sees it.
+    const credentials = connectionOptions(settings).credentials
+    if (credentials !== undefined) Credentials.retryRefusedLogins(pool, credentials)
     // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
     pool.on("error", (error) => {
       Runtime.runFork(runtime)(

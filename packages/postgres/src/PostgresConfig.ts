@@ -19,6 +19,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { providerToCore } from "./internal/postgresConfig.js"
 
 /**
  * @since 0.1.0
@@ -70,12 +71,37 @@ export interface Setting<In, Out, Required extends boolean = boolean> extends Co
   readonly secret?: boolean
 }
 
+/**
+ * A password that changes, given in code as `passwordProvider`: an `Effect`
+ * giving it as `Redacted` (an IAM token, a secret manager's value), run for
+ * each new connection or once per `passwordCacheTime`; or, for code outside
+ * Effect (`createFleet`), an async function. It must need no service:
+ * provide what it needs before giving it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import type { PostgresConfig } from "@pgfleet/postgres"
+ *
+ * declare const signToken: () => Promise<string>
+ * const provider: PostgresConfig.PasswordProvider = Effect.tryPromise(signToken).pipe(Effect.map(Redacted.make))
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PasswordProvider =
+  | Effect.Effect<Redacted.Redacted, unknown>
+  | (() => Promise<string | Redacted.Redacted>)
+
 type Table = typeof Core.settings
 type InOf<S extends Core.Setting<any, any, any, any>> = S["kind"] extends "duration" ? Duration.DurationInput
   : S["kind"] extends "secret" ? Redacted.Redacted | string
+  : S["kind"] extends "provider" ? PasswordProvider
   : Core.InOf<S>
 type OutOf<S extends Core.Setting<any, any, any, any>> = S["kind"] extends "duration" ? Duration.Duration
   : S["kind"] extends "secret" ? Redacted.Redacted
+  : S["kind"] extends "provider" ? Effect.Effect<Redacted.Redacted, unknown>
   : Core.OutOf<S>
 type Settings = { readonly [K in keyof Table]: Setting<InOf<Table[K]>, OutOf<Table[K]>, Table[K]["required"]> }
 type RequiredKeys = { [K in keyof Table]: Table[K]["required"] extends true ? K : never }[keyof Table]
@@ -88,6 +114,21 @@ const durationIn = (value: unknown): unknown => {
 
 const secretIn = (value: unknown): unknown =>
   Redacted.isRedacted(value) ? new Core.Secret(Redacted.value(value as Redacted.Redacted<string>)) : value
+
+/** A provider as an Effect (an async function wrapped); anything else as given, for core's check to name. */
+const providerEffect = (value: unknown): unknown => {
+  if (Effect.isEffect(value)) return value
+  if (typeof value !== "function") return value
+  return Effect.tryPromise(() => (value as () => Promise<string | Redacted.Redacted>)()).pipe(
+    Effect.map((p) => Redacted.isRedacted(p) ? p as Redacted.Redacted : Redacted.make(p))
+  )
+}
+
+/** A provider in core's terms: a function giving the password, the Effect run for each call. */
+const providerIn = (value: unknown): unknown => {
+  const effect = providerEffect(value)
+  return Effect.isEffect(effect) ? providerToCore(effect as Effect.Effect<Redacted.Redacted, unknown>) : effect
+}
 
 const mapCheck = <A, B>(checked: Core.Check<A>, f: (a: A) => B): Core.Check<B> =>
   checked instanceof Core.Rejected ? checked : f(checked)
@@ -115,6 +156,8 @@ const withEffectTypes = (spec: Core.Setting<unknown, unknown>): Setting<unknown,
             (s) => Redacted.isRedacted(value) ? value : Redacted.make((s as Core.Secret).value())
           )
       }
+    case "provider":
+      return { ...spec, check: (value) => mapCheck(spec.check(providerIn(value)), () => providerEffect(value)) }
     default:
       return spec
   }
@@ -206,6 +249,7 @@ const makeUnder = (
       if (value == null) continue
       if (spec.kind === "duration") coreInput[key] = durationIn(value)
       else if (spec.kind === "secret") coreInput[key] = secretIn(value)
+      else if (spec.kind === "provider") coreInput[key] = providerIn(value)
     }
     const result = Core.validate(coreInput as Core.SettingsInput)
     if (result._tag === "Invalid") return Effect.fail(invalid(result.issues, prefix))
@@ -217,8 +261,10 @@ const makeUnder = (
         out[key] = value == null
           ? Duration.millis(out[key] as number)
           : Duration.decode(value as Duration.DurationInput)
-      } else if (spec.kind === "secret") {
+      } else if (spec.kind === "secret" && out[key] !== undefined) {
         out[key] = Redacted.isRedacted(value) ? value : Redacted.make((out[key] as Core.Secret).value())
+      } else if (spec.kind === "provider" && value != null) {
+        out[key] = providerEffect(value)
       }
     }
     return Effect.succeed(out as unknown as PostgresSettings)

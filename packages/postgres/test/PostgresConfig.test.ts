@@ -51,7 +51,7 @@ describe("PostgresConfig", () => {
       assert.strictEqual(settings.readerStrategy, "least-connections")
       assert.strictEqual(settings.readerFallback, "writer")
       assert.strictEqual(settings.applicationName, "pgfleet")
-      assert.strictEqual(Redacted.value(settings.password), base.DB_PASSWORD)
+      assert.strictEqual(Redacted.value(settings.password!), base.DB_PASSWORD)
     }))
 
   it.effect("an empty DB_READER_HOSTS means no replicas", () =>
