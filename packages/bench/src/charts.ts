@@ -70,7 +70,7 @@ const panel = (
           field: "series",
           type: "nominal" as const,
           title: seriesTitle,
-          legend: { orient: "right" as const, labelLimit: 320 }
+          legend: { orient: "right" as const, labelLimit: 400 }
         }
       }
     },
@@ -81,9 +81,14 @@ const panel = (
         encoding: { x: { field: "t", type: "quantitative" as const } }
       },
       {
-        data: { values: rules },
-        mark: { type: "text" as const, align: "left" as const, baseline: "top" as const, dx: 3, dy: 2, fontSize: 10 },
-        encoding: { x: { field: "t", type: "quantitative" as const }, y: { value: 0 }, text: { field: "label" } }
+        // Labels one line apart, in pixels from the top, so rules close together stay readable.
+        data: { values: rules.map((r, n) => ({ ...r, y: 2 + 12 * n })) },
+        mark: { type: "text" as const, align: "left" as const, baseline: "top" as const, dx: 3, fontSize: 10 },
+        encoding: {
+          x: { field: "t", type: "quantitative" as const },
+          y: { field: "y", type: "quantitative" as const, scale: null },
+          text: { field: "label" }
+        }
       }
     ])
   ]
