@@ -26,7 +26,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import type pg from "pg"
 import type { HostPool } from "./HostPool.js"
 import { RoutedPool } from "./internal/fleet/pgPool.js"
-import { directOf } from "./internal/postgres/fleetClient.js"
+import { pathOf } from "./internal/postgres/fleetClient.js"
 import * as Postgres from "./Postgres.js"
 import * as PostgresConfig from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
@@ -160,15 +160,15 @@ export const createFleet = async (input: FleetInput, options: FleetOptions = {})
   const { postgres, readers, router, settings, writer } = built.value
   const route = (
     name: string,
-    direct: ReturnType<typeof directOf>,
+    direct: ReturnType<typeof pathOf>,
     pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError,
     pools: () => ReadonlyArray<HostPool>
   ) => new RoutedPool({ name, direct, pick, pools })
 
-  const writerPool = route("writer", directOf(postgres.writer), () => writer, () => [writer])
+  const writerPool = route("writer", pathOf(postgres.writer), () => writer, () => [writer])
   const readerPool = route(
     "reader",
-    directOf(postgres.reader),
+    pathOf(postgres.reader),
     (exclude) => {
       const decision = router.decide(exclude)
       return decision instanceof PostgresError ? decision : decision.pool

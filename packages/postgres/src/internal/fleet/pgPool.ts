@@ -5,9 +5,9 @@
 import { Failure } from "@pgfleet/core"
 import pg from "pg"
 import type { HostPool } from "../../HostPool.js"
-import { PostgresError } from "../../PostgresError.js"
-import type { Direct } from "../postgres/fleetClient.js"
-import * as pgQuery from "../postgres/pgQuery.js"
+import type { PostgresError } from "../../PostgresError.js"
+import type * as pgQuery from "../postgres/pgQuery.js"
+import * as RoutedQuery from "../postgres/routedQuery.js"
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
 
@@ -16,47 +16,28 @@ export interface Route {
   /** `writer`, `reader` or a replica's `host:port`, for messages. */
   readonly name: string
   /** The statement path of `pg.writer` or `pg.reader` (routing, counters, health reports, errors). */
-  readonly direct: Direct
+  readonly direct: RoutedQuery.Path
   /** The host a `connect()` pins: the writer, or a healthy replica picked by the router, passing over `exclude`. */
   readonly pick: (exclude: ReadonlyArray<string>) => HostPool | PostgresError
   /** Every pool behind this route, for counts and events. */
   readonly pools: () => ReadonlyArray<HostPool>
 }
 
-const noExclusions: ReadonlyArray<string> = []
-
 /**
- * One query through the route, in plain callbacks: the host picked
- * synchronously, the statement run on its `pg.Pool`, a failure told to the
- * health monitor without waiting, and a read that failed with its host
- * retried once on another. It fails with what node-postgres code expects:
- * pg's own error (with its SQLSTATE `code`) or pgfleet's `PostgresError`.
+ * One query through the route (see `RoutedQuery.run`). It fails with what
+ * node-postgres code expects: pg's own error (with its SQLSTATE `code`) or
+ * pgfleet's `PostgresError`.
  */
-const routedQuery = (
-  direct: Direct,
-  text: string,
-  submit: pgQuery.Submit,
-  exclude: ReadonlyArray<string>,
-  done: Callback
-): void => {
-  const target = direct.pick(exclude, text)
-  if (target instanceof PostgresError) return done(target)
-  const read = target.read ?? direct.reads
-  // A second try is counted as the Effect path counts it: route "retry".
-  if (read) direct.countRead(exclude.length === 0 ? target : { ...target, route: "retry" })
-  pgQuery.runPooled(target.pool.pgPool, submit, (cause, result, stage) => {
-    if (cause === undefined) return done(null, result)
-    const failure = Failure.classify(cause)
-    const evidence = Failure.isHostEvidence(failure.kind)
-    // The monitor acts on host evidence, and on a write refused as read-only (25006).
-    if (evidence || failure.code === "25006") direct.report(target.pool, cause)
-    if (read && evidence && exclude.length === 0) {
-      direct.countRetry(target.pool)
-      return routedQuery(direct, text, submit, [target.pool.host], done)
-    }
-    done(direct.error(target, read, cause, failure, stage !== "acquire") as Error)
-  })
-}
+const routedQuery = (direct: RoutedQuery.Path, text: string, submit: pgQuery.Submit, done: Callback): void =>
+  void RoutedQuery.run(
+    direct,
+    "query",
+    text,
+    submit,
+    undefined,
+    undefined,
+    (error, result) => done(error ?? null, result)
+  )
 
 /** Text or config, and values, handed to pg as the caller gave them, as pg-pool's own `query` does: no copy. */
 const submitOf =
@@ -110,9 +91,9 @@ export class RoutedPool extends pg.Pool {
       return undefined
     }
     const direct = this.#route.direct
-    if (callback !== undefined) return routedQuery(direct, text, submit, noExclusions, callback)
+    if (callback !== undefined) return routedQuery(direct, text, submit, callback)
     return new Promise((resolve, reject) =>
-      routedQuery(direct, text, submit, noExclusions, (error, result) => error ? reject(error) : resolve(result))
+      routedQuery(direct, text, submit, (error, result) => error ? reject(error) : resolve(result))
     )
   }
 

@@ -1,38 +1,91 @@
 /**
- * The statement path's counters, cached per host so counting a statement is
- * one synchronous update, with no fiber work.
+ * The statement path's metrics, each tagged once per host and route and
+ * cached, so recording a statement is a few synchronous updates with no
+ * allocation and no fiber work.
  */
-import * as Metric from "effect/Metric"
 import type { HostPool } from "../../HostPool.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
+import type { Target } from "./routedQuery.js"
 
 const noTags: ReadonlyArray<never> = []
 
-/** Counts a read in `pgfleet_reads_routed_total`, by host, route and `pg.auto` reason. */
-export const readsRouted = () => {
-  // Keyed by host, not pool: the writer's pool object stays while the host behind it may change.
-  const byHost = new Map<string, Map<string, Metric.Metric.Counter<number>>>()
-  return (pool: HostPool, route: string, reason: string | undefined): void => {
-    let byRoute = byHost.get(pool.host)
-    if (byRoute === undefined) byHost.set(pool.host, byRoute = new Map())
-    const key = reason === undefined ? route : `${route}|${reason}`
-    let counter = byRoute.get(key)
-    if (counter === undefined) byRoute.set(key, counter = PostgresMetrics.readsRoutedTo(pool.host, route, reason))
-    counter.unsafeUpdate(1, noTags)
+/** What one client records of its statements. Durations are in milliseconds, recorded in seconds. */
+export interface Recorders {
+  /** A read, in `pgfleet_reads_routed_total`, by host, route and `pg.auto` reason. */
+  readonly read: (target: Target) => void
+  /** A read tried again elsewhere after `failed` failed it, in `pgfleet_read_retries_total`. */
+  readonly retry: (failed: HostPool) => void
+  /** A statement that succeeded, in `db.client.operation.duration`. */
+  readonly operation: (target: Target, operation: string, ms: number) => void
+  /** A statement that failed, in `db.client.operation.duration` with its `error.type`. */
+  readonly failed: (target: Target, operation: string, ms: number, errorType: string) => void
+  /** A statement's wait for its connection and its use of it. */
+  readonly connection: (pool: HostPool, waitMs: number, useMs: number) => void
+  /** A statement that found no free connection in time, in `db.client.connection.timeouts`. */
+  readonly timeout: (pool: HostPool) => void
+}
+
+/** A cache of tagged metrics by one key; `make` sees the key and what it was asked with. */
+const cached = <K, A, M>(make: (key: K, arg: A) => M) => {
+  const map = new Map<K, M>()
+  return (key: K, arg: A): M => {
+    let metric = map.get(key)
+    if (metric === undefined) map.set(key, metric = make(key, arg))
+    return metric
   }
 }
 
-/** Counts an `AcquireTimeout` by host and role. */
-export const acquireTimeouts = () => {
-  const byHost = new Map<string, Metric.Metric.Counter<number>>()
-  return (pool: HostPool): void => {
-    let counter = byHost.get(pool.host)
-    if (counter === undefined) {
-      byHost.set(
-        pool.host,
-        counter = Metric.tagged(Metric.tagged(PostgresMetrics.acquireTimeouts, "host", pool.host), "role", pool.role)
-      )
-    }
-    counter.unsafeUpdate(1, noTags)
+/**
+ * The recorders of one client; `namespace` is the database name. Caches are
+ * keyed by host, not pool: the writer's pool object stays while the host
+ * behind it may change.
+ */
+export const make = (namespace: string): Recorders => {
+  const durationAttributes = (pool: HostPool, route: string, operation: string) => ({
+    "db.system.name": "postgresql",
+    "db.namespace": namespace,
+    "db.operation.name": operation,
+    "server.address": pool.address.host,
+    "server.port": String(pool.address.port),
+    "pgfleet.route": route
+  })
+  const durations = cached((_: string, pool: HostPool) =>
+    cached((route: string) =>
+      cached((operation: string) => PostgresMetrics.operationDurationWith(durationAttributes(pool, route, operation)))
+    )
+  )
+  const reads = cached((host: string) =>
+    cached((route: string) =>
+      cached((reason: string) => PostgresMetrics.readsRoutedTo(host, route, reason === "" ? undefined : reason))
+    )
+  )
+  const retries = cached((host: string) => PostgresMetrics.readRetriesFrom(host))
+  const pools = cached((_: string, pool: HostPool) =>
+    PostgresMetrics.poolMetrics(PostgresMetrics.poolName(pool.role, pool.host))
+  )
+  return {
+    read: (target) =>
+      reads(target.pool.host, undefined)(target.route, undefined)(target.reason ?? "", undefined).unsafeUpdate(
+        1,
+        noTags
+      ),
+    retry: (failed) => retries(failed.host, undefined).unsafeUpdate(1, noTags),
+    operation: (target, operation, ms) =>
+      durations(target.pool.host, target.pool)(target.route, undefined)(operation, undefined).unsafeUpdate(
+        ms / 1000,
+        noTags
+      ),
+    // A failure's error.type is one more attribute; failures are few, so its key is made each time.
+    failed: (target, operation, ms, errorType) =>
+      PostgresMetrics.operationDurationWith({
+        ...durationAttributes(target.pool, target.route, operation),
+        "error.type": errorType
+      }).unsafeUpdate(ms / 1000, noTags),
+    connection: (pool, waitMs, useMs) => {
+      const metrics = pools(pool.host, pool)
+      metrics.waitTime.unsafeUpdate(waitMs / 1000, noTags)
+      metrics.useTime.unsafeUpdate(useMs / 1000, noTags)
+    },
+    timeout: (pool) => pools(pool.host, pool).timeouts.unsafeUpdate(1, noTags)
   }
 }

@@ -9,7 +9,8 @@ import * as Effectable from "effect/Effectable"
 import { identity } from "effect/Function"
 import type * as Stream from "effect/Stream"
 
-type TransformRows = (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+/** @effect/sql's row transform, when one is installed. */
+export type TransformRows = (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
 
 /** The operations @effect/sql names in `db.operation.name`. */
 export type Operation = "execute" | "executeRaw" | "executeValues" | "executeUnprepared" | "executeWithoutTransform"

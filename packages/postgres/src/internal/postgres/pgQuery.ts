@@ -1,51 +1,12 @@
 /**
- * One node-postgres query as an Effect: failures as `SqlError`s, and an interrupt that sends
- * PostgreSQL's cancel request.
+ * One node-postgres query on a pooled connection, in plain callbacks: a connection that broke
+ * under it is destroyed, and an interrupt sends PostgreSQL's cancel request.
  */
-import { SqlError } from "@effect/sql/SqlError"
 import { Connection, Failure } from "@pgfleet/core"
-import * as Effect from "effect/Effect"
 import type pg from "pg"
 
 /** The message of a failure before the statement was sent: no connection could be had. */
 export const ACQUIRE_FAILED = "Failed to acquire connection"
-
-/**
- * Where a running statement leaves its interrupt handler. The caller runs it
- * from the exit handler it already has (the statement's span), so a
- * statement pays for no interrupt hook of its own until an interrupt arrives.
- */
-export interface OnInterrupt {
-  run: (() => void) | undefined
-}
-
-/**
- * Runs one statement on a connection checked out for it alone.
- *
- * Interruption is safe at every point, once the caller runs `onInterrupt.run`:
- * a caller interrupted while waiting for a connection gives it straight back
- * when it arrives (nothing leaks), and a running statement is stopped with
- * PostgreSQL's cancel request, sent on a connection of its own, so it works
- * even when the pool is exhausted. A statement still running `cancelGraceMs`
- * later has its connection destroyed.
- */
-export const query = (
-  pool: pg.Pool,
-  text: string,
-  values: ReadonlyArray<unknown>,
-  rowMode: "array" | undefined,
-  cancelGraceMs: number,
-  onInterrupt: OnInterrupt
-): Effect.Effect<pg.QueryResult, SqlError> =>
-  onPooledConnection(
-    pool,
-    // A config object costs pg a clone on every call; text and values do not.
-    rowMode === undefined
-      ? (client, callback) => client.query(text, values as Array<unknown>, callback)
-      : (client, callback) => client.query({ text, values: values as Array<unknown>, rowMode }, callback),
-    cancelGraceMs,
-    onInterrupt
-  )
 
 export type Submit = (client: pg.PoolClient, callback: (cause: Error | null, result: pg.QueryResult) => void) => void
 
@@ -55,17 +16,18 @@ export type Submit = (client: pg.PoolClient, callback: (cause: Error | null, res
  */
 export type Stage = "acquire" | "connection" | "statement"
 
-/** A statement under way; `interrupt` gives up on it (see {@link query}). */
+/** A statement under way. */
 export interface Running {
+  /**
+   * Gives up on it, safely at every point: a connection that arrives after
+   * goes straight back, and a running statement is stopped with PostgreSQL's
+   * cancel request, sent on a connection of its own (so it works even when
+   * the pool is exhausted). One still running `cancelGraceMs` later has its
+   * connection destroyed.
+   */
   readonly interrupt: (cancelGraceMs: number) => void
 }
 
-/**
- * Runs one statement on a connection of `pool` checked out for it alone, and
- * tells `done` once. A connection that broke under the statement is
- * destroyed, not returned to the pool. Plain callbacks: both the Effect
- * statement path and the `pg.Pool` adapters run on it.
- */
 /** Where a pooled client's connection failure goes: the statement it runs now, if any. */
 interface Watch {
   onError: ((cause: Error) => void) | undefined
@@ -88,16 +50,29 @@ const watch = (client: pg.PoolClient, onError: (cause: Error) => void): Watch =>
   return slot
 }
 
+/**
+ * Runs one statement on a connection of `pool` checked out for it alone, and
+ * tells `done` once. A connection that broke under the statement is
+ * destroyed, not returned to the pool. Plain callbacks: both the Effect
+ * statement path and the `pg.Pool` adapters run on it.
+ */
 export const runPooled = (
   pool: pg.Pool,
   submit: Submit,
-  done: (cause: Error | undefined, result: pg.QueryResult | undefined, stage: Stage) => void
+  done: (
+    cause: Error | undefined,
+    result: pg.QueryResult | undefined,
+    stage: Stage,
+    checkedOutAt: number | undefined
+  ) => void
 ): Running => {
   let settled = false
   let client: pg.PoolClient | undefined
   let watched: Watch | undefined
   let release: ((destroy?: Error | boolean) => void) | undefined
   let stopped: (() => void) | undefined
+  // performance.now() when the connection was had: the wait before it, the use after it.
+  let checkedOutAt: number | undefined
 
   const finish = (
     destroy: Error | undefined,
@@ -111,7 +86,7 @@ export const runPooled = (
     stopped?.()
     if (!settled) {
       settled = true
-      done(cause, result, stage)
+      done(cause, result, stage, checkedOutAt)
     }
   }
   const onConnectionError = (cause: Error) => finish(cause, cause, undefined, "connection")
@@ -123,9 +98,10 @@ export const runPooled = (
     }
     if (error || !checkedOut) {
       settled = true
-      done(error ?? new Error("no connection"), undefined, "acquire")
+      done(error ?? new Error("no connection"), undefined, "acquire", undefined)
       return
     }
+    checkedOutAt = performance.now()
     client = checkedOut
     release = giveBack
     watched = watch(checkedOut, onConnectionError)
@@ -154,25 +130,3 @@ export const runPooled = (
     }
   }
 }
-
-const MESSAGES: Record<Stage, string> = {
-  acquire: ACQUIRE_FAILED,
-  connection: "Connection error",
-  statement: "Failed to execute statement"
-}
-
-const onPooledConnection = (
-  pool: pg.Pool,
-  submit: Submit,
-  cancelGraceMs: number,
-  onInterrupt: OnInterrupt
-): Effect.Effect<pg.QueryResult, SqlError> =>
-  Effect.async<pg.QueryResult, SqlError>((resume) => {
-    const running = runPooled(pool, submit, (cause, result, stage) =>
-      resume(
-        cause === undefined
-          ? Effect.succeed(result!)
-          : Effect.fail(new SqlError({ cause, message: MESSAGES[stage] }))
-      ))
-    onInterrupt.run = () => running.interrupt(cancelGraceMs)
-  })

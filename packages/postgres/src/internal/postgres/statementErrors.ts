@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresSettings } from "../../PostgresConfig.js"
 import { PostgresError } from "../../PostgresError.js"
-import * as Counters from "./counters.js"
 import * as pgQuery from "./pgQuery.js"
 
 /** A `SqlError` that carries a `PostgresError`, for the statement error channel. */
@@ -23,10 +22,8 @@ export const isOutcomeUnknown = (u: unknown): u is SqlError =>
 
 const isHostEvidence = (cause: unknown) => Failure.isHostEvidence(Failure.classify(cause).kind)
 
-/** The error mappers of one client. */
-export const make = (settings: PostgresSettings) => {
-  const countAcquireTimeout = Counters.acquireTimeouts()
-
+/** The error mappers of one client; `countAcquireTimeout` counts each `AcquireTimeout`. */
+export const make = (settings: PostgresSettings, countAcquireTimeout: (pool: HostPool) => void) => {
   /** Overload and misconfiguration as `PostgresError`s naming the host and what to tune or fix; `undefined` for others. */
   const readFailure = (pool: HostPool, cause: unknown, failure: Failure.Failure): PostgresError | undefined => {
     if (failure.kind === "overload") {
