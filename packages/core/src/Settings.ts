@@ -12,7 +12,6 @@ import * as fs from "node:fs"
 import * as util from "node:util"
 import type pg from "pg"
 
-
 /**
  * @example
  * ```ts
@@ -1042,11 +1041,19 @@ export const validate = (input: SettingsInput): Validation => {
       } else if (addresses.some((r) => r.host === parsed.host && r.port === parsed.port)) {
         issues.push(issue(key, `distinct entries; duplicate entry: ${parsed.host}:${parsed.port}`))
       } else if (key === "writerHosts" && parsed.weight !== undefined) {
-        issues.push(issue(key, `no weight on writer entries (weights share reads among DB_READER_HOSTS); ` +
-          `${hostLabel(parsed)} has weight=${parsed.weight}`))
-      } else if (out.minPoolSize !== undefined && parsed.maxPoolSize !== undefined && parsed.maxPoolSize < out.minPoolSize) {
-        issues.push(issue(key, `each host's max at least DB_MIN_POOL_SIZE (${out.minPoolSize}); ` +
-          `${hostLabel(parsed)} has max=${parsed.maxPoolSize}`))
+        issues.push(issue(
+          key,
+          `no weight on writer entries (weights share reads among DB_READER_HOSTS); ` +
+            `${hostLabel(parsed)} has weight=${parsed.weight}`
+        ))
+      } else if (
+        out.minPoolSize !== undefined && parsed.maxPoolSize !== undefined && parsed.maxPoolSize < out.minPoolSize
+      ) {
+        issues.push(issue(
+          key,
+          `each host's max at least DB_MIN_POOL_SIZE (${out.minPoolSize}); ` +
+            `${hostLabel(parsed)} has max=${parsed.maxPoolSize}`
+        ))
       } else {
         addresses.push(parsed)
       }
@@ -1063,7 +1070,9 @@ export const validate = (input: SettingsInput): Validation => {
   }
   const sslCa = readCa(out.sslCaFile)
   if (sslCa instanceof Rejected) issues.push(issue("sslCaFile", sslCa.expected))
-  const passwordSources = (["password", "passwordFile", "passwordProvider"] as const).filter((k) => out[k] !== undefined)
+  const passwordSources = (["password", "passwordFile", "passwordProvider"] as const).filter((k) =>
+    out[k] !== undefined
+  )
   if (passwordSources.length === 0) {
     issues.push(noPassword())
   } else if (passwordSources.length > 1) {

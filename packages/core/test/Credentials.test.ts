@@ -157,8 +157,14 @@ describe("password settings", () => {
       { DB_PASSWORD: "x", DB_PASSWORD_FILE: "/run/secrets/db" },
       "DB_PASSWORD_FILE: expected one password source, got DB_PASSWORD and DB_PASSWORD_FILE"
     ],
-    [{ DB_PASSWORD_FILE: "/nonexistent/db-password" }, "DB_PASSWORD_FILE: expected a readable file, could not read /nonexistent/db-password: ENOENT: no such file or directory, open '/nonexistent/db-password'"],
-    [{ DB_PASSWORD_CACHE_SECONDS: "soon", DB_PASSWORD: "x" }, `DB_PASSWORD_CACHE_SECONDS: expected a whole number (digits only), got "soon"`]
+    [
+      { DB_PASSWORD_FILE: "/nonexistent/db-password" },
+      "DB_PASSWORD_FILE: expected a readable file, could not read /nonexistent/db-password: ENOENT: no such file or directory, open '/nonexistent/db-password'"
+    ],
+    [
+      { DB_PASSWORD_CACHE_SECONDS: "soon", DB_PASSWORD: "x" },
+      `DB_PASSWORD_CACHE_SECONDS: expected a whole number (digits only), got "soon"`
+    ]
   ])("rejects %j", (env, expected) => {
     expect(rejected(Settings.fromEnv({ ...base, ...env }))).toEqual([expected])
   })
@@ -173,7 +179,9 @@ describe("password settings", () => {
     const provider = async () => SECRET
     const ok = Settings.validate({ writerHosts: ["db"], username: "app", passwordProvider: provider })
     assert.strictEqual(ok._tag, "Valid")
-    expect(rejected(Settings.validate({ writerHosts: ["db"], username: "app", password: "x", passwordProvider: provider })))
+    expect(
+      rejected(Settings.validate({ writerHosts: ["db"], username: "app", password: "x", passwordProvider: provider }))
+    )
       .toEqual(["passwordProvider: expected one password source, got DB_PASSWORD and passwordProvider"])
   })
 })

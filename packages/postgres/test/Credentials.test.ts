@@ -84,72 +84,77 @@ const readsAndWritesGoOn = (cluster: TestCluster.TestCluster, role: string) =>
 const fleetAs = (role: string, settings: Parameters<typeof Postgres.layer>[0] extends infer S ? Partial<S> : never) =>
   Layer.unwrapEffect(Effect.map(TestCluster.Cluster, (cluster) => {
     const { password: _, ...rest } = settingsFor(cluster)
-    return Postgres.layer({ ...rest, username: role, applicationName: role, ...settings } as Parameters<typeof Postgres.layer>[0])
+    return Postgres.layer(
+      { ...rest, username: role, applicationName: role, ...settings } as Parameters<typeof Postgres.layer>[0]
+    )
   }))
 
-layer(TestCluster.layer({ replicas: 2 }), { excludeTestServices: true, timeout: "60 seconds" })("changing passwords", (it) => {
-  it.effect("DB_PASSWORD_FILE: the password rotated on the server and in the file, every backend ended: reads and writes go on", () =>
-    Effect.gen(function*() {
-      const cluster = yield* TestCluster.Cluster
-      const role = "rot_file"
-      yield* createRole(cluster, role)
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-password-"))
-      const file = path.join(dir, "password")
-      fs.writeFileSync(file, `${FIRST}\n`, { mode: 0o600 })
-      yield* Effect.gen(function*() {
-        yield* readsAndWritesGoOn(cluster, role)
-        fs.writeFileSync(file, `${SECOND}\n`)
-        const ended = yield* rotateOnServer(cluster, role)
-        assert.isAbove(ended, 2, "pooled and probe connections of ours were ended")
-        yield* readsAndWritesGoOn(cluster, role)
-        // New connections of every pool logged in again.
-        const pools = yield* ReaderPools.ReaderPools
-        for (const p of pools) assert.isAbove(p.counts().total, 0)
-      }).pipe(Effect.provide(fleetAs(role, { passwordFile: file })))
-    }).pipe(Effect.provide(capture)))
+layer(TestCluster.layer({ replicas: 2 }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "changing passwords",
+  (it) => {
+    it.effect("DB_PASSWORD_FILE: the password rotated on the server and in the file, every backend ended: reads and writes go on", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const role = "rot_file"
+        yield* createRole(cluster, role)
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-password-"))
+        const file = path.join(dir, "password")
+        fs.writeFileSync(file, `${FIRST}\n`, { mode: 0o600 })
+        yield* Effect.gen(function*() {
+          yield* readsAndWritesGoOn(cluster, role)
+          fs.writeFileSync(file, `${SECOND}\n`)
+          const ended = yield* rotateOnServer(cluster, role)
+          assert.isAbove(ended, 2, "pooled and probe connections of ours were ended")
+          yield* readsAndWritesGoOn(cluster, role)
+          // New connections of every pool logged in again.
+          const pools = yield* ReaderPools.ReaderPools
+          for (const p of pools) assert.isAbove(p.counts().total, 0)
+        }).pipe(Effect.provide(fleetAs(role, { passwordFile: file })))
+      }).pipe(Effect.provide(capture)))
 
-  it.effect("a password provider cached for 10 minutes: a refused login asks it once more, past the cache", () =>
-    Effect.gen(function*() {
-      const cluster = yield* TestCluster.Cluster
-      const role = "rot_provider"
-      yield* createRole(cluster, role)
-      let current = FIRST
-      let calls = 0
-      const provider = Effect.sync(() => {
-        calls++
-        return Redacted.make(current)
-      })
-      yield* Effect.gen(function*() {
-        yield* readsAndWritesGoOn(cluster, role)
-        // Warm-up of three pools and the probes shared one ask, then the cache served.
-        assert.strictEqual(calls, 1)
-        current = SECOND
-        yield* rotateOnServer(cluster, role)
-        yield* readsAndWritesGoOn(cluster, role)
-        // The cached password was refused; concurrent refusals asked the provider once more between them.
-        assert.strictEqual(calls, 2)
-      }).pipe(Effect.provide(fleetAs(role, { passwordProvider: provider, passwordCacheTime: "10 minutes" })))
-    }).pipe(Effect.provide(capture)))
+    it.effect("a password provider cached for 10 minutes: a refused login asks it once more, past the cache", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const role = "rot_provider"
+        yield* createRole(cluster, role)
+        let current = FIRST
+        let calls = 0
+        const provider = Effect.sync(() => {
+          calls++
+          return Redacted.make(current)
+        })
+        yield* Effect.gen(function*() {
+          yield* readsAndWritesGoOn(cluster, role)
+          // Warm-up of three pools and the probes shared one ask, then the cache served.
+          assert.strictEqual(calls, 1)
+          current = SECOND
+          yield* rotateOnServer(cluster, role)
+          yield* readsAndWritesGoOn(cluster, role)
+          // The cached password was refused; concurrent refusals asked the provider once more between them.
+          assert.strictEqual(calls, 2)
+        }).pipe(Effect.provide(fleetAs(role, { passwordProvider: provider, passwordCacheTime: "10 minutes" })))
+      }).pipe(Effect.provide(capture)))
 
-  it.effect("an async function as provider (createFleet's form), asked for each new connection", () =>
-    Effect.gen(function*() {
-      const cluster = yield* TestCluster.Cluster
-      const role = "rot_async"
-      yield* createRole(cluster, role)
-      let current = FIRST
-      yield* Effect.gen(function*() {
-        yield* readsAndWritesGoOn(cluster, role)
-        current = SECOND
-        yield* rotateOnServer(cluster, role)
-        yield* readsAndWritesGoOn(cluster, role)
-      }).pipe(Effect.provide(fleetAs(role, { passwordProvider: async () => current })))
-    }).pipe(Effect.provide(capture)))
+    it.effect("an async function as provider (createFleet's form), asked for each new connection", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const role = "rot_async"
+        yield* createRole(cluster, role)
+        let current = FIRST
+        yield* Effect.gen(function*() {
+          yield* readsAndWritesGoOn(cluster, role)
+          current = SECOND
+          yield* rotateOnServer(cluster, role)
+          yield* readsAndWritesGoOn(cluster, role)
+        }).pipe(Effect.provide(fleetAs(role, { passwordProvider: async () => current })))
+      }).pipe(Effect.provide(capture)))
 
-  it("no password reached a log line", () => {
-    assert.isAbove(captured.length, 0)
-    for (const line of captured) {
-      assert.notInclude(line, FIRST)
-      assert.notInclude(line, SECOND)
-    }
-  })
-})
+    it("no password reached a log line", () => {
+      assert.isAbove(captured.length, 0)
+      for (const line of captured) {
+        assert.notInclude(line, FIRST)
+        assert.notInclude(line, SECOND)
+      }
+    })
+  }
+)
