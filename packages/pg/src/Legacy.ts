@@ -39,7 +39,8 @@ export const getWriterPool: (env: Env, options?: FleetOptions) => Promise<pg.Poo
  * @since 0.2.0
  * @category getters
  */
-export const getReaderPools: (env: Env, options?: FleetOptions) => Promise<ReadonlyArray<pg.Pool>> = Legacy.getReaderPools
+export const getReaderPools: (env: Env, options?: FleetOptions) => Promise<ReadonlyArray<pg.Pool>> =
+  Legacy.getReaderPools
 
 /**
  * One replica's pool at random (`get_random_reader_connection_pool`).

@@ -1,9 +1,9 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Check, Settings } from "@pgfleet/core"
 import { Fleet, Legacy, Postgres, PostgresConfig, PostgresLive } from "@pgfleet/postgres"
-import { envFor, layerTest, TestCluster } from "@pgfleet/testing"
-import { Config, ConfigProvider, Context, Effect, Layer, Metric } from "effect"
-import { servedBy } from "./helpers.js"
+import { envFor, eventually, layerTest, TestCluster } from "@pgfleet/testing"
+import { Config, ConfigProvider, Context, Effect, HashMap, Layer, Logger, Metric } from "effect"
+import { recordingTracer, servedBy } from "./helpers.js"
 
 /** Two clusters of a writer and one replica, for two fleets. */
 class Clusters extends Context.Tag("test/Clusters")<Clusters, {
@@ -108,6 +108,49 @@ layer(ClustersLive, { excludeTestServices: true })("several fleets in one progra
           }
         })
       )
+    }))
+
+  it.effect("spans and log annotations of each fleet carry its name", () =>
+    Effect.gen(function*() {
+      const clusters = yield* Clusters
+      const { spans, tracer } = recordingTracer()
+      const logs: Array<{ message: string; fleet: unknown }> = []
+      const logger = Logger.make(({ annotations, message }) =>
+        void logs.push({
+          message: String(message),
+          fleet: HashMap.get(annotations, "fleet").pipe((o) => o._tag === "Some" ? o.value : undefined)
+        })
+      )
+      const fleets = Layer.merge(
+        Layer.effect(Orders, Postgres.Postgres).pipe(Layer.provide(Postgres.layerFleet("ORDERS"))),
+        Layer.effect(Analytics, Postgres.Postgres).pipe(Layer.provide(Postgres.layerFleet("ANALYTICS")))
+      )
+      const replica = `${clusters.analytics.readers[0]!.host}:${clusters.analytics.readers[0]!.port}`
+      yield* withFleets(fleets, oneEnvironment(clusters))((orders, analytics) =>
+        Effect.gen(function*() {
+          yield* orders.writer`SELECT 1`
+          yield* analytics.writer.withTransaction(analytics.writer`SELECT 1`)
+          // A fault in one fleet is logged under that fleet's name.
+          yield* clusters.analytics.stopReader(0, "immediate")
+          yield* eventually(Effect.sync(() => logs.some((l) => l.message.includes(`${replica} is down`))))
+          yield* clusters.analytics.startReader(0)
+        })
+      ).pipe(Effect.withTracer(tracer), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+
+      const fleetOf = (name: string) =>
+        spans.filter((s) => s.name === name).map((s) => s.attributes.get("pgfleet.fleet"))
+      // The fleets' own work: every pool opened under its fleet's name.
+      assert.sameMembers([...new Set(fleetOf("pgfleet.pool.open"))], ["orders", "analytics"])
+      assert.notInclude(fleetOf("pgfleet.pool.open"), undefined)
+      // Statements: one on each fleet, each span named by its fleet.
+      const statements = spans.filter((s) => s.attributes.get("db.query.text") === "SELECT 1")
+      assert.sameMembers([...new Set(statements.map((s) => s.attributes.get("pgfleet.fleet")))], [
+        "orders",
+        "analytics"
+      ])
+      const down = logs.filter((l) => l.message.includes(`${replica} is down`))
+      assert.isNotEmpty(down)
+      assert.deepStrictEqual([...new Set(down.map((l) => l.fleet))], ["analytics"])
     }))
 
   it.effect("Postgres.layerConfig(Config.nested(PostgresConfig.fromEnv, prefix)) gives two fleets, one per call", () =>

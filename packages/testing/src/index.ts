@@ -15,6 +15,13 @@ export {
 
 export {
   /**
+   * A cluster's `DB_*` variables under a prefix (`ORDERS_DB_*`), for several fleets in one environment.
+   *
+   * @since 0.2.0
+   * @category utils
+   */
+  envFor,
+  /**
    * `PostgresLive` on a fresh cluster, with replica count and settings of your choice.
    *
    * @since 0.1.0
@@ -34,14 +41,7 @@ export {
    * @since 0.1.0
    * @category utils
    */
-  settingsFor,
-  /**
-   * A cluster's `DB_*` variables under a prefix (`ORDERS_DB_*`), for several fleets in one environment.
-   *
-   * @since 0.2.0
-   * @category utils
-   */
-  envFor
+  settingsFor
 } from "./PostgresTest.js"
 
 /**
