@@ -284,7 +284,7 @@ const graph = facade.pipe(
 /**
  * The whole fleet from a `PostgresConfig` service: writer and reader pools
  * (opened at the same time), health monitor, router and facade. `SqlClient`
- * and `PgClient` are pgfleet's writer, so existing `@effect/sql` and
+ * and `PgClient` are pgfleet's writer, so existing `effect/sql` and
  * `@effect/sql-pg` code runs unchanged, with pgfleet's fail-fast and health
  * reporting. Logs and spans of the fleet's own work carry its name
  * (`fleet`, `pgfleet.fleet`).
@@ -363,11 +363,11 @@ export const layerConfig = (
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { SqlClient } from "@effect/sql"
+ * import { SqlClient } from "effect/sql"
  * import { PostgresLive } from "@pgfleet/effect4"
  *
- * // Existing @effect/sql code runs unchanged, on the writer.
- * const count = Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT count(*) FROM notes`)
+ * // Existing effect/sql code runs unchanged, on the writer.
+ * const count = Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) => sql`SELECT count(*) FROM notes`)
  * export const main = Effect.provide(count, PostgresLive)
  * ```
  *
