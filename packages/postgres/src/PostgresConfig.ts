@@ -389,7 +389,7 @@ export const markdownTable: () => string = Core.markdownTable
  * ```ts
  * import { PostgresConfig } from "@pgfleet/postgres"
  *
- * const variable = PostgresConfig.prefixed("ORDERS", PostgresConfig.variables.writerHosts) // "ORDERS_DB_WRITER_HOST"
+ * const variable = PostgresConfig.prefixed("ORDERS", "DB_WRITER_HOST") // "ORDERS_DB_WRITER_HOST"
  * ```
  *
  * @since 0.2.0
