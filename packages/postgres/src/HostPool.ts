@@ -17,6 +17,7 @@ import { clientConfig, connectionOptions } from "./internal/postgresConfig.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
+import * as PostgresMetrics from "./PostgresMetrics.js"
 
 /**
  * @since 0.1.0
@@ -242,6 +243,8 @@ const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, max: n
     // The pool's timeout bounds the wait for a free connection; the client's, one connect.
     connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
     Client: class extends pg.Client {
+      // pg-pool connects a client as soon as it makes one: the start of db.client.connection.create_time.
+      readonly createdAt = performance.now()
       constructor(c?: pg.ClientConfig) {
         // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
         super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
@@ -369,6 +372,11 @@ export const make = (
     pool.on("acquire", (client) => checkedOut.add(client))
     pool.on("release", (_err, client) => checkedOut.delete(client))
     pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
+    const createTime = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(settings.fleetName, role, host)).createTime
+    pool.on("connect", (client) => {
+      const createdAt = (client as { createdAt?: number }).createdAt
+      if (createdAt !== undefined) createTime.unsafeUpdate((performance.now() - createdAt) / 1000, [])
+    })
 
     yield* Effect.addFinalizer(() =>
       close(pool, checkedOut, settings.closeGrace, config).pipe(

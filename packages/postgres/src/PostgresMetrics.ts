@@ -186,13 +186,14 @@ const connectionUseTimeKey = histogramKey(
 export const connectionUseTime: Metric.Metric.Histogram<number> = Metric.fromMetricKey(connectionUseTimeKey)
 
 /**
- * The `db.client.connection.pool.name` of a host's pool: its role and
- * `host:port` (`reader 10.0.0.7:5432`), so a dashboard tells the pools apart.
+ * The `db.client.connection.pool.name` of a host's pool: the fleet's name,
+ * the pool's role and `host:port` (`orders reader 10.0.0.7:5432`), so a
+ * dashboard tells the pools apart.
  *
  * @since 0.2.0
  * @category metrics
  */
-export const poolName = (role: string, host: string): string => `${role} ${host}`
+export const poolName = (fleet: string, role: string, host: string): string => `${fleet} ${role} ${host}`
 
 /**
  * The pool metrics of one pool, with `db.client.connection.pool.name` in
@@ -228,8 +229,9 @@ export const readsRouted = Metric.fromMetricKey(readsRoutedKey)
 
 /**
  * {@link readsRouted} for one host and route, and for `pg.auto` reads the
- * classification's reason (`parsed-read`, `show`, ...). The tags are part of
- * the metric's key, so updating it needs no lookup (it runs on every read).
+ * classification's reason (`parsed-read`, `show`, ...), in the fleet named
+ * `fleet` (`DB_FLEET_NAME`). The tags are part of the metric's key, so
+ * updating it needs no lookup (it runs on every read).
  *
  * @example
  * ```ts
@@ -242,14 +244,18 @@ export const readsRouted = Metric.fromMetricKey(readsRoutedKey)
  * @since 0.1.0
  * @category metrics
  */
-export const readsRoutedTo = (host: string, route: string, reason?: string): Metric.Metric.Counter<number> =>
-  Metric.fromMetricKey(
-    MetricKey.taggedWithLabels(readsRoutedKey, [
-      MetricLabel.make("host", host),
-      MetricLabel.make("route", route),
-      ...(reason === undefined ? [] : [MetricLabel.make("reason", reason)])
-    ])
-  )
+export const readsRoutedTo = (
+  host: string,
+  route: string,
+  reason?: string | undefined,
+  fleet: string = "default"
+): Metric.Metric.Counter<number> =>
+  withAttributes(readsRoutedKey, {
+    fleet,
+    host,
+    route,
+    ...(reason === undefined ? {} : { reason })
+  }) as Metric.Metric.Counter<number>
 
 const readRetriesKey = MetricKey.counter("pgfleet_read_retries_total", {
   description: "Reads retried on another host after a connection failure",
@@ -270,8 +276,8 @@ export const readRetries = Metric.fromMetricKey(readRetriesKey)
  * @since 0.2.0
  * @category metrics
  */
-export const readRetriesFrom = (host: string): Metric.Metric.Counter<number> =>
-  withAttributes(readRetriesKey, { host }) as Metric.Metric.Counter<number>
+export const readRetriesFrom = (host: string, fleet: string = "default"): Metric.Metric.Counter<number> =>
+  withAttributes(readRetriesKey, { fleet, host }) as Metric.Metric.Counter<number>
 
 /**
  * {@link connectionTimeouts}, under the name it had before pgfleet used

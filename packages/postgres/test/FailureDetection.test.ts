@@ -125,7 +125,7 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         assert.deepStrictEqual([...new Set(reasons)], ["AcquireTimeout"])
         assert.deepStrictEqual(states, ["healthy"])
         const timeouts = yield* Metric.value(
-          PostgresMetrics.acquireTimeouts.pipe(Metric.tagged("host", writer.host), Metric.tagged("role", "writer"))
+          PostgresMetrics.poolMetrics(PostgresMetrics.poolName("default", "writer", writer.host)).timeouts
         )
         assert.isAtLeast(timeouts.count, result.failed)
       }).pipe(Effect.provide(fleet({ minPoolSize: 1, maxPoolSize: 2, poolTimeout: "1 second" }))))

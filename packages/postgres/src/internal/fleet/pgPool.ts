@@ -36,8 +36,12 @@ const routedQuery = (direct: RoutedQuery.Path, text: string, submit: pgQuery.Sub
     submit,
     undefined,
     undefined,
+    asIs,
     (error, result) => done(error ?? null, result)
   )
+
+/** pg's own errors, as node-postgres code expects them. */
+const asIs: RoutedQuery.Wrap = (cause) => cause
 
 /** Text or config, and values, handed to pg as the caller gave them, as pg-pool's own `query` does: no copy. */
 const submitOf =

@@ -43,16 +43,23 @@ export const answered = (members: Members, m: Member, inRole: boolean, latencyMs
     Metric.update(tags(members, m)(PostgresMetrics.probeLatency), latencyMs)
   )
 
-/** The connections of the pool that serves the member now. */
+/** The connections of the pool that serves the member now, under OpenTelemetry's names. */
 export const poolCounts = (members: Members, m: Member): Effect.Effect<void> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const pool = members.poolOf(m)
-    if (pool === undefined) return
+    if (pool === undefined) return Effect.void
     const counts = pool.counts()
-    const gauge = tags(members, m)(PostgresMetrics.poolConnections)
-    yield* Metric.set(Metric.tagged(gauge, "state", "idle"), counts.idle)
-    yield* Metric.set(Metric.tagged(gauge, "state", "in_use"), counts.inUse)
-    yield* Metric.set(Metric.tagged(gauge, "state", "waiting"), counts.waiting)
+    const poolName = PostgresMetrics.poolName(members.fleet, pool.role, pool.host)
+    const name = <T extends Metric.Metric<any, any, any>>(metric: T): T =>
+      Metric.tagged(metric, "db.client.connection.pool.name", poolName) as T
+    const count = name(PostgresMetrics.connectionCount)
+    return Effect.all([
+      Metric.set(Metric.tagged(count, "db.client.connection.state", "idle"), counts.idle),
+      Metric.set(Metric.tagged(count, "db.client.connection.state", "used"), counts.inUse),
+      Metric.set(name(PostgresMetrics.connectionPendingRequests), counts.waiting),
+      Metric.set(name(PostgresMetrics.connectionMax), pool.pgPool.options.max ?? 10),
+      Metric.set(name(PostgresMetrics.connectionIdleMin), pool.pgPool.options.min ?? 0)
+    ], { discard: true })
   })
 
 /** How long the member's pool took to open and warm, once when its probe fiber starts. */

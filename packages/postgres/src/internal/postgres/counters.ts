@@ -36,18 +36,19 @@ const cached = <K, A, M>(make: (key: K, arg: A) => M) => {
 }
 
 /**
- * The recorders of one client; `namespace` is the database name. Caches are
+ * The recorders of one client of the fleet named `fleet`; `namespace` is the database name. Caches are
  * keyed by host, not pool: the writer's pool object stays while the host
  * behind it may change.
  */
-export const make = (namespace: string): Recorders => {
+export const make = (fleet: string, namespace: string): Recorders => {
   const durationAttributes = (pool: HostPool, route: string, operation: string) => ({
     "db.system.name": "postgresql",
     "db.namespace": namespace,
     "db.operation.name": operation,
     "server.address": pool.address.host,
     "server.port": String(pool.address.port),
-    "pgfleet.route": route
+    "pgfleet.route": route,
+    "pgfleet.fleet": fleet
   })
   const durations = cached((_: string, pool: HostPool) =>
     cached((route: string) =>
@@ -56,12 +57,12 @@ export const make = (namespace: string): Recorders => {
   )
   const reads = cached((host: string) =>
     cached((route: string) =>
-      cached((reason: string) => PostgresMetrics.readsRoutedTo(host, route, reason === "" ? undefined : reason))
+      cached((reason: string) => PostgresMetrics.readsRoutedTo(host, route, reason === "" ? undefined : reason, fleet))
     )
   )
-  const retries = cached((host: string) => PostgresMetrics.readRetriesFrom(host))
+  const retries = cached((host: string) => PostgresMetrics.readRetriesFrom(host, fleet))
   const pools = cached((_: string, pool: HostPool) =>
-    PostgresMetrics.poolMetrics(PostgresMetrics.poolName(pool.role, pool.host))
+    PostgresMetrics.poolMetrics(PostgresMetrics.poolName(fleet, pool.role, pool.host))
   )
   return {
     read: (target) =>

@@ -146,6 +146,9 @@ const MESSAGES: Record<pgQuery.Stage, string> = {
   statement: "Failed to execute statement"
 }
 
+/** A driver error as @effect/sql's clients give it: a `SqlError` saying where it failed. */
+const toSqlError: RoutedQuery.Wrap = (cause, stage) => new SqlError({ cause, message: MESSAGES[stage] })
+
 /**
  * The statement path of one client: each statement outside a transaction
  * picks its host, runs in an `sql.execute` span on a connection of its own,
@@ -157,7 +160,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
   const { settings } = options
   const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
   const namespace = settings.database
-  const record = Counters.make(namespace)
+  const record = Counters.make(settings.fleetName, namespace)
   const errors = StatementErrors.make(settings, record.timeout)
   const fork = Runtime.runFork(runtime)
   const path: RoutedQuery.Path = {
@@ -218,7 +221,8 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
         submit,
         minimumPosition,
         traced,
-        (error, result, target, stage) => {
+        toSqlError,
+        (error, result, target) => {
           if (error === undefined) {
             if (traced !== undefined) StatementSpan.end(traced.trace, traced.span, Exit.void)
             const value = shape(result!)
@@ -228,9 +232,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
               : undefined
             return resume(after === undefined ? Exit.succeed(value) : Effect.as(after, value))
           }
-          const failed = error instanceof PostgresError
-            ? StatementErrors.toSqlError(error)
-            : new SqlError({ cause: error, message: MESSAGES[stage] })
+          const failed = error instanceof PostgresError ? StatementErrors.toSqlError(error) : error as SqlError
           if (traced !== undefined) StatementSpan.end(traced.trace, traced.span, Exit.fail(failed))
           resume(Exit.fail(failed))
         }

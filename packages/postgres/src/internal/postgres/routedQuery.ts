@@ -64,9 +64,15 @@ export interface Traced {
   readonly retryOf?: Tracer.Span | undefined
 }
 
-/** How a statement ended: `error` is what the caller sees (pgfleet's or the driver's), with the stage it failed at. */
+/**
+ * What a driver error becomes before pgfleet maps it (the Effect clients: a
+ * `SqlError`), at the stage it failed at; a `PostgresError` keeps it as its cause.
+ */
+export type Wrap = (cause: Error, stage: pgQuery.Stage) => Error
+
+/** How a statement ended: `error` is what the caller sees (pgfleet's, or the wrapped driver error). */
 export type Done = (
-  error: PostgresError | Error | undefined,
+  error: Error | undefined,
   result: pg.QueryResult | undefined,
   target: Target | undefined,
   stage: pgQuery.Stage
@@ -95,9 +101,9 @@ const annotate = (span: Tracer.Span, target: Target) => {
   }
 }
 
-/** `error.type`: the SQLSTATE, pgfleet's reason, or the failure's kind. */
-const errorType = (error: unknown, failure: Failure.Failure): string =>
-  error instanceof PostgresError ? error.reason : failure.code ?? failure.kind
+/** `error.type`: pgfleet's reason, the SQLSTATE, or the failure's kind. */
+const errorType = (error: PostgresError | undefined, failure: Failure.Failure): string =>
+  error !== undefined ? error.reason : failure.code ?? failure.kind
 
 class Running implements Call {
   current: pgQuery.Running | undefined = undefined
@@ -118,10 +124,11 @@ export const run = (
   submit: pgQuery.Submit,
   minimumPosition: bigint | undefined,
   traced: Traced | undefined,
+  wrap: Wrap,
   done: Done
 ): Call => {
   const call = new Running()
-  attempt(path, operation, text, submit, minimumPosition, traced, noExclusions, call, done)
+  attempt(path, operation, text, submit, minimumPosition, traced, wrap, noExclusions, call, done)
   return call
 }
 
@@ -132,6 +139,7 @@ const attempt = (
   submit: pgQuery.Submit,
   minimumPosition: bigint | undefined,
   traced: Traced | undefined,
+  wrap: Wrap,
   exclude: ReadonlyArray<string>,
   call: Running,
   done: Done
@@ -158,21 +166,22 @@ const attempt = (
     const evidence = Failure.isHostEvidence(failure.kind)
     // The monitor acts on host evidence, and on a write refused as read-only (25006).
     if (evidence || failure.code === "25006") path.report(target.pool, cause)
-    const error = path.error(target, read, cause, failure, stage !== "acquire") ?? cause
-    path.record.failed(counted, operation, ended - started, errorType(error, failure))
+    const wrapped = wrap(cause, stage)
+    const pgfleet = path.error(target, read, wrapped, failure, stage !== "acquire")
+    path.record.failed(counted, operation, ended - started, errorType(pgfleet, failure))
     if (read && evidence && exclude.length === 0) {
       path.record.retry(target.pool)
       const failed = [target.pool.host]
       if (traced === undefined) {
-        return attempt(path, operation, text, submit, minimumPosition, traced, failed, call, done)
+        return attempt(path, operation, text, submit, minimumPosition, traced, wrap, failed, call, done)
       }
       const next = retrySpan(traced, target.pool.host)
-      return attempt(path, operation, text, submit, minimumPosition, next, failed, call, (e, r, t, s) => {
+      return attempt(path, operation, text, submit, minimumPosition, next, wrap, failed, call, (e, r, t, s) => {
         StatementSpan.end(next.trace, next.span, e === undefined ? Exit.void : Exit.fail(e))
         done(e, r, t, s)
       })
     }
-    done(error, undefined, counted, stage)
+    done(pgfleet ?? wrapped, undefined, counted, stage)
   })
 }
 
