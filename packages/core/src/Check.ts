@@ -30,6 +30,8 @@ export interface HostReport {
   readonly lagBytes: number | undefined
   readonly lagSeconds: number | undefined
   readonly probeMs: number | undefined
+  /** The `statement_timeout` statements through this host run under, as `SHOW` prints it. */
+  readonly statementTimeout: string | undefined
   readonly error: string | undefined
 }
 
@@ -61,7 +63,8 @@ const probe = (settings: Settings.Settings, address: HostAddress) => {
     const { rows: [row] } = await client.query<Probe.ProbeRow>(Probe.PROBE_SQL)
     const probeMs = performance.now() - started
     const { rows: [extra] } = await client.query<{ version: string; tls: boolean }>(EXTRA_SQL)
-    return { row: row!, extra: extra!, probeMs }
+    const { rows: [timeout] } = await client.query<Connection.StatementTimeoutRow>(Connection.STATEMENT_TIMEOUT_SQL)
+    return { row: row!, extra: extra!, timeout: timeout!, probeMs }
   })
 }
 
@@ -126,10 +129,11 @@ export const check = async (
         lagBytes: undefined,
         lagSeconds: undefined,
         probeMs: undefined,
+        statementTimeout: undefined,
         error: Failure.describe(result.reason)
       }
     }
-    const { extra, probeMs, row } = result.value
+    const { extra, probeMs, row, timeout } = result.value
     const standby = member.expectedRole === "standby"
     return {
       host,
@@ -141,6 +145,7 @@ export const check = async (
       lagBytes: standby ? Probe.read(row, writerLsn).lagBytes : undefined,
       lagSeconds: standby ? row.lag_seconds : undefined,
       probeMs: Math.round(probeMs * 10) / 10,
+      statementTimeout: timeout.shown,
       error: undefined
     }
   })
@@ -169,6 +174,15 @@ export const check = async (
     problems.push(problem)
     exitCode = h.expectedRole === "primary" ? 2 : Math.max(exitCode, 1) as 0 | 1 | 2
   }
+  // Under `verify`, a host whose statements run without the expected timeout is one a pool would refuse.
+  const options = Connection.fromSettings(settings)
+  for (const [i, result] of results.entries()) {
+    if (result.status === "rejected") continue
+    const mismatch = Connection.statementTimeoutMismatch(options, hosts[i]!.host, result.value.timeout)
+    if (mismatch === undefined) continue
+    problems.push(mismatch)
+    exitCode = members[i]!.expectedRole === "standby" ? Math.max(exitCode, 1) as 0 | 1 | 2 : 2
+  }
   return {
     fleet: settings.fleetName,
     status: exitCode === 0 ? "healthy" : exitCode === 1 ? "degraded" : "unusable",
@@ -194,10 +208,31 @@ const cell = (v: unknown) => v === undefined ? "-" : typeof v === "boolean" ? (v
  * @category utils
  */
 export const render = (report: Report): string => {
-  const header = ["host", "expected", "observed", "reachable", "tls", "version", "lag bytes", "lag s", "probe ms"]
+  const header = [
+    "host",
+    "expected",
+    "observed",
+    "reachable",
+    "tls",
+    "version",
+    "lag bytes",
+    "lag s",
+    "probe ms",
+    "statement timeout"
+  ]
   const rows = report.hosts.map((h) =>
-    [h.host, h.expectedRole, h.observedRole, h.reachable, h.tls, h.serverVersion, h.lagBytes, h.lagSeconds, h.probeMs]
-      .map(cell)
+    [
+      h.host,
+      h.expectedRole,
+      h.observedRole,
+      h.reachable,
+      h.tls,
+      h.serverVersion,
+      h.lagBytes,
+      h.lagSeconds,
+      h.probeMs,
+      h.statementTimeout
+    ].map(cell)
   )
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()

@@ -81,7 +81,8 @@ describe("Check.check", () => {
       serverVersion: undefined,
       lagBytes: undefined,
       lagSeconds: undefined,
-      probeMs: undefined
+      probeMs: undefined,
+      statementTimeout: undefined
     })
     assert.match(host!.error!, /ECONNREFUSED/)
     assert.strictEqual(report.problems.length, 1)
@@ -90,9 +91,12 @@ describe("Check.check", () => {
 
     const text = Check.render(report)
     const lines = text.split("\n")
-    assert.match(lines[0]!, /^host\s+expected\s+observed\s+reachable\s+tls\s+version\s+lag bytes\s+lag s\s+probe ms$/)
+    assert.match(
+      lines[0]!,
+      /^host\s+expected\s+observed\s+reachable\s+tls\s+version\s+lag bytes\s+lag s\s+probe ms\s+statement timeout$/
+    )
     assert.match(lines[1]!, /^-+( +-+)+$/)
-    assert.match(lines[2]!, new RegExp(`^127\\.0\\.0\\.1:${port}\\s+primary\\s+-\\s+no\\s+-\\s+-\\s+-\\s+-\\s+-$`))
+    assert.match(lines[2]!, new RegExp(`^127\\.0\\.0\\.1:${port}\\s+primary\\s+-\\s+no\\s+-\\s+-\\s+-\\s+-\\s+-\\s+-$`))
     assert.include(lines, "unusable (exit 2)")
     assert.include(lines, `- 127.0.0.1:${port} is unreachable: ${host!.error}`)
   })
@@ -137,6 +141,7 @@ describe("Check.render", () => {
     lagBytes: undefined,
     lagSeconds: undefined,
     probeMs: 3.4,
+    statementTimeout: "5s",
     error: undefined,
     ...overrides
   })
@@ -162,10 +167,10 @@ describe("Check.render", () => {
     assert.strictEqual(
       text,
       [
-        "host            expected  observed  reachable  tls  version  lag bytes  lag s  probe ms",
-        "--------------  --------  --------  ---------  ---  -------  ---------  -----  --------",
-        "db:5432         primary   primary   yes        no   17.2     -          -      3.4",
-        "replica-1:5432  standby   standby   yes        yes  17.2     1024       12     10.5",
+        "host            expected  observed  reachable  tls  version  lag bytes  lag s  probe ms  statement timeout",
+        "--------------  --------  --------  ---------  ---  -------  ---------  -----  --------  -----------------",
+        "db:5432         primary   primary   yes        no   17.2     -          -      3.4       5s",
+        "replica-1:5432  standby   standby   yes        yes  17.2     1024       12     10.5      5s",
         "",
         "degraded (exit 1)",
         "- replica-1:5432 lags 12 s, more than DB_READER_MAX_LAG_MS"
