@@ -8,7 +8,7 @@ import { binaries } from "./binaries.js"
 import { run } from "./exec.js"
 import type { ServerUser } from "./osUser.js"
 import { serverUser } from "./osUser.js"
-import { type BouncerOptions, killBouncerIn, RunningBouncer } from "./pgbouncer.js"
+import { type BouncerOptions, killBouncerIn, pgbouncerBinary, RunningBouncer } from "./pgbouncer.js"
 import { freePort } from "./ports.js"
 
 export interface HostPort {
@@ -226,6 +226,9 @@ export class RunningCluster {
     }
     if (password.includes("\n")) throw new Error("password must not contain a line break")
 
+    const bouncers = options.bouncers === true ? {} : options.bouncers === false ? undefined : options.bouncers
+    // Before any server starts: a missing pgbouncer is an install step to name, not a teardown.
+    if (bouncers) pgbouncerBinary()
     const user = serverUser()
     const bin = await binaries(user)
     try {
@@ -244,7 +247,6 @@ export class RunningCluster {
 
     const primaryDir = path.join(dataRoot, "writer")
     const ports = await Promise.all(Array.from({ length: replicas + 1 }, freePort))
-    const bouncers = options.bouncers === true ? {} : options.bouncers === false ? undefined : options.bouncers
     const fronts = bouncers && await Promise.all(Array.from({ length: replicas + 1 }, freePort))
     const nodes: Array<Node> = ports.map((port, i) => ({
       name: i === 0 ? "writer" : `reader${i - 1}`,
