@@ -4,16 +4,17 @@
  *
  * @since 0.1.0
  */
-import { Connection, Failure, Settings } from "@pgfleet/core"
+import { Connection, Credentials, Failure, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
-import { clientConfig } from "./internal/postgresConfig.js"
+import { clientConfig, connectionOptions } from "./internal/postgresConfig.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
+import * as PostgresMetrics from "./PostgresMetrics.js"
 
 /**
  * @since 0.1.0
@@ -241,6 +242,8 @@ const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, maxPoo
     // The pool's timeout bounds the wait for a free connection; the client's, one connect.
     connectionTimeoutMillis: Duration.toMillis(settings.poolTimeout),
     Client: class extends pg.Client {
+      // pg-pool connects a client as soon as it makes one: the start of db.client.connection.create_time.
+      readonly createdAt = performance.now()
       constructor(c?: pg.ClientConfig) {
         // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
         super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
@@ -346,6 +349,9 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
 
     const maxPoolSize = Settings.maxPoolSizeOf(address, settings)
     const pool = new pg.Pool(poolOptions(settings, config, maxPoolSize))
+    // A password that changes: a refused login asks its source again and tries once more, before any caller sees it.
+    const credentials = connectionOptions(settings).credentials
+    if (credentials !== undefined) Credentials.retryRefusedLogins(pool, credentials)
     // Without a listener, an idle client that dies (server restart, pg_terminate_backend) crashes the process.
     pool.on("error", (error) => {
       Effect.runForkWith(context)(
@@ -357,6 +363,11 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
     const checkedOut = new Set<pg.PoolClient>()
     /** Connections of ours to this host outside the pool (`listen`). */
     const others = new Set<pg.Client>()
+    const createTime = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(settings.fleetName, role, host)).createTime
+    pool.on("connect", (client) => {
+      const createdAt = (client as { createdAt?: number }).createdAt
+      if (createdAt !== undefined) createTime.updateUnsafe((performance.now() - createdAt) / 1000, context)
+    })
     pool.on("acquire", (client) => checkedOut.add(client))
     pool.on("release", (_err, client) => checkedOut.delete(client))
     pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))

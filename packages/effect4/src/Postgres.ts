@@ -32,7 +32,9 @@ import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as HealthMonitor from "./HealthMonitor.js"
+import * as AutoRoute from "./internal/postgres/autoRoute.js"
 import * as FleetClient from "./internal/postgres/fleetClient.js"
+import * as Listen from "./internal/postgres/listen.js"
 import * as PostgresConfig from "./PostgresConfig.js"
 import { PostgresError } from "./PostgresError.js"
 import * as ReaderPools from "./ReaderPools.js"
@@ -155,13 +157,16 @@ export const make: Effect.Effect<
       })
       : writerTarget
   }
+  // One LISTEN connection for the fleet, to the current writer; it follows the writer when it moves.
+  const listener = yield* Listen.make(writerPool, settings)
   const writer = yield* FleetClient.make({
     name: "writer",
     writer: writerPool,
     pick: pickWriter,
     reads: false,
     onFailure: monitor.reportFailure,
-    settings
+    settings,
+    listener
   })
   const reader = yield* FleetClient.make({
     name: "reader",
@@ -169,7 +174,9 @@ export const make: Effect.Effect<
     pick: router.decide,
     reads: true,
     onFailure: monitor.reportFailure,
-    settings
+    settings,
+    listener,
+    notifyVia: writer
   })
 
   const noCounts = { total: 0, idle: 0, inUse: 0, waiting: 0 }
@@ -211,25 +218,26 @@ export const make: Effect.Effect<
     Effect.provideService(effect, ReaderRouter.currentMinimumPosition, HealthMonitor.parseLsn(position))
 
   yield* Effect.promise(StatementClass.loadParser)
+  const autoRoute = AutoRoute.make({
+    settings,
+    classifier,
+    writer: pickWriter,
+    reader: router.decide,
+    writerPosition
+  })
   // pg.auto: a statement the classifier knows is a read goes to a replica; anything else to the writer.
   const auto = yield* FleetClient.make({
     name: "auto",
     writer: writerPool,
-    pick: (exclude, minimumPosition, sql) => {
-      const known = sql === undefined ? undefined : classifier.cached(sql)
-      if (known === undefined || known.side === "writer") {
-        const target = pickWriter()
-        return target instanceof PostgresError
-          ? target
-          : { ...target, read: false, reason: known?.reason ?? "unclassified" }
-      }
-      const target = router.decide(exclude, minimumPosition)
-      return target instanceof PostgresError ? target : { ...target, read: true, reason: known.reason }
-    },
-    prepare: (sql) => classifier.cached(sql) === undefined ? Effect.asVoid(classifier.classify(sql)) : undefined,
+    pick: autoRoute.pick,
+    prepare: autoRoute.prepare,
+    minimumPosition: autoRoute.minimumPosition,
+    succeeded: autoRoute.succeeded,
     reads: false,
     onFailure: monitor.reportFailure,
-    settings
+    settings,
+    listener,
+    notifyVia: writer
   })
 
   return {

@@ -10,11 +10,13 @@
  * @since 0.1.0
  */
 import { Settings as Core } from "@pgfleet/core"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -32,8 +34,29 @@ export type HostAddress = Core.HostAddress
 export type ReaderStrategyName = Core.Settings["readerStrategy"]
 
 type Table = typeof Core.settings
+/**
+ * A password that changes, given in code as `passwordProvider`: an `Effect`
+ * giving it as `Redacted` (an IAM token, a secret manager's value), run for
+ * each new connection or once per `passwordCacheTime`, or an async function.
+ * It must need no service: provide what it needs before giving it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import type { PostgresConfig } from "@pgfleet/effect4"
+ *
+ * declare const signToken: () => Promise<string>
+ * const provider: PostgresConfig.PasswordProvider = Effect.promise(signToken).pipe(Effect.map(Redacted.make))
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PasswordProvider = Effect.Effect<Redacted.Redacted<string>, unknown> | Core.PasswordProvider
+
 type InOf<S extends Core.Setting<any, any, any, any>> = S["kind"] extends "duration" ? Duration.Input
   : S["kind"] extends "secret" ? Redacted.Redacted<string> | string
+  : S["kind"] extends "provider" ? PasswordProvider
   : Core.InOf<S>
 type OutOf<S extends Core.Setting<any, any, any, any>> = S["kind"] extends "duration" ? Duration.Duration
   : S["kind"] extends "secret" ? Redacted.Redacted<string>
@@ -88,6 +111,16 @@ const durationIn = (value: unknown): unknown => {
 const secretIn = (value: unknown): unknown =>
   Redacted.isRedacted(value) ? new Core.Secret(Redacted.value(value as Redacted.Redacted<string>)) : value
 
+/** A provider in core's terms: an Effect run for each call, its failure the rejection; anything else as given. */
+const providerIn = (value: unknown): unknown =>
+  Effect.isEffect(value)
+    ? () =>
+      Effect.runPromiseExit(value as Effect.Effect<Redacted.Redacted<string>, unknown>).then((exit) => {
+        if (Exit.isSuccess(exit)) return Redacted.value(exit.value)
+        throw Cause.squash(exit.cause)
+      })
+    : value
+
 /**
  * Fills in defaults and validates. Fails with every problem found, each
  * naming its `DB_*` variable.
@@ -119,6 +152,7 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
       if (value == null) continue
       if (spec.kind === "duration") coreInput[key] = durationIn(value)
       else if (spec.kind === "secret") coreInput[key] = secretIn(value)
+      else if (spec.kind === "provider") coreInput[key] = providerIn(value)
     }
     const result = Core.validate(coreInput as Core.SettingsInput)
     if (result._tag === "Invalid") return Effect.fail(invalid(result.issues))

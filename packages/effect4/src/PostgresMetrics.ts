@@ -1,18 +1,203 @@
 /**
- * The metrics pgfleet records, as Effect `Metric`s, under the same names as
- * the Effect 3 line (`@pgfleet/postgres`). Every one carries the attributes
- * `host` (`host:port`) and `role` (`writer` or `reader`) where that applies;
- * export them with any Effect metrics exporter (e.g. OpenTelemetry).
+ * The metrics pgfleet records, as Effect `Metric`s, under the same names,
+ * units and attributes as the Effect 3 line (`@pgfleet/postgres`). What
+ * OpenTelemetry's semantic conventions name (statement durations, pool
+ * connections and waits) carries their names (`db.client.*`), so existing
+ * database dashboards read them; `pgfleet_*` names are kept for what those
+ * conventions have no name for: routing, retries, health, lag and writer
+ * changes. Export them with any Effect metrics exporter (e.g. effect's
+ * `OtlpMetrics` or `PrometheusMetrics`); a histogram in seconds carries the
+ * attribute `unit: "s"`, which the OTLP exporter reads as its unit.
  *
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
 
+// Sub-millisecond to multi-second: OpenTelemetry's advice for db.client.operation.duration, with
+// finer buckets below 1 ms, where a replica on the same network answers.
+const secondsBoundaries = Metric.boundariesFromIterable([
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10
+])
+
+const inSeconds = (name: string, description: string): Metric.Histogram<number> =>
+  Metric.histogram(name, { description, boundaries: secondsBoundaries, attributes: { unit: "s" } })
+
 /**
- * Reads routed, with the host that served them and `route`: `strategy` (a
+ * `db.client.operation.duration`: how long each statement took, in seconds,
+ * with `db.system.name`, `db.namespace`, `db.operation.name`,
+ * `server.address` and `server.port` (the server that ran it),
+ * `pgfleet.route`, `pgfleet.fleet`, and `error.type` when it failed (the
+ * SQLSTATE, a `PostgresError` reason, or the failure's kind). A read tried
+ * again elsewhere records each attempt, on its own server.
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { PostgresMetrics } from "@pgfleet/effect4"
+ *
+ * const histogram = Metric.value(PostgresMetrics.operationDuration)
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const operationDuration: Metric.Histogram<number> = inSeconds(
+  "db.client.operation.duration",
+  "Duration of database client operations"
+)
+
+/**
+ * `db.client.connection.count`: connections of each pool, with
+ * `db.client.connection.state` (`idle` or `used`) and
+ * `db.client.connection.pool.name` (see {@link poolName}). Updated on every
+ * health probe.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionCount: Metric.Gauge<number> = Metric.gauge("db.client.connection.count", {
+  description: "The number of connections that are currently in the state described by the state attribute"
+})
+
+/**
+ * `db.client.connection.max`: the most connections a pool may open (`;max=N`, else `DB_MAX_POOL_SIZE`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionMax: Metric.Gauge<number> = Metric.gauge("db.client.connection.max", {
+  description: "The maximum number of open connections allowed"
+})
+
+/**
+ * `db.client.connection.idle.min`: the connections a pool keeps open (`DB_MIN_POOL_SIZE`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionIdleMin: Metric.Gauge<number> = Metric.gauge("db.client.connection.idle.min", {
+  description: "The minimum number of idle open connections allowed"
+})
+
+/**
+ * `db.client.connection.pending_requests`: callers waiting for a connection of the pool.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionPendingRequests: Metric.Gauge<number> = Metric.gauge(
+  "db.client.connection.pending_requests",
+  { description: "The number of current pending requests for an open connection" }
+)
+
+/**
+ * `db.client.connection.timeouts`: statements that found no free connection
+ * within `DB_POOL_TIMEOUT`, or that the server refused a new connection for
+ * (53300). Overload: the host stays in routing.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionTimeouts: Metric.Counter<number> = Metric.counter("db.client.connection.timeouts", {
+  description: "The number of connection timeouts that have occurred trying to obtain a connection from the pool",
+  incremental: true
+})
+
+/**
+ * `db.client.connection.create_time`: seconds to open a new connection (TCP, TLS, login).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionCreateTime: Metric.Histogram<number> = inSeconds(
+  "db.client.connection.create_time",
+  "The time it took to create a new connection"
+)
+
+/**
+ * `db.client.connection.wait_time`: seconds a statement waited for a pooled connection.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionWaitTime: Metric.Histogram<number> = inSeconds(
+  "db.client.connection.wait_time",
+  "The time it took to obtain an open connection from the pool"
+)
+
+/**
+ * `db.client.connection.use_time`: seconds a statement held its connection,
+ * from checkout to release.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionUseTime: Metric.Histogram<number> = inSeconds(
+  "db.client.connection.use_time",
+  "The time between borrowing a connection and returning it to the pool"
+)
+
+/**
+ * The `db.client.connection.pool.name` of a host's pool: the fleet's name,
+ * the pool's role and `host:port` (`orders reader 10.0.0.7:5432`), so a
+ * dashboard tells the pools apart.
+ *
+ * @example
+ * ```ts
+ * import { PostgresMetrics } from "@pgfleet/effect4"
+ *
+ * const name = PostgresMetrics.poolName("orders", "reader", "10.0.0.7:5432") // "orders reader 10.0.0.7:5432"
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const poolName = (fleet: string, role: string, host: string): string => `${fleet} ${role} ${host}`
+
+/**
+ * The per-statement pool metrics of one pool, with
+ * `db.client.connection.pool.name` in their attributes. Make them once per
+ * pool and keep them: a metric caches its series key, so updating it then
+ * allocates nothing.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const poolMetrics = (name: string): {
+  readonly createTime: Metric.Histogram<number>
+  readonly waitTime: Metric.Histogram<number>
+  readonly useTime: Metric.Histogram<number>
+  readonly timeouts: Metric.Counter<number>
+} => {
+  const attributes = { "db.client.connection.pool.name": name }
+  return {
+    createTime: Metric.withAttributes(connectionCreateTime, attributes),
+    waitTime: Metric.withAttributes(connectionWaitTime, attributes),
+    useTime: Metric.withAttributes(connectionUseTime, attributes),
+    timeouts: Metric.withAttributes(connectionTimeouts, attributes)
+  }
+}
+
+/**
+ * Reads routed, with the host that served them, `route` — `strategy` (a
  * healthy replica), `fallback` (the writer, no replica usable), `no-readers`
- * (the writer, none configured) or `retry` (a second attempt); for `pg.auto`
- * reads also the classification's `reason`.
+ * (the writer, none configured) or `retry` (a second attempt) — `fleet`, and
+ * for `pg.auto` reads the classification's `reason`.
  *
  * @since 0.1.0
  * @category metrics
@@ -23,7 +208,8 @@ export const readsRouted: Metric.Counter<number> = Metric.counter("pgfleet_reads
 })
 
 /**
- * {@link readsRouted} for one host and route (and `pg.auto` reason).
+ * {@link readsRouted} for one host and route (and `pg.auto` reason), in the
+ * fleet named `fleet` (`DB_FLEET_NAME`).
  *
  * @example
  * ```ts
@@ -36,11 +222,16 @@ export const readsRouted: Metric.Counter<number> = Metric.counter("pgfleet_reads
  * @since 0.1.0
  * @category metrics
  */
-export const readsRoutedTo = (host: string, route: string, reason?: string): Metric.Counter<number> =>
-  Metric.withAttributes(readsRouted, reason === undefined ? { host, route } : { host, route, reason })
+export const readsRoutedTo = (
+  host: string,
+  route: string,
+  reason?: string | undefined,
+  fleet: string = "default"
+): Metric.Counter<number> =>
+  Metric.withAttributes(readsRouted, reason === undefined ? { fleet, host, route } : { fleet, host, route, reason })
 
 /**
- * Reads tried again on another host after a connection-class failure, with the `host` that failed.
+ * Reads tried again on another host after a connection-class failure, with `fleet` and the `host` that failed.
  *
  * @since 0.1.0
  * @category metrics
@@ -51,21 +242,27 @@ export const readRetries: Metric.Counter<number> = Metric.counter("pgfleet_read_
 })
 
 /**
- * Statements that found no free connection in time (`DB_POOL_TIMEOUT`) or
- * that the server refused a new connection for (53300), with `host` and
- * `role`. Overload: the host stays in routing.
+ * {@link readRetries} for reads that failed on `host`.
  *
  * @since 0.1.0
  * @category metrics
  */
-export const acquireTimeouts: Metric.Counter<number> = Metric.counter("pgfleet_acquire_timeouts_total", {
-  description: "Statements that found no free connection in time",
-  incremental: true
-})
+export const readRetriesFrom = (host: string, fleet: string = "default"): Metric.Counter<number> =>
+  Metric.withAttributes(readRetries, { fleet, host })
 
 /**
- * Times a host was marked down by failed probes, with `detected_by`:
- * `query` when a failed statement made it suspect first, else `probe`.
+ * {@link connectionTimeouts}, under the name it had before pgfleet used OpenTelemetry's.
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @deprecated Use {@link connectionTimeouts}.
+ */
+export const acquireTimeouts: Metric.Counter<number> = connectionTimeouts
+
+/**
+ * Times a host was marked down by failed probes, with `fleet`, `host`,
+ * `role` and `detected_by`: `query` when a failed statement made it suspect
+ * first, else `probe`.
  *
  * @since 0.1.0
  * @category metrics
@@ -117,14 +314,14 @@ export const probeLatency: Metric.Histogram<number> = Metric.histogram("pgfleet_
 })
 
 /**
- * Pool connections, with `state`: `idle`, `in_use` or `waiting` (callers queued for one).
+ * {@link connectionCount}, under the name it had before pgfleet used
+ * OpenTelemetry's (callers waiting are {@link connectionPendingRequests}).
  *
  * @since 0.1.0
  * @category metrics
+ * @deprecated Use {@link connectionCount}.
  */
-export const poolConnections: Metric.Gauge<number> = Metric.gauge("pgfleet_pool_connections", {
-  description: "Pool connections by state"
-})
+export const poolConnections: Metric.Gauge<number> = connectionCount
 
 /**
  * Time to open and warm a pool, in milliseconds.
@@ -137,7 +334,7 @@ export const poolWarmup: Metric.Gauge<number> = Metric.gauge("pgfleet_pool_warmu
 })
 
 /**
- * Times writes moved to another writer candidate (a promotion followed).
+ * Times writes moved to another writer candidate (a promotion followed), with `fleet`.
  *
  * @since 0.1.0
  * @category metrics

@@ -40,38 +40,47 @@ export interface Strategy {
  */
 export class ReaderStrategy extends Context.Service<ReaderStrategy, Strategy>()("@pgfleet/effect4/ReaderStrategy") {}
 
-/**
- * A uniformly random replica, as the module pgfleet replaces did.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const random = (): Strategy => ({ name: "random", pick: ReaderPick.random() })
+/** Each replica by its `;weight=N` (1 unless given). */
+const weightOf = (pool: HostPool): number => pool.weight
 
 /**
- * Each replica in turn.
+ * A random replica, each as likely as its weight's share (`;weight=N`):
+ * uniform, as the module pgfleet replaces, when no weight is given.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const roundRobin = (): Strategy => ({ name: "round-robin", pick: ReaderPick.roundRobin() })
+export const random = (): Strategy => ({ name: "random", pick: ReaderPick.random(weightOf) })
 
 /**
- * The replica with the fewest connections in use plus callers waiting;
- * ties go round-robin so idle replicas share the load.
+ * Each replica in turn, as often as its weight says (smooth weighted round
+ * robin, as nginx's).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const leastConnections = (): Strategy => ({ name: "least-connections", pick: ReaderPick.leastConnections() })
+export const roundRobin = (): Strategy => ({ name: "round-robin", pick: ReaderPick.roundRobin(weightOf) })
 
 /**
- * The built-in strategy for a `DB_READER_STRATEGY` value.
+ * The replica with the fewest connections in use plus callers waiting,
+ * relative to its weight; ties go by weighted turns so idle replicas share
+ * the load by weight.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromName = (name: ReaderStrategyName): Strategy => ({ name, pick: ReaderPick.fromName(name) })
+export const leastConnections = (): Strategy => ({
+  name: "least-connections",
+  pick: ReaderPick.leastConnections(weightOf)
+})
+
+/**
+ * The built-in strategy for a `DB_READER_STRATEGY` value, weighing replicas by `;weight=N`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromName = (name: ReaderStrategyName): Strategy => ({ name, pick: ReaderPick.fromName(name, weightOf) })
 
 /**
  * @since 0.1.0

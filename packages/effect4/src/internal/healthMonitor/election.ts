@@ -39,7 +39,7 @@ export const make = (members: Members, writer: WriterPool.Service): Elector => {
       writerTroubleSince = undefined
       members.refreshMismatch()
       return Effect.andThen(
-        Metrics.writerChanged,
+        Metrics.writerChanged(members),
         Effect.logWarning(`pgfleet: writer moved from ${from} to ${target.host} after ${tookMs} ms`).pipe(
           Effect.annotateLogs({ from, to: target.host, ms: tookMs })
         )

@@ -39,6 +39,8 @@ export type Role = "writer" | "reader" | "candidate"
 
 /** The member table with each member's health record. */
 export interface Members {
+  /** The fleet's name (`DB_FLEET_NAME`), the `fleet` attribute of every health metric. */
+  readonly fleet: string
   readonly all: ReadonlyArray<Member>
   /** The writer candidates, in `DB_WRITER_HOST` order. */
   readonly candidates: ReadonlyArray<Member>
@@ -97,6 +99,7 @@ export const make = (
   const mismatch = (m: Member, observed: Election.ObservedRole) =>
     Election.mismatch({ reader: m.reader !== undefined, writer: isWriter(m) }, observed)
   return {
+    fleet: settings.fleetName,
     all,
     candidates: all.filter((m) => m.candidate),
     get: (host) => byHost.get(host),

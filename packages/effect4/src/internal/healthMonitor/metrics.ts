@@ -1,6 +1,7 @@
 /**
- * The health monitor's metrics, each with the member's host and its role at
- * the time of the update (a candidate's role changes with the writer).
+ * The health monitor's metrics, each with the fleet's name, the member's
+ * host and its role at the time of the update (a candidate's role changes
+ * with the writer); the pool gauges under OpenTelemetry's names.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,6 +10,7 @@ import * as PostgresMetrics from "../../PostgresMetrics.js"
 import type { DetectedBy, Member, Members } from "./members.js"
 
 const tags = (members: Members, m: Member, more?: Record<string, string>) => ({
+  fleet: members.fleet,
   host: m.host,
   role: members.roleOf(m),
   ...more
@@ -43,15 +45,18 @@ export const answered = (members: Members, m: Member, inRole: boolean, latencyMs
     Metric.update(Metric.withAttributes(PostgresMetrics.probeLatency, tags(members, m)), latencyMs)
   )
 
-/** The connections of the pool that serves the member now. */
+/** The connections of the pool that serves the member now, under OpenTelemetry's names. */
 export const poolCounts = (members: Members, m: Member): Effect.Effect<void> =>
   Effect.gen(function*() {
     const pool = members.poolOf(m)
     if (pool === undefined) return
     const counts = pool.counts()
-    yield* set(PostgresMetrics.poolConnections, tags(members, m, { state: "idle" }), counts.idle)
-    yield* set(PostgresMetrics.poolConnections, tags(members, m, { state: "in_use" }), counts.inUse)
-    yield* set(PostgresMetrics.poolConnections, tags(members, m, { state: "waiting" }), counts.waiting)
+    const name = { "db.client.connection.pool.name": PostgresMetrics.poolName(members.fleet, pool.role, pool.host) }
+    yield* set(PostgresMetrics.connectionCount, { ...name, "db.client.connection.state": "idle" }, counts.idle)
+    yield* set(PostgresMetrics.connectionCount, { ...name, "db.client.connection.state": "used" }, counts.inUse)
+    yield* set(PostgresMetrics.connectionPendingRequests, name, counts.waiting)
+    yield* set(PostgresMetrics.connectionMax, name, pool.pgPool.options.max ?? 10)
+    yield* set(PostgresMetrics.connectionIdleMin, name, pool.pgPool.options.min ?? 0)
   })
 
 /** How long the member's pool took to open and warm, once when its probe fiber starts. */
@@ -64,4 +69,5 @@ export const warmup = (members: Members, m: Member): Effect.Effect<void> =>
   })
 
 /** Writes moved to another candidate. */
-export const writerChanged: Effect.Effect<void> = Metric.update(PostgresMetrics.writerChanges, 1)
+export const writerChanged = (members: Members): Effect.Effect<void> =>
+  Metric.update(Metric.withAttributes(PostgresMetrics.writerChanges, { fleet: members.fleet }), 1)

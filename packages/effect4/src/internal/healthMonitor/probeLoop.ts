@@ -4,7 +4,7 @@
  * Only failed probes mark a host down, and a host that goes down has
  * everything still running on it ended at once.
  */
-import { Connection, Failure, HostState, Probe } from "@pgfleet/core"
+import { Connection, Credentials, Failure, HostState, Probe } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
@@ -12,7 +12,7 @@ import type * as Scope from "effect/Scope"
 import pg from "pg"
 import type { PostgresSettings } from "../../PostgresConfig.js"
 import type * as WriterPool from "../../WriterPool.js"
-import { clientConfig } from "../postgresConfig.js"
+import { clientConfig, connectionOptions } from "../postgresConfig.js"
 import type { Member, Members } from "./members.js"
 import * as Metrics from "./metrics.js"
 
@@ -55,12 +55,16 @@ export const prober = (settings: PostgresSettings, m: Member) => {
   })
   const probe = Effect.tryPromise(async () => {
     if (client === undefined) {
-      const fresh = new pg.Client(clientConfig(settings, m.address))
-      fresh.on("error", () => {})
-      client = fresh
-      await fresh.connect()
+      // A refused login asks a changing password's source again before the probe counts as failed.
+      await Credentials.retryRefused(connectionOptions(settings).credentials, async () => {
+        Connection.destroySocket(client)
+        const fresh = new pg.Client(clientConfig(settings, m.address))
+        fresh.on("error", () => {})
+        client = fresh
+        await fresh.connect()
+      })
     }
-    const { rows } = await client.query<Probe.ProbeRow>(Probe.PROBE_SQL)
+    const { rows } = await client!.query<Probe.ProbeRow>(Probe.PROBE_SQL)
     return rows[0]!
   }).pipe(
     Effect.timeoutOrElse({

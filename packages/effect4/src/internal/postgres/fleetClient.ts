@@ -9,13 +9,10 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import { Connection as PgConnection, Failure } from "@pgfleet/core"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as Metric from "effect/Metric"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { Connection } from "effect/sql/SqlConnection"
@@ -24,17 +21,18 @@ import * as Statement from "effect/sql/Statement"
 import * as Stream from "effect/Stream"
 import * as String from "effect/String"
 import * as Tracer from "effect/Tracer"
-import pg from "pg"
+import type pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresSettings } from "../../PostgresConfig.js"
 import { PostgresError } from "../../PostgresError.js"
-import * as PostgresMetrics from "../../PostgresMetrics.js"
 import * as ReaderRouter from "../../ReaderRouter.js"
 import { connectionUrl } from "../postgresConfig.js"
+import * as Counters from "./counters.js"
+import type { Listener } from "./listen.js"
 import * as pgQuery from "./pgQuery.js"
 import * as StatementErrors from "./statementErrors.js"
 
-/** Where one statement should run, and why. */
+/** Where one statement should run, and why (span attributes and the reads-routed counter). */
 export interface Target {
   readonly pool: HostPool
   readonly route: string
@@ -44,22 +42,46 @@ export interface Target {
   readonly read?: boolean | undefined
   /** `pg.auto`: why the statement went where it did. */
   readonly reason?: string | undefined
+  /** `pg.auto`: the statement is DDL. */
+  readonly ddl?: boolean | undefined
 }
 
 export interface Options {
+  /** `writer`, `reader` or `auto`: the span's `pgfleet.client`. */
   readonly name: string
+  /**
+   * Picks the host for one statement (`sql` is undefined for a transaction or
+   * `reserve`), passing over hosts that already failed it. Synchronous: it
+   * runs on every statement.
+   */
   readonly pick: (
     exclude: ReadonlyArray<string>,
     minimumPosition: bigint | undefined,
     sql: string | undefined
   ) => Target | PostgresError
-  /** Work a statement needs before `pick` (`pg.auto`: classify); `undefined` when none. */
-  readonly prepare?: ((sql: string) => Effect.Effect<void> | undefined) | undefined
+  /** Work a statement needs before `pick` (`pg.auto`: classify, read-your-writes); `undefined` when none. */
+  readonly prepare?:
+    | ((sql: string, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<void, SqlError> | undefined)
+    | undefined
+  /** The WAL position the fiber's reads must see, from the one it asked for (`pg.auto`: its own writes'). */
+  readonly minimumPosition?:
+    | ((fiber: Fiber.Fiber<unknown, unknown>, asked: bigint | undefined) => bigint | undefined)
+    | undefined
+  /** Work after a write succeeded on `target` (`pg.auto`: note it for read-your-writes). */
+  readonly succeeded?:
+    | ((target: Target, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<void> | undefined)
+    | undefined
+  /** Reads: counted in `pgfleet_reads_routed_total`, and tried once more elsewhere after a connection-class failure. */
   readonly reads: boolean
+  /** Told of every failure, so the health monitor can probe the host at once. */
   readonly onFailure: (pool: HostPool, cause: unknown) => Effect.Effect<void>
   readonly settings: PostgresSettings
-  /** The primary, for `config`, `listen` and `notify`. */
+  /** The primary, for `config`. */
   readonly writer: HostPool
+  /** The fleet's `LISTEN` connection, to the primary: a standby never delivers notifications. */
+  readonly listener: Listener
+  /** The writer client, for `notify` on the others; the writer client notifies through itself. */
+  readonly notifyVia?: SqlClient.SqlClient | undefined
 }
 
 type Rows = ReadonlyArray<any>
@@ -88,9 +110,9 @@ const statementSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | unde
   return span !== undefined && span._tag === "Span" ? span : undefined
 }
 
+/** The span attributes of where a statement ran, and why. */
 const annotate = (span: Tracer.Span | undefined, target: Target) => {
   if (span === undefined) return
-  span.attribute("db.system.name", "postgresql")
   span.attribute("server.address", target.pool.address.host)
   span.attribute("server.port", target.pool.address.port)
   span.attribute("pgfleet.route", target.route)
@@ -104,26 +126,12 @@ const annotate = (span: Tracer.Span | undefined, target: Target) => {
   }
 }
 
-/** One statement on a connection of `pool` checked out for it alone; an interrupt sends PostgreSQL's cancel request. */
-const runPooled = (
-  pool: pg.Pool,
-  sql: string,
-  values: Array<unknown>,
-  rowMode: "array" | undefined,
-  cancelGraceMs: number
-): Effect.Effect<pg.QueryResult, SqlError> =>
-  Effect.callback<pg.QueryResult, SqlError>((resume) => {
-    const running = pgQuery.runPooled(
-      pool,
-      rowMode === undefined
-        ? (client, callback) => client.query(sql, values, callback)
-        : (client, callback) => client.query({ text: sql, values, rowMode }, callback),
-      (cause, result, stage) =>
-        resume(cause === undefined ? Effect.succeed(result!) : Effect.fail(StatementErrors.fromPg(cause, stage)))
-    )
-    // A plain callback inside: an interrupted fiber would never run an effect here.
-    return Effect.sync(() => running.interrupt(cancelGraceMs))
-  })
+/** `error.type`: pgfleet's reason, the SQLSTATE, or the failure's kind. */
+const errorType = (error: PostgresError | undefined, failure: Failure.Failure): string =>
+  error !== undefined ? error.reason : failure.code ?? failure.kind
+
+/** The operations a routed connection runs, as `db.operation.name` says them. */
+type Operation = "execute" | "executeRaw" | "executeValues" | "executeUnprepared" | "executeStream"
 
 /** One statement on a held connection; an interrupt sends the cancel request for it. */
 const runHeld = (
@@ -146,21 +154,23 @@ const connectionOver = (
   run: (
     sql: string,
     params: ReadonlyArray<unknown>,
-    rowMode: "array" | undefined
+    rowMode: "array" | undefined,
+    operation: Operation
   ) => Effect.Effect<pg.QueryResult, SqlError>
 ): Connection => {
-  const execute = (sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) =>
-    Effect.map(run(sql, params, undefined), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
+  const execute = (operation: Operation) => (sql: string, params: ReadonlyArray<unknown>, rows: TransformRows) =>
+    Effect.map(run(sql, params, undefined, operation), (r) => rows ? rows(rowsOf(r)) : rowsOf(r))
   const values = (sql: string, params: ReadonlyArray<unknown>) =>
-    Effect.map(run(sql, params, "array"), (r) => r.rows as ReadonlyArray<ReadonlyArray<unknown>>)
+    Effect.map(run(sql, params, "array", "executeValues"), (r) => r.rows as ReadonlyArray<ReadonlyArray<unknown>>)
+  const stream = execute("executeStream")
   return {
-    execute,
-    executeUnprepared: execute,
-    executeRaw: (sql, params) => run(sql, params, undefined),
+    execute: execute("execute"),
+    executeUnprepared: execute("executeUnprepared"),
+    executeRaw: (sql, params) => run(sql, params, undefined, "executeRaw"),
     executeValues: values,
     executeValuesUnprepared: values,
     // node-postgres has no cursor without pg-cursor: the rows are read whole, then streamed.
-    executeStream: (sql, params, transformRows) => Stream.fromIterableEffect(execute(sql, params, transformRows))
+    executeStream: (sql, params, rows) => Stream.fromIterableEffect(stream(sql, params, rows))
   }
 }
 
@@ -171,32 +181,6 @@ const transformsOf = (settings: PostgresSettings) => {
     result: settings.transformResultNames ?? (snakeCamel ? String.snakeToCamel : undefined)
   }
 }
-
-/** `LISTEN` on a connection of its own to the writer, delivering into a queue until the scope closes. */
-const listenOn = (writer: HostPool) => (channel: string) =>
-  Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<{ processId: number; channel: string; payload: string }, SqlError>()
-    const client = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const client = writer.newClient()
-          client.on("error", (cause) =>
-            Queue.failCauseUnsafe(queue, Cause.fail(StatementErrors.fromPg(cause, "connection"))))
-          client.on("notification", (n) => {
-            Queue.offerUnsafe(queue, { processId: n.processId, channel: n.channel, payload: n.payload ?? "" })
-          })
-          await client.connect()
-          await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
-          return client
-        },
-        catch: (cause) =>
-          StatementErrors.fromPg(cause, "connection")
-      }),
-      (client) => Effect.sync(() => PgConnection.destroySocket(client))
-    )
-    void client
-    return queue as Queue.Dequeue<{ processId: number; channel: string; payload: string }, SqlError>
-  })
 
 /** `PgClient.config`, read when asked: the writer's address changes when writes follow a promotion. */
 const configOf = (settings: PostgresSettings, writer: HostPool, transforms: ReturnType<typeof transformsOf>) => ({
@@ -225,38 +209,61 @@ export const make = (options: Options) =>
   Effect.gen(function*() {
     const { settings } = options
     const cancelGraceMs = Duration.toMillis(settings.cancelGrace)
-    const acquireTimeouts = new Map<string, Metric.Counter<number>>()
-    const errors = StatementErrors.make(settings, (pool) => {
-      let c = acquireTimeouts.get(pool.host)
-      if (c === undefined) {
-        acquireTimeouts.set(
-          pool.host,
-          c = Metric.withAttributes(PostgresMetrics.acquireTimeouts, { host: pool.host, role: pool.role })
-        )
-      }
-      c.updateUnsafe(1, Context.empty())
-    })
+    const namespace = settings.database
+    const record = Counters.make(settings.fleetName, namespace, yield* Effect.context<never>())
+    const errors = StatementErrors.make(settings, record.timeout)
     const noExclusions: ReadonlyArray<string> = []
 
+    /**
+     * One statement on a connection of `target`'s pool checked out for it
+     * alone: timed into the metrics, its failure reported and mapped, and a
+     * read that failed with its host tried once more elsewhere.
+     */
     const runOn = (
       target: Target,
       sql: string,
       values: Array<unknown>,
       rowMode: "array" | undefined,
+      operation: Operation,
       exclude: ReadonlyArray<string>,
       minimumPosition: bigint | undefined,
-      span: Tracer.Span | undefined
+      span: Tracer.Span | undefined,
+      fiber: Fiber.Fiber<unknown, unknown>
     ): Effect.Effect<pg.QueryResult, SqlError> => {
       const read = target.read ?? options.reads
-      if (read) {
-        PostgresMetrics.readsRoutedTo(target.pool.host, target.route, target.reason).updateUnsafe(1, Context.empty())
-      }
-      annotate(span, target)
-      return Effect.catch(runPooled(target.pool.pgPool, sql, values, rowMode, cancelGraceMs), (cause) => {
+      // A second try is counted under the route "retry".
+      const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
+      if (read) record.read(counted)
+      annotate(span, counted)
+      let tookMs = 0
+      const attempt = Effect.callback<pg.QueryResult, SqlError>((resume) => {
+        const started = performance.now()
+        const running = pgQuery.runPooled(
+          target.pool.pgPool,
+          rowMode === undefined
+            ? (client, callback) => client.query(sql, values, callback)
+            : (client, callback) => client.query({ text: sql, values, rowMode }, callback),
+          (cause, result, stage, checkedOutAt) => {
+            const ended = performance.now()
+            tookMs = ended - started
+            if (checkedOutAt !== undefined) {
+              record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
+            }
+            if (cause !== undefined) return resume(Effect.fail(StatementErrors.fromPg(cause, stage)))
+            record.operation(counted, operation, tookMs)
+            const after = !read && options.succeeded !== undefined ? options.succeeded(target, fiber) : undefined
+            resume(after === undefined ? Effect.succeed(result!) : Effect.as(after, result!))
+          }
+        )
+        // A plain callback inside: an interrupted fiber would never run an effect here.
+        return Effect.sync(() => running.interrupt(cancelGraceMs))
+      })
+      return Effect.catch(attempt, (cause) => {
         const failure = Failure.classify(cause)
         const error = read
           ? errors.readError(target.pool, cause, failure)
           : errors.writeError(target.pool, cause, failure)
+        record.failed(counted, operation, tookMs, errorType(StatementErrors.postgresErrorOf(error), failure))
         const report = options.onFailure(target.pool, cause)
         if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
           return Effect.andThen(report, Effect.fail(error))
@@ -265,13 +272,11 @@ export const make = (options: Options) =>
         if (second instanceof PostgresError) {
           return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
         }
+        record.retry(target.pool)
         span?.attribute("pgfleet.retried_on", second.pool.host)
         return report.pipe(
           Effect.andThen(
             Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
-          ),
-          Effect.andThen(
-            Metric.update(Metric.withAttributes(PostgresMetrics.readRetries, { host: target.pool.host }), 1)
           ),
           Effect.andThen(
             Effect.useSpan(
@@ -279,13 +284,15 @@ export const make = (options: Options) =>
               { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
               (retrySpan) =>
                 runOn(
-                  { ...second, route: "retry" },
+                  second,
                   sql,
                   values,
                   rowMode,
+                  operation,
                   [target.pool.host],
                   minimumPosition,
-                  retrySpan
+                  retrySpan,
+                  fiber
                 )
             )
           )
@@ -293,26 +300,35 @@ export const make = (options: Options) =>
       })
     }
 
-    const routed = connectionOver((sql, params, rowMode) =>
+    const routed = connectionOver((sql, params, rowMode, operation) =>
       Effect.withFiber((fiber) => {
         const span = statementSpan(fiber)
-        span?.attribute("pgfleet.client", options.name)
+        if (span !== undefined) {
+          span.attribute("db.system.name", "postgresql")
+          span.attribute("db.namespace", namespace)
+          span.attribute("db.operation.name", operation)
+        }
         const values = pgValues(params)
         const go = Effect.suspend(() => {
-          const minimumPosition = fiber.getRef(ReaderRouter.currentMinimumPosition)
+          const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
+          const minimumPosition = options.minimumPosition === undefined
+            ? asked
+            : options.minimumPosition(fiber, asked)
           const target = options.pick(noExclusions, minimumPosition, sql)
           return target instanceof PostgresError
             ? Effect.fail(StatementErrors.toSqlError(target))
-            : runOn(target, sql, values, rowMode, noExclusions, minimumPosition, span)
+            : runOn(target, sql, values, rowMode, operation, noExclusions, minimumPosition, span, fiber)
         })
-        const before = options.prepare?.(sql)
+        const before = options.prepare?.(sql, fiber)
         return before === undefined ? go : Effect.andThen(before, go)
       })
     )
 
     /** A connection of the picked host, held for a scope (transactions, `reserve`). */
     const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.withFiber((fiber) => {
-      const target = options.pick(noExclusions, fiber.getRef(ReaderRouter.currentMinimumPosition), undefined)
+      const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
+      const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
+      const target = options.pick(noExclusions, minimumPosition, undefined)
       if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
       const pool = target.pool
       let broken = false
@@ -353,7 +369,9 @@ export const make = (options: Options) =>
       transactionAcquirer: reserve,
       compiler: PgClient.makeCompiler(transforms.query, settings.transformJson),
       driver: "pgfleet",
-      spanAttributes: [["db.namespace", settings.database], ["pgfleet.client", options.name]],
+      // No db.namespace or db.system.name here: effect/sql would name the span after them. The statement
+      // path adds them, so the span keeps the Effect 3 line's name, `sql.execute`.
+      spanAttributes: [["pgfleet.client", options.name], ["pgfleet.fleet", settings.fleetName]],
       transformRows: transforms.result
         ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
         : undefined
@@ -362,15 +380,10 @@ export const make = (options: Options) =>
       [PgClient.TypeId]: PgClient.TypeId,
       config: configOf(settings, options.writer, transforms),
       json: (value: unknown) => Statement.fragment([PgJson(value, undefined, undefined)]),
-      listen: listenOn(options.writer),
+      listen: options.listener.listen,
       // A NOTIFY statement cannot take its payload as a parameter; pg_notify can. Sent on the writer.
       notify: (channel: string, payload: string) =>
-        Effect.asVoid(
-          Effect.flatMap(
-            Effect.sync(() => options.writer),
-            (w) => runPooled(w.pgPool, "SELECT pg_notify($1, $2)", [channel, payload], undefined, cancelGraceMs)
-          )
-        )
+        Effect.asVoid((options.notifyVia ?? client)`SELECT pg_notify(${channel}, ${payload})`)
     }) as unknown as PgClient.PgClient
   })
 

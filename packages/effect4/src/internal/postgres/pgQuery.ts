@@ -50,13 +50,20 @@ const watch = (client: pg.PoolClient, onError: (cause: Error) => void): Watch =>
 export const runPooled = (
   pool: pg.Pool,
   submit: Submit,
-  done: (cause: Error | undefined, result: pg.QueryResult | undefined, stage: Stage) => void
+  done: (
+    cause: Error | undefined,
+    result: pg.QueryResult | undefined,
+    stage: Stage,
+    checkedOutAt: number | undefined
+  ) => void
 ): Running => {
   let settled = false
   let client: pg.PoolClient | undefined
   let watched: Watch | undefined
   let release: ((destroy?: Error | boolean) => void) | undefined
   let stopped: (() => void) | undefined
+  // performance.now() when the connection was had: the wait before it, the use after it.
+  let checkedOutAt: number | undefined
 
   const finish = (
     destroy: Error | undefined,
@@ -70,7 +77,7 @@ export const runPooled = (
     stopped?.()
     if (!settled) {
       settled = true
-      done(cause, result, stage)
+      done(cause, result, stage, checkedOutAt)
     }
   }
   const onConnectionError = (cause: Error) => finish(cause, cause, undefined, "connection")
@@ -82,9 +89,10 @@ export const runPooled = (
     }
     if (error || !checkedOut) {
       settled = true
-      done(error ?? new Error("no connection"), undefined, "acquire")
+      done(error ?? new Error("no connection"), undefined, "acquire", undefined)
       return
     }
+    checkedOutAt = performance.now()
     client = checkedOut
     release = giveBack
     watched = watch(checkedOut, onConnectionError)
