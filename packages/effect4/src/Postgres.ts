@@ -110,6 +110,9 @@ export interface Service {
  */
 export class Postgres extends Context.Service<Postgres, Service>()("@pgfleet/effect4/Postgres") {}
 
+/** Numbers each fleet's transaction tag: two fleets never share a transaction. */
+let nextFleet = 0
+
 /**
  * Builds the facade from the pool, router and health services. Its `listen`
  * connection to the writer stays open until the scope closes.
@@ -159,6 +162,9 @@ export const make: Effect.Effect<
   }
   // One LISTEN connection for the fleet, to the current writer; it follows the writer when it moves.
   const listener = yield* Listen.make(writerPool, settings)
+  const transactionService = Context.Service<SqlClient.TransactionConnection, SqlClient.TransactionConnection.Service>(
+    `@pgfleet/effect4/TransactionConnection/${nextFleet++}`
+  )
   const writer = yield* FleetClient.make({
     name: "writer",
     writer: writerPool,
@@ -166,7 +172,8 @@ export const make: Effect.Effect<
     reads: false,
     onFailure: monitor.reportFailure,
     settings,
-    listener
+    listener,
+    transactionService
   })
   const reader = yield* FleetClient.make({
     name: "reader",
@@ -176,7 +183,8 @@ export const make: Effect.Effect<
     onFailure: monitor.reportFailure,
     settings,
     listener,
-    notifyVia: writer
+    notifyVia: writer,
+    transactionService
   })
 
   const noCounts = { total: 0, idle: 0, inUse: 0, waiting: 0 }
@@ -237,7 +245,8 @@ export const make: Effect.Effect<
     onFailure: monitor.reportFailure,
     settings,
     listener,
-    notifyVia: writer
+    notifyVia: writer,
+    transactionService
   })
 
   return {

@@ -1,5 +1,5 @@
 import { TestCluster } from "@pgfleet/testing"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime, Tracer } from "effect"
 import { Postgres, type PostgresConfig, PostgresError } from "../src/index.js"
 
 /** The connection settings of a test cluster (from @pgfleet/testing's Promise API), with some changed. */
@@ -76,3 +76,16 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what = "co
     }
     return yield* Effect.die(new Error(`${what} did not hold after ${attempts} checks`))
   })
+
+/** A tracer that keeps every span it starts, for checking their names and attributes. */
+export const recordingTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}

@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { Connection } from "effect/sql/SqlConnection"
@@ -82,6 +83,12 @@ export interface Options {
   readonly listener: Listener
   /** The writer client, for `notify` on the others; the writer client notifies through itself. */
   readonly notifyVia?: SqlClient.SqlClient | undefined
+  /**
+   * The fleet's transaction, shared by its clients: a statement through any
+   * of them inside a transaction opened on one joins it (a read inside a
+   * writer transaction sees its writes).
+   */
+  readonly transactionService: Context.Service<SqlClient.TransactionConnection, SqlClient.TransactionConnection.Service>
 }
 
 type Rows = ReadonlyArray<any>
@@ -104,8 +111,15 @@ const pgValues = (params: ReadonlyArray<unknown>): Array<unknown> =>
 const rowsOf = (result: pg.QueryResult): Rows =>
   Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
 
-/** The statement span, when the tracer passed it down (effect/sql provides it as the parent span). */
+/**
+ * effect/sql's statement span. It reaches the connection only as the parent
+ * span, and only with `Statement.SpanPropagationEnabled` on (off by default
+ * in effect 4: propagation costs every statement); otherwise the parent span
+ * is the caller's own, which is not ours to annotate. Metrics carry the host
+ * either way.
+ */
 const statementSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
+  if (!fiber.getRef(References.TracerEnabled) || !fiber.getRef(Statement.SpanPropagationEnabled)) return undefined
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   return span !== undefined && span._tag === "Span" ? span : undefined
 }
@@ -369,6 +383,7 @@ export const make = (options: Options) =>
       transactionAcquirer: reserve,
       compiler: PgClient.makeCompiler(transforms.query, settings.transformJson),
       driver: "pgfleet",
+      transactionService: options.transactionService,
       // No db.namespace or db.system.name here: effect/sql would name the span after them. The statement
       // path adds them, so the span keeps the Effect 3 line's name, `sql.execute`.
       spanAttributes: [["pgfleet.client", options.name], ["pgfleet.fleet", settings.fleetName]],
