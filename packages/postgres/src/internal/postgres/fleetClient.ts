@@ -13,7 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -250,8 +250,8 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
    * @effect/sql's own execution on the held connection.
    */
   const runner: Runner = {
-    run: (operation, statement, withoutTransform, rows, viaSqlClient) =>
-      Effect.withFiberRuntime((fiber) => {
+    run: (operation, statement, withoutTransform, rows, viaSqlClient) => {
+      const runIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
         if (bySqlClient(fiber)) return viaSqlClient()
         const [sql, params] = statement.compile(withoutTransform)
         const submit: pgQuery.Submit = operation === "executeValues"
@@ -262,7 +262,11 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
         const statementRun = execute(fiber, operation, sql, submit, shapeOf(operation, rows))
         const before = options.prepare?.(sql, fiber)
         return before === undefined ? statementRun : Effect.zipRight(before, statementRun)
-      }),
+      }
+      // A statement is committed by the fiber that runs it: no effect is needed to find that fiber.
+      const current = Fiber.getCurrentFiber()
+      return current._tag === "Some" ? runIn(current.value) : Effect.withFiberRuntime(runIn)
+    },
     // A stream holds its connection while it is read, so it is not retried.
     stream: (statement, rows, viaSqlClient) =>
       Stream.unwrapScoped(Effect.withFiberRuntime((fiber) => {

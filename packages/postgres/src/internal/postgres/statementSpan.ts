@@ -24,13 +24,25 @@ export interface Trace {
 
 const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
-/** The fiber's tracing, or `undefined` when tracing is off (or propagation disabled) for it. */
+/** Effect's built-in tracer: it exports nothing, so a span made for it alone is never seen. */
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * The fiber's tracing, or `undefined` when no span of a statement could be
+ * seen: tracing is off for the fiber, or its tracer is Effect's built-in one,
+ * which records nothing (nothing runs inside a statement's span that could
+ * read it), so its spans would cost a statement about as much as pg's own
+ * work and be thrown away. Any other tracer (OpenTelemetry's, a test's) gets
+ * every span.
+ */
 export const traceOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Trace | undefined => {
   if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
   const services = fiber.getFiberRef(DefaultServices.currentServices)
+  const tracer = Context.get(services, Tracer.Tracer)
+  if (tracer === nativeTracer) return undefined
   const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
   return {
-    tracer: Context.get(services, Tracer.Tracer),
+    tracer,
     clock: Context.get(services, Clock.Clock),
     timing: fiber.getFiberRef(FiberRef.currentTracerTimingEnabled),
     links: Chunk.isEmpty(links) ? noLinks : Chunk.toReadonlyArray(links)
