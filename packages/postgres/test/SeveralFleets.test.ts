@@ -94,7 +94,18 @@ layer(ClustersLive, { excludeTestServices: true })("several fleets in one progra
           assert.deepStrictEqual([...new Set(orderStats.map((s) => s.fleet))], ["orders"])
           assert.deepStrictEqual([...new Set(analyticsStats.map((s) => s.fleet))], ["analytics"])
 
-          // Health metrics carry the fleet: each fleet's hosts under its own label, none under the other's.
+          // Health metrics carry the fleet: each fleet's hosts under its own label (once probed), none under the other's.
+          const hostsUnder = (fleet: string) =>
+            Effect.map(hostUpTags, (tags) => tags.filter((t) => t.fleet === fleet).map((t) => t.host))
+          yield* eventually(
+            Effect.map(
+              Effect.all([hostsUnder("orders"), hostsUnder("analytics")]),
+              ([o, a]) =>
+                hostsOf(clusters.orders).every((h) => o.includes(h)) &&
+                hostsOf(clusters.analytics).every((h) => a.includes(h))
+            ),
+            "every host's pgfleet_host_up under its fleet"
+          )
           const tags = yield* hostUpTags
           for (
             const [fleet, cluster, other] of [
