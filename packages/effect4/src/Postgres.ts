@@ -28,6 +28,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
@@ -290,6 +291,20 @@ const facade = Layer.effectContext(
   })
 )
 
+/**
+ * The fleet's name on the logs and spans of its own work (`fleet`,
+ * `pgfleet.fleet`), added to the annotations already in force; the v4 form
+ * of the Effect 3 line's `Layer.annotateLogs` / `Layer.annotateSpans`.
+ */
+const named = (fleet: string) =>
+  Layer.effectContext(Effect.gen(function*() {
+    const logs = yield* References.CurrentLogAnnotations
+    const spans = yield* References.TracerSpanAnnotations
+    return Context.make(References.CurrentLogAnnotations, { ...logs, fleet }).pipe(
+      Context.add(References.TracerSpanAnnotations, { ...spans, "pgfleet.fleet": fleet })
+    )
+  }))
+
 const graph = facade.pipe(
   Layer.provideMerge(Layer.merge(ReaderRouter.layer, StatementClassifier.layer)),
   Layer.provideMerge(HealthMonitor.layer),
@@ -320,7 +335,7 @@ export const layerFromConfigService: Layer.Layer<
   PostgresError,
   PostgresConfig.PostgresConfig
 > = Layer.fresh(
-  graph
+  Layer.unwrap(Effect.map(PostgresConfig.PostgresConfig, (settings) => Layer.provide(graph, named(settings.fleetName))))
 )
 
 /**
@@ -364,6 +379,89 @@ export const layerConfig = (
   config: Config.Config<PostgresConfig.PostgresSettings>
 ): Layer.Layer<Services, PostgresError | Config.ConfigError> =>
   Layer.provideMerge(layerFromConfigService, PostgresConfig.layerConfig(config))
+
+/**
+ * One fleet among several in one environment: `layerFleet("ORDERS")` reads
+ * `ORDERS_DB_*` ({@link PostgresConfig.fromEnvPrefixed}) and is named
+ * `orders` in `stats`, spans, logs and metrics. Put each fleet under a
+ * service of your own.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Layer } from "effect"
+ * import { Postgres } from "@pgfleet/effect4"
+ *
+ * class Orders extends Context.Service<Orders, Postgres.Service>()("app/Orders") {}
+ * class Analytics extends Context.Service<Analytics, Postgres.Service>()("app/Analytics") {}
+ *
+ * // ORDERS_DB_WRITER_HOST, ORDERS_DB_USERNAME, ...; ANALYTICS_DB_WRITER_HOST, ...
+ * export const Databases = Layer.merge(
+ *   Layer.effect(Orders, Effect.service(Postgres.Postgres)).pipe(Layer.provide(Postgres.layerFleet("ORDERS"))),
+ *   Layer.effect(Analytics, Effect.service(Postgres.Postgres)).pipe(Layer.provide(Postgres.layerFleet("ANALYTICS")))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFleet = (prefix: string): Layer.Layer<Services, PostgresError | Config.ConfigError> =>
+  layerConfig(PostgresConfig.fromEnvPrefixed(prefix))
+
+/**
+ * What {@link layerTest} needs of a running cluster: where its servers
+ * listen and how to log in. `startTestCluster` of `@pgfleet/testing` (real
+ * PostgreSQL servers, a primary and streaming replicas, with faults) gives
+ * exactly this; so does any cluster you describe by hand.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestClusterInfo {
+  readonly writer: { readonly host: string; readonly port: number }
+  readonly readers: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  readonly username: string
+  readonly database: string
+  /** Its `DB_*` variables; `DB_PASSWORD` is read from here. */
+  readonly env: Readonly<Record<string, string>>
+}
+
+/**
+ * `PostgresLive`'s stand-in for tests: every service of a fleet over a
+ * running test cluster, built fresh for each use and closed with it, with
+ * `settings` changed from the defaults and the fleet named `name`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Postgres } from "@pgfleet/effect4"
+ *
+ * // e.g. const cluster = await startTestCluster({ replicas: 2 }) from @pgfleet/testing
+ * declare const cluster: Postgres.TestClusterInfo
+ * const test = Effect.gen(function*() {
+ *   const pg = yield* Postgres.Postgres
+ *   return yield* pg.reader`SELECT pg_is_in_recovery() AS standby`
+ * }).pipe(Effect.provide(Postgres.layerTest(cluster, { settings: { readerStrategy: "round-robin" } })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (
+  cluster: TestClusterInfo,
+  options?: {
+    readonly settings?: Partial<PostgresConfig.PostgresSettingsInput> | undefined
+    readonly name?: string | undefined
+  }
+): Layer.Layer<Services, PostgresError | Config.ConfigError> =>
+  Layer.fresh(layer({
+    writerHosts: [`${cluster.writer.host}:${cluster.writer.port}`],
+    readerHosts: cluster.readers.map((r) => `${r.host}:${r.port}`),
+    username: cluster.username,
+    password: cluster.env.DB_PASSWORD ?? "",
+    database: cluster.database,
+    ...(options?.name === undefined ? {} : { fleetName: options.name }),
+    ...options?.settings
+  }))
 
 /**
  * The fleet configured from the `DB_*` environment variables (through

@@ -144,6 +144,13 @@ const providerIn = (value: unknown): unknown =>
  * @category constructors
  */
 export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettings, Config.ConfigError> =>
+  makeUnder(input, undefined)
+
+/** {@link make}, its errors naming the variables as read under `prefix`. */
+const makeUnder = (
+  input: PostgresSettingsInput,
+  prefix: string | undefined
+): Effect.Effect<PostgresSettings, Config.ConfigError> =>
   Effect.suspend(() => {
     const given = input as Record<string, unknown>
     const coreInput: Record<string, unknown> = { ...given }
@@ -155,7 +162,7 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
       else if (spec.kind === "provider") coreInput[key] = providerIn(value)
     }
     const result = Core.validate(coreInput as Core.SettingsInput)
-    if (result._tag === "Invalid") return Effect.fail(invalid(result.issues))
+    if (result._tag === "Invalid") return Effect.fail(invalid(Core.withPrefix(result.issues, prefix)))
     const out: Record<string, unknown> = { ...result.settings }
     for (const [key, spec] of entries) {
       const value = given[key]
@@ -172,9 +179,9 @@ export const make = (input: PostgresSettingsInput): Effect.Effect<PostgresSettin
   })
 
 /** One variable, parsed by core; a duration stays core's milliseconds here and becomes a `Duration` in `make`. */
-const reader = (spec: Core.Setting<unknown, unknown>): Config.Config<unknown> => {
-  const variable = spec.variable
-  if (variable === undefined) return Config.succeed(undefined)
+const reader = (spec: Core.Setting<unknown, unknown>, prefix: string | undefined): Config.Config<unknown> => {
+  if (spec.variable === undefined) return Config.succeed(undefined)
+  const variable = Core.prefixed(prefix, spec.variable)
   const raw = spec.kind === "secret" ? Config.map(Config.Redacted(variable), Redacted.value) : Config.String(variable)
   const present = spec.required ? Config.map(raw, Option.some) : Config.option(raw)
   return Config.mapEffect(present, (o) => {
@@ -195,9 +202,19 @@ const reader = (spec: Core.Setting<unknown, unknown>): Config.Config<unknown> =>
  * @category config
  */
 export const inputFromEnv: Config.Config<PostgresSettingsInput> = Config.map(
-  Config.all(Object.fromEntries(entries.map(([key, spec]) => [key, reader(spec)]))),
+  Config.all(Object.fromEntries(entries.map(([key, spec]) => [key, reader(spec, undefined)]))),
   (values) => values as unknown as PostgresSettingsInput
 )
+
+/** The variables as read under `prefix`, the fleet named after the prefix unless its `DB_FLEET_NAME` is set. */
+const inputUnder = (prefix: string): Config.Config<PostgresSettingsInput> =>
+  Config.map(
+    Config.all(Object.fromEntries(entries.map(([key, spec]) => [key, reader(spec, prefix)]))),
+    (values): PostgresSettingsInput => ({
+      ...values as unknown as PostgresSettingsInput,
+      fleetName: values.fleetName as string | undefined ?? Core.defaultFleetName(prefix)
+    })
+  )
 
 /**
  * The validated settings from the `DB_*` environment variables (or whatever
@@ -223,6 +240,51 @@ export const inputFromEnv: Config.Config<PostgresSettingsInput> = Config.map(
  * @category config
  */
 export const fromEnv: Config.Config<PostgresSettings> = Config.mapEffect(inputFromEnv, make)
+
+/**
+ * The validated settings of one fleet among several in one environment:
+ * `fromEnvPrefixed("ORDERS")` reads `ORDERS_DB_WRITER_HOST`,
+ * `ORDERS_DB_USERNAME` and so on, and names the fleet `orders` unless
+ * `ORDERS_DB_FLEET_NAME` is set. Every error names the prefixed variable.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { PostgresConfig } from "@pgfleet/effect4"
+ *
+ * const orders = Effect.gen(function*() {
+ *   return yield* PostgresConfig.fromEnvPrefixed("ORDERS")
+ * }).pipe(
+ *   Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+ *     ORDERS_DB_WRITER_HOST: "orders-db",
+ *     ORDERS_DB_USERNAME: "app",
+ *     ORDERS_DB_PASSWORD: "x"
+ *   })))
+ * ) // settings.fleetName === "orders"
+ * ```
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const fromEnvPrefixed = (prefix: string): Config.Config<PostgresSettings> =>
+  Config.mapEffect(inputUnder(prefix), (input) => makeUnder(input, prefix))
+
+/**
+ * A variable under a prefix: `prefixed("ORDERS", "DB_PORT")` is
+ * `ORDERS_DB_PORT`, the name {@link fromEnvPrefixed} reads; no prefix gives
+ * the variable itself.
+ *
+ * @example
+ * ```ts
+ * import { PostgresConfig } from "@pgfleet/effect4"
+ *
+ * const variable = PostgresConfig.prefixed("ORDERS", "DB_WRITER_HOST") // "ORDERS_DB_WRITER_HOST"
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const prefixed: (prefix: string | undefined, variable: string) => string = Core.prefixed
 
 /**
  * The README's configuration table, rendered from core's settings table.

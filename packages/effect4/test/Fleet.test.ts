@@ -1,15 +1,16 @@
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Postgres } from "../src/index.js"
-import { fleetRuntime, servedBy, settingsOf, startCluster } from "./helpers.js"
+import { servedBy, startCluster } from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
 let cluster: Cluster
-let runtime: ReturnType<typeof fleetRuntime>
+let runtime: ManagedRuntime.ManagedRuntime<Postgres.Services, unknown>
 
 beforeAll(async () => {
   cluster = await startCluster(2)
-  runtime = fleetRuntime(settingsOf(cluster, { healthCheckInterval: 200 }))
+  // The test layer, over a cluster from @pgfleet/testing's Promise API.
+  runtime = ManagedRuntime.make(Postgres.layerTest(cluster, { settings: { healthCheckInterval: 200 } }))
 })
 afterAll(async () => {
   await runtime?.dispose()
