@@ -62,13 +62,23 @@ export const poolCounts = (members: Members, m: Member): Effect.Effect<void> =>
     ], { discard: true })
   })
 
-/** How long the member's pool took to open and warm, once when its probe fiber starts. */
+/**
+ * Once when the member's probe fiber starts: how long its pool took to open
+ * and warm, and its counters at zero, so a rate over them exists before the
+ * first event (alerts on "went down" need the series).
+ */
 export const warmup = (members: Members, m: Member): Effect.Effect<void> =>
   Effect.suspend(() => {
     const pool = members.poolOf(m)
-    return pool === undefined
-      ? Effect.void
-      : Metric.set(tags(members, m)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime))
+    const down = tags(members, m)(PostgresMetrics.hostDown)
+    return Effect.all([
+      pool === undefined
+        ? Effect.void
+        : Metric.set(tags(members, m)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime)),
+      Metric.incrementBy(Metric.tagged(down, "detected_by", "probe"), 0),
+      Metric.incrementBy(Metric.tagged(down, "detected_by", "query"), 0),
+      Metric.incrementBy(Metric.tagged(PostgresMetrics.writerChanges, "fleet", members.fleet), 0)
+    ], { discard: true })
   })
 
 /** Writes moved to another candidate. */
