@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -23,6 +24,7 @@ import * as Stream from "effect/Stream"
 import * as String from "effect/String"
 import * as Tracer from "effect/Tracer"
 import type pg from "pg"
+import Cursor from "pg-cursor"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresSettings } from "../../PostgresConfig.js"
 import { PostgresError } from "../../PostgresError.js"
@@ -163,28 +165,61 @@ const runHeld = (
     return Effect.sync(() => PgConnection.sendCancel(pool.options, client))
   })
 
-/** A connection effect/sql can use, over a function that runs one statement. */
+/** Rows a stream reads from its cursor at a time: memory stays bounded however many rows the statement gives. */
+const STREAM_BATCH = 128
+
+/**
+ * The rows of one statement on `client`, read through a server-side portal
+ * (pg-cursor) `STREAM_BATCH` at a time, as the stream is pulled; the cursor
+ * is closed when the stream ends or is interrupted. The client must stay
+ * held for the stream's life.
+ */
+const cursorStream = (
+  client: pg.PoolClient,
+  sql: string,
+  values: Array<unknown>,
+  rows: TransformRows
+): Stream.Stream<any, SqlError> =>
+  Stream.unwrap(Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => client.query(new Cursor(sql, values))),
+      // A dead connection never answers the close; HostPool answers it for a connection that ended.
+      (cursor) => Effect.callback<void>((resume) => void cursor.close(() => resume(Effect.void)))
+    ),
+    (cursor) =>
+      Stream.paginate(undefined, () =>
+        Effect.callback<readonly [ReadonlyArray<any>, Option.Option<undefined>], SqlError>((resume) =>
+          void cursor.read(STREAM_BATCH, (cause, batch) => {
+            if (cause) {
+              return resume(Effect.fail(StatementErrors.fromPg(cause, "statement")))
+            }
+            const out = rows ? rows(batch) : batch
+            resume(Effect.succeed([out, batch.length < STREAM_BATCH ? Option.none() : Option.some(undefined)]))
+          })
+        ))
+  ))
+
+/** A connection effect/sql can use, over a function that runs one statement and one that streams one. */
 const connectionOver = (
   run: (
     sql: string,
     params: ReadonlyArray<unknown>,
     rowMode: "array" | undefined,
     operation: Operation
-  ) => Effect.Effect<pg.QueryResult, SqlError>
+  ) => Effect.Effect<pg.QueryResult, SqlError>,
+  stream: (sql: string, params: ReadonlyArray<unknown>, rows: TransformRows) => Stream.Stream<any, SqlError>
 ): Connection => {
   const execute = (operation: Operation) => (sql: string, params: ReadonlyArray<unknown>, rows: TransformRows) =>
     Effect.map(run(sql, params, undefined, operation), (r) => rows ? rows(rowsOf(r)) : rowsOf(r))
   const values = (sql: string, params: ReadonlyArray<unknown>) =>
     Effect.map(run(sql, params, "array", "executeValues"), (r) => r.rows as ReadonlyArray<ReadonlyArray<unknown>>)
-  const stream = execute("executeStream")
   return {
     execute: execute("execute"),
     executeUnprepared: execute("executeUnprepared"),
     executeRaw: (sql, params) => run(sql, params, undefined, "executeRaw"),
     executeValues: values,
     executeValuesUnprepared: values,
-    // node-postgres has no cursor without pg-cursor: the rows are read whole, then streamed.
-    executeStream: (sql, params, rows) => Stream.fromIterableEffect(stream(sql, params, rows))
+    executeStream: stream
   }
 }
 
@@ -314,35 +349,48 @@ export const make = (options: Options) =>
       })
     }
 
-    const routed = connectionOver((sql, params, rowMode, operation) =>
-      Effect.withFiber((fiber) => {
-        const span = statementSpan(fiber)
-        if (span !== undefined) {
-          span.attribute("db.system.name", "postgresql")
-          span.attribute("db.namespace", namespace)
-          span.attribute("db.operation.name", operation)
-        }
-        const values = pgValues(params)
-        const go = Effect.suspend(() => {
-          const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
-          const minimumPosition = options.minimumPosition === undefined
-            ? asked
-            : options.minimumPosition(fiber, asked)
-          const target = options.pick(noExclusions, minimumPosition, sql)
-          return target instanceof PostgresError
-            ? Effect.fail(StatementErrors.toSqlError(target))
-            : runOn(target, sql, values, rowMode, operation, noExclusions, minimumPosition, span, fiber)
-        })
-        const before = options.prepare?.(sql, fiber)
-        return before === undefined ? go : Effect.andThen(before, go)
-      })
+    const routed = connectionOver(
+      (sql, params, rowMode, operation) =>
+        Effect.withFiber((fiber) => {
+          const span = statementSpan(fiber)
+          if (span !== undefined) {
+            span.attribute("db.system.name", "postgresql")
+            span.attribute("db.namespace", namespace)
+            span.attribute("db.operation.name", operation)
+          }
+          const values = pgValues(params)
+          const go = Effect.suspend(() => {
+            const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
+            const minimumPosition = options.minimumPosition === undefined
+              ? asked
+              : options.minimumPosition(fiber, asked)
+            const target = options.pick(noExclusions, minimumPosition, sql)
+            return target instanceof PostgresError
+              ? Effect.fail(StatementErrors.toSqlError(target))
+              : runOn(target, sql, values, rowMode, operation, noExclusions, minimumPosition, span, fiber)
+          })
+          const before = options.prepare?.(sql, fiber)
+          return before === undefined ? go : Effect.andThen(before, go)
+        }), // A stream holds its connection while it is read, so it is not retried.
+      (sql, params, rows) =>
+        Stream.unwrap(Effect.withFiber((fiber) => {
+          const held = Effect.andThen(
+            options.prepare?.(sql, fiber) ?? Effect.void,
+            Effect.suspend(() => holdPicked(fiber, sql))
+          )
+          return Effect.map(held, ({ client }) => cursorStream(client, sql, pgValues(params), rows))
+        }))
     )
 
-    /** A connection of the picked host, held for a scope (transactions, `reserve`). */
-    const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.withFiber((fiber) => {
+    /**
+     * A connection of the host `pick` chooses (for `sql`, or for a
+     * transaction when undefined), held until the scope closes; `broken()`
+     * once it failed with its host, so it is destroyed, not pooled.
+     */
+    function holdPicked(fiber: Fiber.Fiber<unknown, unknown>, sql: string | undefined) {
       const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
       const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
-      const target = options.pick(noExclusions, minimumPosition, undefined)
+      const target = options.pick(noExclusions, minimumPosition, sql)
       if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
       const pool = target.pool
       let broken = false
@@ -361,19 +409,29 @@ export const make = (options: Options) =>
           Effect.tapError(acquire, (cause) => options.onFailure(pool, cause)),
           (client) => Effect.sync(() => client.release(broken))
         ),
-        (client) =>
-          transactional(
-            pool,
-            connectionOver((sql, params, rowMode) =>
-              Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), rowMode), (cause) => {
-                if (Failure.isHostEvidence(Failure.classify(cause).kind)) broken = true
-                return options.onFailure(pool, cause)
-              })
-            ),
-            errors.outcomeUnknown
-          )
+        (client) => ({ client, pool, broke: () => (broken = true) })
       )
-    })
+    }
+
+    /** A connection of the picked host, held for a scope (transactions, `reserve`). */
+    const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.withFiber((fiber) =>
+      Effect.map(holdPicked(fiber, undefined), ({ broke, client, pool }) => {
+        const failed = (cause: SqlError) => {
+          if (Failure.isHostEvidence(Failure.classify(cause).kind)) broke()
+          return options.onFailure(pool, cause)
+        }
+        return transactional(
+          pool,
+          connectionOver(
+            (sql, params, rowMode) =>
+              Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), rowMode), failed),
+            // The cursor closes with the stream; the connection stays held for its own scope.
+            (sql, params, rows) => Stream.tapError(cursorStream(client, sql, pgValues(params), rows), failed)
+          ),
+          errors.outcomeUnknown
+        )
+      })
+    )
 
     const transforms = transformsOf(settings)
     const client = yield* SqlClient.make({
