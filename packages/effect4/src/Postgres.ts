@@ -435,9 +435,15 @@ export interface TestClusterInfo {
  * import { Effect } from "effect"
  * import { Postgres } from "@pgfleet/effect4"
  *
- * // e.g. const cluster = await startTestCluster({ replicas: 2 }) from @pgfleet/testing
- * declare const cluster: Postgres.TestClusterInfo
- * const test = Effect.gen(function*() {
+ * // Or `await startTestCluster({ replicas: 2 })` from @pgfleet/testing: real servers, with faults.
+ * const cluster: Postgres.TestClusterInfo = {
+ *   writer: { host: "127.0.0.1", port: 5432 },
+ *   readers: [{ host: "127.0.0.1", port: 5433 }],
+ *   username: "app",
+ *   database: "app",
+ *   env: { DB_PASSWORD: "secret" }
+ * }
+ * export const test = Effect.gen(function*() {
  *   const pg = yield* Postgres.Postgres
  *   return yield* pg.reader`SELECT pg_is_in_recovery() AS standby`
  * }).pipe(Effect.provide(Postgres.layerTest(cluster, { settings: { readerStrategy: "round-robin" } })))

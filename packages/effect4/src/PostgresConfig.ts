@@ -45,8 +45,9 @@ type Table = typeof Core.settings
  * import { Effect, Redacted } from "effect"
  * import type { PostgresConfig } from "@pgfleet/effect4"
  *
- * declare const signToken: () => Promise<string>
- * const provider: PostgresConfig.PasswordProvider = Effect.promise(signToken).pipe(Effect.map(Redacted.make))
+ * // e.g. an IAM token signed for each new connection.
+ * const signToken = async () => `token-${Date.now()}`
+ * export const provider: PostgresConfig.PasswordProvider = Effect.promise(signToken).pipe(Effect.map(Redacted.make))
  * ```
  *
  * @since 0.1.0
