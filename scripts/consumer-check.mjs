@@ -327,6 +327,19 @@ for (const [name, options] of [
   }
 }
 
+step("the README's Effect 3 install line resolves (its versions pinned: effect 4 and @effect/sql-pg 4 are npm's latest)")
+const v3 = path.join(work, "effect3-line")
+fs.mkdirSync(v3)
+fs.writeFileSync(path.join(v3, "package.json"), JSON.stringify({ name: "effect3-line", private: true, type: "module" }))
+const v3Line = ["effect@3", "@effect/sql@0.52", "@effect/sql-pg@0.53", "@effect/platform@0.97", "@effect/experimental@0.61"]
+const v3Resolved = spawnSync(
+  "npm",
+  ["install", "--dry-run", "--no-audit", "--no-fund", tarballs[0], tarballs[1], ...v3Line],
+  { cwd: v3, encoding: "utf8" }
+)
+if (v3Resolved.status !== 0) fail(`npm i @pgfleet/postgres ${v3Line.join(" ")}:\n${v3Resolved.stdout}${v3Resolved.stderr}`)
+console.log(`npm i @pgfleet/postgres ${v3Line.join(" ")}: resolves`)
+
 step("npm refuses effect@4 next to the tarballs")
 const clash = path.join(work, "clash")
 fs.mkdirSync(clash)
