@@ -172,7 +172,8 @@ const makeUnder = (
         out[key] = value == null
           ? Duration.millis(out[key] as number)
           : Duration.fromInputUnsafe(value as Duration.Input)
-      } else if (spec.kind === "secret") {
+      } else if (spec.kind === "secret" && out[key] !== undefined) {
+        // Absent when the password comes from DB_PASSWORD_FILE or passwordProvider.
         out[key] = Redacted.isRedacted(value) ? value : Redacted.make((out[key] as Core.Secret).value())
       }
     }
