@@ -18,6 +18,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Charts from "./charts.js"
 import * as Contenders from "./contenders.js"
+import * as Effect4 from "./effect4.js"
 import * as Installed from "./installed.js"
 import { type Figures, figures, median, promiseLoad } from "./measure.js"
 
@@ -490,6 +491,8 @@ const main = async () => {
       writerFreeze: writerFreezes
     })
     if (smoke && charts.length !== 3) throw new Error(`bench --smoke: expected 3 charts, wrote ${charts.length}`)
+    // The Effect 4 line's table too, from the workspace's dist (about 15 s): it must run, not be fast.
+    if (smoke) await effect4Only()
 
     const results = {
       date: new Date().toISOString(),
@@ -712,7 +715,20 @@ const installedOnly = async () => {
     stdio: "inherit"
   })
 }
-;(process.argv.includes("--installed")
+/** `pnpm bench --effect4`: the Effect 4 line side by side in one process (src/effect4.ts); bench-results/effect4.json. */
+const effect4Only = async () => {
+  const result = await Effect4.run(
+    { smoke, rounds: smoke ? 1 : 5, ms: SECONDS * 1000, callers: CONCURRENCY },
+    seed,
+    log
+  )
+  const file = path.join(here, "../../../bench-results", smoke ? "smoke/effect4.json" : "effect4.json")
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.writeFileSync(file, JSON.stringify(result, null, 2))
+}
+;(process.argv.includes("--effect4")
+  ? effect4Only()
+  : process.argv.includes("--installed")
   ? installedOnly()
   : ["--charts", "--replica-stop", "--writer-failover", "--writer-freeze"].some((flag) => process.argv.includes(flag))
   ? timelinesOnly()

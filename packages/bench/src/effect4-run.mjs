@@ -1,0 +1,225 @@
+// `pnpm bench --effect4`: the Effect 4 line, side by side in ONE plain-node process (alternated, raw pg
+// first): raw pg, the two drivers under Effect 4 (node-postgres's pg.Pool, which @pgfleet/effect4 uses,
+// and @effect/sql-pg 4's own PgPool, multiplex off and on), @effect/sql-pg 4's PgClient (multiplex off
+// and on) and pgfleet v4's reader. Run in an empty project where the packed @pgfleet/core and
+// @pgfleet/effect4 were installed with npm beside effect@4 and @effect/sql-pg@4 (src/effect4.ts); for
+// `--smoke`, from the workspace by file URLs. Prints each run's figures as JSON, as installed-run.mjs.
+//   node effect4-run.mjs '<json: see `config` below>'
+/**
+ * @type {{
+ *   contenders: Array<string>, cluster: { writer: { host: string, port: number }, readers: Array<{ host: string, port: number }>,
+ *     username: string, database: string, env: Record<string, string> },
+ *   replicas: number, rounds: number, ms: number, callers: number, pool: number, rows: number,
+ *   modules?: Record<string, string>
+ * }}
+ */
+const config = JSON.parse(process.argv[2]);
+const { cluster, callers: CALLERS, ms: MS, pool: POOL, rows: ROWS } = config;
+const load = (name) => import(config.modules?.[name] ?? name);
+const { Effect, Exit, ManagedRuntime, Redacted, Scope } = await load("effect");
+const { Reactivity } = await load("effect/reactivity");
+const { PgClient, PgPool } = await load("@effect/sql-pg");
+const { Postgres } = await load("@pgfleet/effect4");
+const pg = (await load("pg")).default;
+
+const replica = cluster.readers[0];
+const LOOKUP = "SELECT id, v FROM kv WHERE id = $1";
+const randomId = () => 1 + Math.floor(Math.random() * ROWS);
+
+/** Latencies in a growing Float64Array: no allocation per statement. */
+const recorder = () => {
+  let latencies = new Float64Array(1 << 16);
+  const r = {
+    ops: 0,
+    failed: 0,
+    record(ms) {
+      if (r.ops === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[r.ops++] = ms;
+    },
+    figures(seconds, cpu) {
+      const sorted = latencies.subarray(0, r.ops).sort();
+      const at = (p) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+      return {
+        perSecond: r.ops / seconds,
+        cpuUs: (cpu.user + cpu.system) / Math.max(1, r.ops),
+        p50Ms: at(0.5),
+        p99Ms: at(0.99),
+        failed: r.failed,
+      };
+    },
+  };
+  return r;
+};
+
+/** `CALLERS` promise loops, as code outside Effect calls a pool. */
+const promiseLoad = async (op) => {
+  const r = recorder();
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const deadline = started + MS;
+  await Promise.all(Array.from({ length: CALLERS }, async () => {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      try {
+        await op();
+        r.record(performance.now() - t);
+      } catch {
+        r.failed++;
+      }
+    }
+  }));
+  return r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu));
+};
+
+/** `CALLERS` fibers, as an Effect program calls its client. */
+const effectLoad = (runPromise, op) => {
+  const r = recorder();
+  let cpu, started, deadline;
+  const worker = Effect.gen(function*() {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      const exit = yield* Effect.exit(op());
+      if (exit._tag === "Success") r.record(performance.now() - t);
+      else r.failed++;
+    }
+  });
+  return runPromise(Effect.suspend(() => {
+    cpu = process.cpuUsage();
+    started = performance.now();
+    deadline = started + MS;
+    return Effect.all(Array.from({ length: CALLERS }, () => worker), { concurrency: "unbounded", discard: true });
+  })).then(() => r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu)));
+};
+
+const rawPool = async () => {
+  const pool = new pg.Pool({
+    host: replica.host,
+    port: replica.port,
+    user: cluster.username,
+    password: cluster.env.DB_PASSWORD,
+    database: cluster.database,
+    max: POOL,
+  });
+  const clients = await Promise.all(Array.from({ length: POOL }, () => pool.connect()));
+  clients.forEach((c) => c.release());
+  return pool;
+};
+const sqlPgOptions = (multiplex) => ({
+  host: replica.host,
+  port: replica.port,
+  username: cluster.username,
+  password: Redacted.make(cluster.env.DB_PASSWORD),
+  database: cluster.database,
+  maxConnections: POOL,
+  minConnections: POOL,
+  multiplex,
+});
+/** Runs `make` in a scope of its own, and warms POOL connections with as many concurrent statements. */
+const scoped = async (make, warm) => {
+  const scope = Effect.runSync(Scope.make());
+  const value = await Effect.runPromise(Scope.provide(scope)(make));
+  await Effect.runPromise(Effect.all(Array.from({ length: POOL }, () => warm(value)), { concurrency: POOL }));
+  return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) };
+};
+
+const makers = {
+  "raw-pg": async () => {
+    const pool = await rawPool();
+    return {
+      name: "(a) raw pg Pool, promise loop",
+      load: (w) => promiseLoad(w === "select1" ? () => pool.query("SELECT 1") : () => pool.query(LOOKUP, [randomId()])),
+      close: () => pool.end(),
+    };
+  },
+  // The drivers under Effect 4, with nothing of effect/sql around them.
+  "driver-node-postgres": async () => {
+    const pool = await rawPool();
+    const query = (text, values) =>
+      Effect.callback((resume) => {
+        pool.query(text, values, (error, result) => resume(error ? Effect.fail(error) : Effect.succeed(result)));
+      });
+    return {
+      name: "(f) driver: Effect.callback over pg.Pool.query",
+      load: (w) =>
+        effectLoad(Effect.runPromise, w === "select1" ? () => query("SELECT 1") : () => query(LOOKUP, [randomId()])),
+      close: () => pool.end(),
+    };
+  },
+  ...Object.fromEntries([false, true].map((multiplex) => [`driver-pgpool-${multiplex ? "on" : "off"}`, async () => {
+    const { value: pool, close } = await scoped(PgPool.make(sqlPgOptions(multiplex)), (p) =>
+      p.use((c) => c.query("SELECT 1")));
+    return {
+      name: `(f) driver: sql-pg 4 PgPool.use, multiplex ${multiplex ? "on" : "off"}`,
+      load: (w) =>
+        effectLoad(
+          Effect.runPromise,
+          w === "select1"
+            ? () => pool.use((c) => c.query("SELECT 1"))
+            : () => pool.use((c) => c.query(LOOKUP, [randomId()])),
+        ),
+      close,
+    };
+  }])),
+  ...Object.fromEntries([false, true].map((multiplex) => [`sql-pg-${multiplex ? "on" : "off"}`, async () => {
+    const { value: sql, close } = await scoped(
+      PgClient.make(sqlPgOptions(multiplex)).pipe(Effect.provide(Reactivity.layer)),
+      (sql) => sql`SELECT 1`,
+    );
+    return {
+      name: `(b) @effect/sql-pg 4 PgClient, multiplex ${multiplex ? "on" : "off"}`,
+      load: (w) =>
+        effectLoad(
+          Effect.runPromise,
+          w === "select1" ? () => sql`SELECT 1` : () => sql`SELECT id, v FROM kv WHERE id = ${randomId()}`,
+        ),
+      close,
+    };
+  }])),
+  "pgfleet4-reader": async () => {
+    const runtime = ManagedRuntime.make(Postgres.layer({
+      writerHosts: [`${cluster.writer.host}:${cluster.writer.port}`],
+      readerHosts: [`${replica.host}:${replica.port}`],
+      username: cluster.username,
+      password: cluster.env.DB_PASSWORD,
+      database: cluster.database,
+      minPoolSize: POOL,
+      maxPoolSize: POOL,
+    }));
+    const sql = (await runtime.runPromise(Effect.service(Postgres.Postgres))).reader;
+    return {
+      name: "(c) pgfleet v4 reader (node-postgres)",
+      load: (w) =>
+        effectLoad(
+          (e) => runtime.runPromise(e),
+          w === "select1" ? () => sql`SELECT 1` : () => sql`SELECT id, v FROM kv WHERE id = ${randomId()}`,
+        ),
+      close: () => runtime.dispose(),
+    };
+  },
+};
+
+const unknown = config.contenders.filter((c) => !(c in makers));
+if (unknown.length > 0) throw new Error(`effect4-run: unknown contender(s) ${unknown.join(", ")}`);
+const contenders = [];
+for (const key of ["raw-pg", ...config.contenders]) contenders.push({ key, ...await makers[key]() });
+const runs = [];
+for (const workload of ["select1", "pk-lookup"]) {
+  for (const c of contenders) await c.load(workload); // a warm-up run each, not kept
+  for (let round = 1; round <= config.rounds; round++) {
+    for (const c of contenders) {
+      const f = await c.load(workload);
+      runs.push({ key: c.key, name: c.name, workload, round, ...f });
+      console.error(
+        `    round ${round}/${config.rounds}  ${workload.padEnd(9)}  ${c.name.padEnd(52)} ${
+          f.perSecond.toFixed(0).padStart(6)
+        } reads/s ${f.cpuUs.toFixed(1).padStart(6)} CPU µs/statement${f.failed ? `  failed ${f.failed}` : ""}`,
+      );
+    }
+  }
+}
+for (const c of contenders) await c.close();
+console.log(JSON.stringify({ runs }));

@@ -1,0 +1,175 @@
+/**
+ * `pnpm bench --effect4`: the Effect 4 line in one plain-node process (`effect4-run.mjs`), one replica,
+ * 32 callers, pools of 8: raw pg, the two drivers under Effect 4 (node-postgres's pg.Pool; @effect/sql-pg
+ * 4's PgPool, multiplex off and on), @effect/sql-pg 4's PgClient (multiplex off and on) and pgfleet v4's
+ * reader, alternated, medians of rounds, client CPU µs per statement beside every ratio. Full runs use
+ * the packed @pgfleet/core and @pgfleet/effect4 installed with npm beside the pinned effect 4 and
+ * @effect/sql-pg 4; `--smoke` loads the workspace's built dist by file URL (no npm install).
+ */
+import { startTestCluster } from "@pgfleet/testing"
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import * as Installed from "./installed.js"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.resolve(here, "../../..")
+const SCRIPT = "effect4-run.mjs"
+
+/** Every contender after raw pg, in the order they alternate. */
+export const contenders = [
+  "driver-node-postgres",
+  "driver-pgpool-off",
+  "driver-pgpool-on",
+  "sql-pg-off",
+  "sql-pg-on",
+  "pgfleet4-reader"
+] as const
+
+interface Place {
+  readonly cwd: string
+  readonly nodeArgs: ReadonlyArray<string>
+  readonly modules?: Record<string, string> | undefined
+  readonly describe: string
+  readonly versions: Record<string, string>
+  readonly cleanup: () => void
+}
+
+const versionsIn = (resolveFrom: string): Record<string, string> => {
+  const require = createRequire(resolveFrom)
+  return Object.fromEntries(
+    ["effect", "@effect/sql-pg", "pg"].map((name) => {
+      const main = require.resolve(name)
+      let dir = path.dirname(main)
+      while (!fs.existsSync(path.join(dir, "package.json")) || !dir.endsWith(name.split("/").at(-1)!)) {
+        dir = path.dirname(dir)
+      }
+      return [
+        name,
+        (JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version
+      ]
+    })
+  )
+}
+
+const prepare = (smoke: boolean, log: (line: string) => void): Place => {
+  const effect4 = path.join(root, "packages/effect4")
+  if (smoke) {
+    const require = createRequire(path.join(effect4, "package.json"))
+    const url = (file: string) => pathToFileURL(file).href
+    return {
+      cwd: here,
+      nodeArgs: ["--conditions=pgfleet-dist"],
+      modules: {
+        effect: url(require.resolve("effect")),
+        "effect/reactivity": url(require.resolve("effect/reactivity")),
+        "@effect/sql-pg": url(require.resolve("@effect/sql-pg")),
+        pg: url(require.resolve("pg")),
+        "@pgfleet/effect4": url(path.join(effect4, "dist/index.js"))
+      },
+      describe: "the workspace's dist under plain node (smoke: nothing packed)",
+      versions: versionsIn(path.join(effect4, "package.json")),
+      cleanup: () => {}
+    }
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-bench-effect4-"))
+  log(`Packing @pgfleet/core and @pgfleet/effect4 into ${work} ...`)
+  const tarballs = ["core", "effect4"].map((name) =>
+    execFileSync("pnpm", ["pack", "--pack-destination", work], {
+      cwd: path.join(root, "packages", name),
+      encoding: "utf8"
+    }).trim().split("\n").at(-1)!
+  )
+  const pkg = JSON.parse(fs.readFileSync(path.join(effect4, "package.json"), "utf8")) as {
+    devDependencies: Record<string, string>
+  }
+  // The versions @pgfleet/effect4 is tested with (its peers are pinned to them).
+  const peers = ["effect", "@effect/sql-pg"].map((name) => `${name}@${pkg.devDependencies[name]}`)
+  log(`npm install ${tarballs.map((t) => path.basename(t)).join(" ")} ${peers.join(" ")} ...`)
+  fs.writeFileSync(path.join(work, "package.json"), JSON.stringify({ name: "bench4", private: true, type: "module" }))
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs, ...peers], {
+    cwd: work,
+    stdio: "inherit"
+  })
+  fs.copyFileSync(path.join(here, SCRIPT), path.join(work, SCRIPT))
+  return {
+    cwd: work,
+    nodeArgs: [],
+    describe: `packed tarballs installed with npm in ${work}, plain node`,
+    versions: versionsIn(path.join(work, "package.json")),
+    cleanup: () => fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+const runProcess = (place: Place, config: unknown): Promise<ReadonlyArray<Installed.Run>> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...place.nodeArgs, SCRIPT, JSON.stringify(config)], {
+      cwd: place.cwd,
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`bench: ${SCRIPT} exited with ${code}`))
+      resolve((JSON.parse(out.trim().split("\n").at(-1)!) as { runs: ReadonlyArray<Installed.Run> }).runs)
+    })
+  })
+
+/** The table, the machine's load around the run, and the figures as JSON (`bench-results/effect4.json`). */
+export const run = async (
+  options: { readonly smoke: boolean; readonly rounds: number; readonly ms: number; readonly callers: number },
+  seed: (cluster: Awaited<ReturnType<typeof startTestCluster>>) => Promise<void>,
+  log: (line: string) => void
+) => {
+  const place = prepare(options.smoke, log)
+  const loadBefore = os.loadavg()
+  const cluster = await startTestCluster({ replicas: 1 })
+  try {
+    await seed(cluster)
+    log(
+      `Effect 4 line, one process (${place.describe}; ${JSON.stringify(place.versions)}): raw pg + ${
+        contenders.join(", ")
+      }, ${options.rounds} round(s) of ${options.ms} ms, ${options.callers} callers`
+    )
+    const runs = await runProcess(place, {
+      contenders,
+      cluster: {
+        writer: cluster.writer,
+        readers: cluster.readers,
+        username: cluster.username,
+        database: cluster.database,
+        env: cluster.env
+      },
+      modules: place.modules,
+      replicas: 1,
+      rounds: options.rounds,
+      ms: options.ms,
+      callers: options.callers,
+      pool: 8,
+      rows: 100_000
+    })
+    const rows = Installed.rows("one replica, effect 4", `raw pg + ${contenders.length} (all)`, runs)
+    const loadAfter = os.loadavg()
+    log(Installed.markdown(rows))
+    log(
+      `\nload average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}; after: ${
+        loadAfter.map((l) => l.toFixed(2)).join(" ")
+      } on ${os.cpus().length} cores`
+    )
+    return {
+      date: new Date().toISOString(),
+      where: place.describe,
+      versions: place.versions,
+      loadAverage: { before: loadBefore, after: loadAfter, cores: os.cpus().length },
+      setup: { replicas: 1, poolSize: 8, callers: options.callers, rounds: options.rounds, msPerRun: options.ms },
+      rows
+    }
+  } finally {
+    await cluster.stop()
+    place.cleanup()
+  }
+}
