@@ -111,16 +111,32 @@ export const retryPolicy = <E>(settings: PostgresSettings, retryable: (e: E) => 
   while: retryable
 })
 
-/** Checks out `n` connections at once (pg's `min` opens none by itself), asks the role, releases them. */
-const warmOnce = (pool: pg.Pool, n: number) =>
-  Effect.callback<boolean, unknown>((resume) => {
+/** What warming saw: the role, and under `verify` each warm connection's `statement_timeout`. */
+interface Warmed {
+  readonly standby: boolean
+  readonly timeouts: ReadonlyArray<Connection.StatementTimeoutRow>
+}
+
+/**
+ * Checks out `n` connections at once (pg's `min` opens none by itself), asks
+ * the role and, with `verify`, every one's `statement_timeout` (behind a
+ * transaction-pooling bouncer, connections held at once are lent different
+ * server connections), then releases them.
+ */
+const warmOnce = (pool: pg.Pool, n: number, verify: boolean) =>
+  Effect.callback<Warmed, unknown>((resume) => {
     void Promise.allSettled(Array.from({ length: n }, () => pool.connect())).then(async (results) => {
       const clients = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])
       const failure = results.find((r) => r.status === "rejected")
       try {
         if (failure) throw failure.reason
         const { rows } = await clients[0]!.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
-        resume(Effect.succeed(rows[0]!.standby))
+        const timeouts = verify
+          ? await Promise.all(
+            clients.map((c) => c.query<Connection.StatementTimeoutRow>(Connection.STATEMENT_TIMEOUT_SQL))
+          )
+          : []
+        resume(Effect.succeed({ standby: rows[0]!.standby, timeouts: timeouts.map((r) => r.rows[0]!) }))
       } catch (cause) {
         resume(Effect.fail(cause))
       } finally {
@@ -264,7 +280,8 @@ const open = (pool: pg.Pool, host: string, role: Role, settings: PostgresSetting
     let attempts = 0
     const attempt = Effect.gen(function*() {
       attempts++
-      const standby = yield* warmOnce(pool, Math.max(1, settings.minPoolSize)).pipe(
+      const verify = settings.statementTimeoutMode === "verify"
+      const { standby, timeouts } = yield* warmOnce(pool, Math.max(1, settings.minPoolSize), verify).pipe(
         Effect.timeoutOrElse({
           duration: Duration.sum(settings.poolTimeout, settings.connectTimeout),
           orElse: () => Effect.fail(new Error(`no answer within ${Duration.format(settings.poolTimeout)}`))
@@ -279,6 +296,10 @@ const open = (pool: pg.Pool, host: string, role: Role, settings: PostgresSetting
             : `${host} is DB_WRITER_HOST but is a standby (pg_is_in_recovery() is true)`
         })
       }
+      // The server sets the timeout (`verify`): a host whose connections run without it must not be used.
+      const options = connectionOptions(settings)
+      const mismatch = timeouts.map((row) => Connection.statementTimeoutMismatch(options, host, row)).find(Boolean)
+      if (mismatch !== undefined) return yield* new PostgresError({ reason: "Misconfigured", host, message: mismatch })
     })
     const retryable = (e: unknown) => Failure.classify(e).kind !== "misconfiguration"
     const logged = Effect.tapError(attempt, (error) =>
