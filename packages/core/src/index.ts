@@ -36,6 +36,11 @@ export * as Probe from "./Probe.js"
 /**
  * @since 0.2.0
  */
+export * as PooledQuery from "./PooledQuery.js"
+
+/**
+ * @since 0.2.0
+ */
 export * as ReaderPick from "./ReaderPick.js"
 
 /**

@@ -8,7 +8,7 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
-import { Connection as PgConnection, Failure } from "@pgfleet/core"
+import { Connection as PgConnection, Failure, PooledQuery } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,7 +32,7 @@ import * as ReaderRouter from "../../ReaderRouter.js"
 import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
 import type { Listener } from "./listen.js"
-import * as pgQuery from "./pgQuery.js"
+
 import * as StatementErrors from "./statementErrors.js"
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
@@ -287,7 +287,7 @@ export const make = (options: Options) =>
       let tookMs = 0
       const attempt = Effect.callback<pg.QueryResult, SqlError>((resume) => {
         const started = performance.now()
-        const running = pgQuery.runPooled(
+        const running = PooledQuery.runPooled(
           target.pool.pgPool,
           rowMode === undefined
             ? (client, callback) => client.query(sql, values, callback)

@@ -2,11 +2,11 @@
  * `RoutedPool`: a `pg.Pool` whose queries go through the fleet's routing, health and retry, for
  * drizzle, Kysely and plain `pg`.
  */
+import type { PooledQuery } from "@pgfleet/core"
 import { Failure } from "@pgfleet/core"
 import pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresError } from "../../PostgresError.js"
-import type * as pgQuery from "../postgres/pgQuery.js"
 import * as RoutedQuery from "../postgres/routedQuery.js"
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
@@ -28,7 +28,7 @@ export interface Route {
  * node-postgres code expects: pg's own error (with its SQLSTATE `code`) or
  * pgfleet's `PostgresError`.
  */
-const routedQuery = (direct: RoutedQuery.Path, text: string, submit: pgQuery.Submit, done: Callback): void =>
+const routedQuery = (direct: RoutedQuery.Path, text: string, submit: PooledQuery.Submit, done: Callback): void =>
   void RoutedQuery.run(
     direct,
     "query",
@@ -45,7 +45,7 @@ const asIs: RoutedQuery.Wrap = (cause) => cause
 
 /** Text or config, and values, handed to pg as the caller gave them, as pg-pool's own `query` does: no copy. */
 const submitOf =
-  (first: string | pg.QueryConfig, values: Array<unknown> | undefined): pgQuery.Submit => (client, callback) =>
+  (first: string | pg.QueryConfig, values: Array<unknown> | undefined): PooledQuery.Submit => (client, callback) =>
     client.query(first as string, values as Array<unknown>, callback)
 
 const EVENTS = ["connect", "acquire", "release", "remove", "error"] as const

@@ -77,7 +77,12 @@ export const warmup = (members: Members, m: Member): Effect.Effect<void> =>
         : Metric.set(tags(members, m)(PostgresMetrics.poolWarmup), Duration.toMillis(pool.warmupTime)),
       Metric.incrementBy(Metric.tagged(down, "detected_by", "probe"), 0),
       Metric.incrementBy(Metric.tagged(down, "detected_by", "query"), 0),
-      Metric.incrementBy(Metric.tagged(PostgresMetrics.writerChanges, "fleet", members.fleet), 0)
+      Metric.incrementBy(Metric.tagged(PostgresMetrics.writerChanges, "fleet", members.fleet), 0),
+      Metric.incrementBy(PostgresMetrics.readRetriesFrom(m.host, members.fleet), 0),
+      pool === undefined ? Effect.void : Metric.incrementBy(
+        PostgresMetrics.poolMetrics(PostgresMetrics.poolName(members.fleet, pool.role, pool.host)).timeouts,
+        0
+      )
     ], { discard: true })
   })
 

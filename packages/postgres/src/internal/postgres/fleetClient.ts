@@ -8,6 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
+import type { PooledQuery } from "@pgfleet/core"
 import { Failure } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -29,7 +30,6 @@ import * as Counters from "./counters.js"
 import type { Operation, Runner, TransformRows } from "./fleetStatement.js"
 import { wrapConstructor } from "./fleetStatement.js"
 import type { Listener } from "./listen.js"
-import * as pgQuery from "./pgQuery.js"
 import * as RoutedQuery from "./routedQuery.js"
 import type { Target } from "./routedQuery.js"
 import * as StatementErrors from "./statementErrors.js"
@@ -140,8 +140,8 @@ const shapeOf = (operation: Operation, rows: TransformRows) => (result: pg.Query
   }
 }
 
-const MESSAGES: Record<pgQuery.Stage, string> = {
-  acquire: pgQuery.ACQUIRE_FAILED,
+const MESSAGES: Record<PooledQuery.Stage, string> = {
+  acquire: StatementErrors.ACQUIRE_FAILED,
   connection: "Connection error",
   statement: "Failed to execute statement"
 }
@@ -197,7 +197,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     operation: Operation,
     sql: string,
-    submit: pgQuery.Submit,
+    submit: PooledQuery.Submit,
     shape: (result: pg.QueryResult) => unknown
   ) =>
     Effect.async<any, SqlError>((resume) => {
@@ -254,7 +254,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
       const runIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
         if (bySqlClient(fiber)) return viaSqlClient()
         const [sql, params] = statement.compile(withoutTransform)
-        const submit: pgQuery.Submit = operation === "executeValues"
+        const submit: PooledQuery.Submit = operation === "executeValues"
           ? (client, callback) =>
             client.query({ text: sql, values: params as Array<unknown>, rowMode: "array" }, callback)
           // A config object costs pg a clone on every call; text and values do not.

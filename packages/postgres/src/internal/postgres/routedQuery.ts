@@ -6,7 +6,7 @@
  * The Effect clients and the `pg.Pool` adapters both run statements here, so
  * a statement costs little more than node-postgres's own query.
  */
-import { Failure } from "@pgfleet/core"
+import { Failure, PooledQuery } from "@pgfleet/core"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -15,7 +15,6 @@ import type pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import { PostgresError } from "../../PostgresError.js"
 import type { Recorders } from "./counters.js"
-import * as pgQuery from "./pgQuery.js"
 import * as StatementSpan from "./statementSpan.js"
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
@@ -68,19 +67,19 @@ export interface Traced {
  * What a driver error becomes before pgfleet maps it (the Effect clients: a
  * `SqlError`), at the stage it failed at; a `PostgresError` keeps it as its cause.
  */
-export type Wrap = (cause: Error, stage: pgQuery.Stage) => Error
+export type Wrap = (cause: Error, stage: PooledQuery.Stage) => Error
 
 /** How a statement ended: `error` is what the caller sees (pgfleet's, or the wrapped driver error). */
 export type Done = (
   error: Error | undefined,
   result: pg.QueryResult | undefined,
   target: Target | undefined,
-  stage: pgQuery.Stage
+  stage: PooledQuery.Stage
 ) => void
 
 /** A statement under way. */
 export interface Call {
-  /** Gives up on the statement: cancels it on the server (see `pgQuery.runPooled`). */
+  /** Gives up on the statement: cancels it on the server (see `PooledQuery.runPooled`). */
   readonly interrupt: (cancelGraceMs: number) => void
 }
 
@@ -106,7 +105,7 @@ const errorType = (error: PostgresError | undefined, failure: Failure.Failure): 
   error !== undefined ? error.reason : failure.code ?? failure.kind
 
 class Running implements Call {
-  current: pgQuery.Running | undefined = undefined
+  current: PooledQuery.Running | undefined = undefined
   interrupt(cancelGraceMs: number) {
     this.current?.interrupt(cancelGraceMs)
   }
@@ -121,7 +120,7 @@ export const run = (
   path: Path,
   operation: string,
   text: string,
-  submit: pgQuery.Submit,
+  submit: PooledQuery.Submit,
   minimumPosition: bigint | undefined,
   traced: Traced | undefined,
   wrap: Wrap,
@@ -136,7 +135,7 @@ const attempt = (
   path: Path,
   operation: string,
   text: string,
-  submit: pgQuery.Submit,
+  submit: PooledQuery.Submit,
   minimumPosition: bigint | undefined,
   traced: Traced | undefined,
   wrap: Wrap,
@@ -155,7 +154,7 @@ const attempt = (
     traced.retryOf?.attribute("pgfleet.retried_on", target.pool.host)
   }
   const started = performance.now()
-  call.current = pgQuery.runPooled(target.pool.pgPool, submit, (cause, result, stage, checkedOutAt) => {
+  call.current = PooledQuery.runPooled(target.pool.pgPool, submit, (cause, result, stage, checkedOutAt) => {
     const ended = performance.now()
     if (checkedOutAt !== undefined) path.record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
     if (cause === undefined) {

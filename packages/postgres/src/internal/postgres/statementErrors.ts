@@ -11,7 +11,9 @@ import * as Effect from "effect/Effect"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresSettings } from "../../PostgresConfig.js"
 import { PostgresError } from "../../PostgresError.js"
-import * as pgQuery from "./pgQuery.js"
+
+/** The message of a failure before the statement was sent: no connection could be had. */
+export const ACQUIRE_FAILED = "Failed to acquire connection"
 
 /** A `SqlError` that carries a `PostgresError`, for the statement error channel. */
 export const toSqlError = (error: PostgresError): SqlError => new SqlError({ message: error.message, cause: error })
@@ -86,7 +88,7 @@ export const make = (settings: PostgresSettings, countAcquireTimeout: (pool: Hos
     typedError: (pool: HostPool, cause: SqlError, failure: Failure.Failure): SqlError =>
       orCause(readFailure(pool, cause, failure), cause),
     writeError: (pool: HostPool, cause: SqlError, failure: Failure.Failure): SqlError =>
-      orCause(writeFailure(pool, cause, failure, cause.message !== pgQuery.ACQUIRE_FAILED), cause),
+      orCause(writeFailure(pool, cause, failure, cause.message !== ACQUIRE_FAILED), cause),
     outcomeUnknown: (pool: HostPool, what: string, cause: SqlError) =>
       toSqlError(outcomeUnknownError(pool, what, cause))
   }

@@ -1,22 +1,37 @@
 /**
- * One node-postgres query on a pooled connection, in plain callbacks: a connection that broke
- * under it is destroyed, and an interrupt sends PostgreSQL's cancel request.
+ * One node-postgres statement on a pooled connection, in plain callbacks: a
+ * connection that broke under it is destroyed, and an interrupt sends
+ * PostgreSQL's cancel request.
+ *
+ * @since 0.2.0
  */
-import { Connection, Failure } from "@pgfleet/core"
 import type pg from "pg"
+import * as Connection from "./Connection.js"
+import * as Failure from "./Failure.js"
 
-/** The message of a failure before the statement was sent: no connection could be had. */
-export const ACQUIRE_FAILED = "Failed to acquire connection"
-
+/**
+ * Sends one statement on a checked-out client, and calls back once.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export type Submit = (client: pg.PoolClient, callback: (cause: Error | null, result: pg.QueryResult) => void) => void
 
 /**
  * Where a statement failed: before it was sent (no connection could be had),
  * on its connection, or in the statement itself.
+ *
+ * @since 0.2.0
+ * @category models
  */
 export type Stage = "acquire" | "connection" | "statement"
 
-/** A statement under way. */
+/**
+ * A statement under way.
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export interface Running {
   /**
    * Gives up on it, safely at every point: a connection that arrives after
@@ -52,9 +67,29 @@ const watch = (client: pg.PoolClient, onError: (cause: Error) => void): Watch =>
 
 /**
  * Runs one statement on a connection of `pool` checked out for it alone, and
- * tells `done` once. A connection that broke under the statement is
- * destroyed, not returned to the pool. Plain callbacks: both the Effect
- * statement path and the `pg.Pool` adapters run on it.
+ * tells `done` once, with the `performance.now()` at which the connection
+ * was had (the wait before it, the use after it). A connection that broke
+ * under the statement is destroyed, not returned to the pool. Plain
+ * callbacks: every pgfleet statement path (both Effect lines, the `pg.Pool`
+ * adapters) runs on it.
+ *
+ * @example
+ * ```ts
+ * import { PooledQuery } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * const pool = new pg.Pool({ host: "127.0.0.1", max: 4 })
+ * const running = PooledQuery.runPooled(
+ *   pool,
+ *   (client, callback) => client.query("SELECT 1", [], callback),
+ *   (cause, result, stage) => console.log(cause === undefined ? result!.rows : `${stage}: ${cause.message}`)
+ * )
+ * // On a timeout or a shutdown: cancel it on the server, and destroy its connection if it runs on past 1 s.
+ * running.interrupt(1000)
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
  */
 export const runPooled = (
   pool: pg.Pool,
