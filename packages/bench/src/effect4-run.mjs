@@ -150,8 +150,10 @@ const makers = {
     };
   },
   ...Object.fromEntries([false, true].map((multiplex) => [`driver-pgpool-${multiplex ? "on" : "off"}`, async () => {
-    const { value: pool, close } = await scoped(PgPool.make(sqlPgOptions(multiplex)), (p) =>
-      p.use((c) => c.query("SELECT 1")));
+    const { value: pool, close } = await scoped(
+      PgPool.make(sqlPgOptions(multiplex)),
+      (p) => p.use((c) => c.query("SELECT 1")),
+    );
     return {
       name: `(f) driver: sql-pg 4 PgPool.use, multiplex ${multiplex ? "on" : "off"}`,
       load: (w) =>
