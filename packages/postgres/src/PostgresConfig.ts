@@ -83,7 +83,8 @@ export interface Setting<In, Out, Required extends boolean = boolean> extends Co
  * import { Effect, Redacted } from "effect"
  * import type { PostgresConfig } from "@pgfleet/postgres"
  *
- * declare const signToken: () => Promise<string>
+ * // Your cloud's token signer (RDS, Cloud SQL, Azure AD); here a stand-in.
+ * const signToken = async (): Promise<string> => "a-fresh-token"
  * const provider: PostgresConfig.PasswordProvider = Effect.tryPromise(signToken).pipe(Effect.map(Redacted.make))
  * ```
  *
