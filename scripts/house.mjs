@@ -28,6 +28,7 @@ const WAY = {
     ["Probe.ts"],
     ["HostState.ts"],
     ["Election.ts"],
+    ["Members.ts"],
     ["ReaderPick.ts"],
     ["Routing.ts"],
     ["StatementClass.ts"],
@@ -36,7 +37,7 @@ const WAY = {
   ],
   postgres: [
     ["PostgresError.ts"],
-    ["internal/postgresConfig.ts", "PostgresConfig.ts"],
+    ["internal/passwordProvider.ts", "internal/postgresConfig.ts", "PostgresConfig.ts"],
     ["PostgresMetrics.ts"],
     ["HostPool.ts"],
     ["WriterPool.ts"],

@@ -36,6 +36,11 @@ export * as Probe from "./Probe.js"
 /**
  * @since 0.2.0
  */
+export * as Members from "./Members.js"
+
+/**
+ * @since 0.2.0
+ */
 export * as PooledQuery from "./PooledQuery.js"
 
 /**

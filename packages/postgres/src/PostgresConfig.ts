@@ -19,7 +19,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { providerToCore } from "./internal/postgresConfig.js"
+import { providerToCore } from "./internal/passwordProvider.js"
 
 /**
  * @since 0.1.0

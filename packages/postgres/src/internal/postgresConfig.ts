@@ -3,25 +3,16 @@
  * password a `Secret`), for the core functions that take them.
  */
 import { Connection, Settings } from "@pgfleet/core"
-import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
 import type pg from "pg"
 import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
+import { providerToCore } from "./passwordProvider.js"
 
 // Per settings object: both are asked for on every new connection.
 const cores = new WeakMap<PostgresSettings, Settings.Settings>()
 const options = new WeakMap<PostgresSettings, Connection.ConnectionOptions>()
-
-/** A password provider in core's terms: the Effect run for each call; a failure rejects with its squashed cause. */
-export const providerToCore = (provider: Effect.Effect<Redacted.Redacted, unknown>): Settings.PasswordProvider => () =>
-  Runtime.runPromiseExit(Runtime.defaultRuntime)(provider).then((exit) => {
-    if (Exit.isSuccess(exit)) return Redacted.value(exit.value) as string
-    throw Cause.squash(exit.cause)
-  })
 
 /** The settings in core's terms: durations in milliseconds, the password a `Secret`. */
 export const toCore = (settings: PostgresSettings): Settings.Settings => {

@@ -5,25 +5,9 @@
  */
 import type { HostPool } from "../../HostPool.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
-import type { Target } from "./routedQuery.js"
+import type { Recorders } from "./routedQuery.js"
 
 const noTags: ReadonlyArray<never> = []
-
-/** What one client records of its statements. Durations are in milliseconds, recorded in seconds. */
-export interface Recorders {
-  /** A read, in `pgfleet_reads_routed_total`, by host, route and `pg.auto` reason. */
-  readonly read: (target: Target) => void
-  /** A read tried again elsewhere after `failed` failed it, in `pgfleet_read_retries_total`. */
-  readonly retry: (failed: HostPool) => void
-  /** A statement that succeeded, in `db.client.operation.duration`. */
-  readonly operation: (target: Target, operation: string, ms: number) => void
-  /** A statement that failed, in `db.client.operation.duration` with its `error.type`. */
-  readonly failed: (target: Target, operation: string, ms: number, errorType: string) => void
-  /** A statement's wait for its connection and its use of it. */
-  readonly connection: (pool: HostPool, waitMs: number, useMs: number) => void
-  /** A statement that found no free connection in time, in `db.client.connection.timeouts`. */
-  readonly timeout: (pool: HostPool) => void
-}
 
 /** A cache of tagged metrics by one key; `make` sees the key and what it was asked with. */
 const cached = <K, A, M>(make: (key: K, arg: A) => M) => {

@@ -14,7 +14,6 @@ import type * as Tracer from "effect/Tracer"
 import type pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import { PostgresError } from "../../PostgresError.js"
-import type { Recorders } from "./counters.js"
 import * as StatementSpan from "./statementSpan.js"
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
@@ -29,6 +28,22 @@ export interface Target {
   readonly reason?: string | undefined
   /** `pg.auto`: the statement is DDL. */
   readonly ddl?: boolean | undefined
+}
+
+/** What one client records of its statements. Durations are in milliseconds, recorded in seconds. */
+export interface Recorders {
+  /** A read, in `pgfleet_reads_routed_total`, by host, route and `pg.auto` reason. */
+  readonly read: (target: Target) => void
+  /** A read tried again elsewhere after `failed` failed it, in `pgfleet_read_retries_total`. */
+  readonly retry: (failed: HostPool) => void
+  /** A statement that succeeded, in `db.client.operation.duration`. */
+  readonly operation: (target: Target, operation: string, ms: number) => void
+  /** A statement that failed, in `db.client.operation.duration` with its `error.type`. */
+  readonly failed: (target: Target, operation: string, ms: number, errorType: string) => void
+  /** A statement's wait for its connection and its use of it. */
+  readonly connection: (pool: HostPool, waitMs: number, useMs: number) => void
+  /** A statement that found no free connection in time, in `db.client.connection.timeouts`. */
+  readonly timeout: (pool: HostPool) => void
 }
 
 /** A client's statement path: its picks, counters, health reports and errors. */
