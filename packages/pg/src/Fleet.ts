@@ -71,6 +71,13 @@ export interface Fleet {
  */
 export interface FleetOptions {
   readonly prefix?: string | undefined
+  /**
+   * The password, asked for each new connection (or once per
+   * `DB_PASSWORD_CACHE_SECONDS`): an IAM token or a secret manager's value,
+   * instead of `DB_PASSWORD` in the environment. A login refused after a
+   * rotation asks it once more before anything fails.
+   */
+  readonly passwordProvider?: (() => Promise<string>) | undefined
 }
 
 /**
@@ -96,6 +103,10 @@ export interface FleetOptions {
  *     Fleet.createFleet(process.env, { prefix: "ORDERS" }),
  *     Fleet.createFleet(process.env, { prefix: "ANALYTICS" })
  *   ])
+ *
+ * // No DB_PASSWORD: a token asked for each new connection (an RDS IAM signer, a secret manager).
+ * const signToken = async (): Promise<string> => "a-fresh-token" // your signer, here a stand-in
+ * export const openWithTokens = () => Fleet.createFleet(process.env, { passwordProvider: signToken })
  * ```
  *
  * @since 0.2.0

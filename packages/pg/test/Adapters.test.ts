@@ -144,3 +144,25 @@ describe("@pgfleet/pg", () => {
     assert.isTrue(stats.every((s) => s.health === "healthy"))
   })
 })
+
+describe("@pgfleet/pg password provider", () => {
+  it("no DB_PASSWORD: the provider gives the password for new connections, and the fleet reads and writes", async () => {
+    const { DB_PASSWORD: password, ...env } = cluster.env
+    let asked = 0
+    const refused = await Fleet.createFleet(env).then(() => "opened", (error: Error) => error.message)
+    assert.include(refused, "DB_PASSWORD")
+    const withProvider = await Fleet.createFleet(env, {
+      passwordProvider: async () => {
+        asked++
+        return password!
+      }
+    })
+    try {
+      assert.isAbove(asked, 0, "the provider was asked for the warm-up's connections")
+      assert.isTrue(replicaPorts().has(await portOf(withProvider.readerPool)))
+      assert.strictEqual(await portOf(withProvider.writerPool), cluster.writer.port)
+    } finally {
+      await withProvider.close()
+    }
+  })
+})

@@ -86,6 +86,12 @@ export type FleetInput = Readonly<Record<string, string | undefined>> | Postgres
  */
 export interface FleetOptions {
   readonly prefix?: string | undefined
+  /**
+   * The password, asked for each new connection (or once per
+   * `DB_PASSWORD_CACHE_SECONDS`): an IAM token or a secret manager's value,
+   * instead of `DB_PASSWORD` in the environment.
+   */
+  readonly passwordProvider?: PostgresConfig.PasswordProvider | undefined
 }
 
 const isEnvironment = (input: FleetInput): input is Readonly<Record<string, string | undefined>> =>
@@ -105,9 +111,9 @@ export const layerFor = (
 ): Layer.Layer<Postgres.Services, PostgresError | ConfigError.ConfigError> => {
   if (!isEnvironment(input)) return Postgres.layer(input)
   const entries = Object.entries(input).filter((e): e is [string, string] => e[1] !== undefined)
-  const config = options.prefix === undefined
+  const config = options.prefix === undefined && options.passwordProvider === undefined
     ? PostgresConfig.fromEnv
-    : PostgresConfig.fromEnvPrefixed(options.prefix)
+    : PostgresConfig.fromEnvWith(options)
   return Postgres.layerConfig(config).pipe(
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries))))
   )

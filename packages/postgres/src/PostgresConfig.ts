@@ -367,6 +367,37 @@ export const fromEnvPrefixed = (prefix: string): Config.Config<PostgresSettings>
   Config.mapOrFail(inputUnder(prefix), (input) => Effect.runSync(Effect.either(makeUnder(input, prefix))))
 
 /**
+ * {@link fromEnv}, or {@link fromEnvPrefixed} with `prefix`, with what only
+ * code can give added before validation: a `passwordProvider` (an IAM
+ * token, a secret manager's value), so the environment needs no
+ * `DB_PASSWORD`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { PostgresConfig } from "@pgfleet/postgres"
+ *
+ * const token = Effect.succeed(Redacted.make("a-fresh-token"))
+ * const config = PostgresConfig.fromEnvWith({ prefix: "ORDERS", passwordProvider: token })
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const fromEnvWith = (options: {
+  readonly prefix?: string | undefined
+  readonly passwordProvider?: PasswordProvider | undefined
+}): Config.Config<PostgresSettings> =>
+  Config.mapOrFail(
+    inputUnder(options.prefix ?? ""),
+    (input) =>
+      Effect.runSync(Effect.either(makeUnder(
+        options.passwordProvider === undefined ? input : { ...input, passwordProvider: options.passwordProvider },
+        options.prefix
+      )))
+  )
+
+/**
  * The README's configuration table, rendered from {@link settings}.
  *
  * @example
