@@ -2,7 +2,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, layer } from "@effect/vitest"
 import { HealthMonitor, Postgres, PostgresError } from "@pgfleet/postgres"
 import { eventually, TcpProxy, TestCluster } from "@pgfleet/testing"
-import { Effect, Either, Fiber, Layer, Redacted, Ref, Stream } from "effect"
+import { Effect, Either, Fiber, Layer, Metric, MetricState, Redacted, Ref, Stream } from "effect"
 import { fleet } from "./helpers.js"
 
 /** Fast probes, so a failover is seen within a second. */
@@ -96,6 +96,21 @@ describe("primary failover", () => {
         const stats = yield* pg.stats
         assert.strictEqual(stats[0]!.host, label(r0!))
         assert.strictEqual(stats[0]!.role, "writer")
+        // The promoted host is up as the writer, and no longer up as a reader (a dashboard shows one role).
+        const hostUp = Effect.map(Metric.snapshot, (pairs) =>
+          Object.fromEntries(
+            pairs.filter((p) =>
+              p.metricKey.name === "pgfleet_host_up" &&
+              p.metricKey.tags.some((t) => t.key === "host" && t.value === label(r0!))
+            ).map((p) => [
+              p.metricKey.tags.find((t) => t.key === "role")!.value,
+              MetricState.isGaugeState(p.metricState) ? p.metricState.value : undefined
+            ])
+          ))
+        yield* eventually(
+          Effect.map(hostUp, (byRole) => byRole.writer === 1 && byRole.reader === 0),
+          "the promoted host's pgfleet_host_up: 1 as writer, 0 as reader"
+        )
         // config describes the fleet as it is now.
         assert.strictEqual(pg.writer.config.port, r0!.port)
         assert.include(Redacted.value(pg.writer.config.url!), `:${r0!.port}/`)

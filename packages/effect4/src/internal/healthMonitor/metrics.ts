@@ -19,11 +19,30 @@ const tags = (members: Members, m: Member, more?: Record<string, string>) => ({
 const set = (gauge: Metric.Gauge<number>, attributes: Record<string, string>, value: number) =>
   Metric.update(Metric.withAttributes(gauge, attributes), value)
 
+/** The role each host's `pgfleet_host_up` was last set under. */
+const upUnder = new WeakMap<Member, string>()
+
+/**
+ * `pgfleet_host_up` for the host in its role now. A switch moves the host to
+ * another role's series; the one it leaves is set to 0, so a dashboard never
+ * shows a host up in a role it no longer has.
+ */
+const setUp = (members: Members, m: Member, value: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const role = members.roleOf(m)
+    const before = upUnder.get(m)
+    upUnder.set(m, role)
+    const now = set(PostgresMetrics.hostUp, tags(members, m), value)
+    return before === undefined || before === role
+      ? now
+      : Effect.andThen(set(PostgresMetrics.hostUp, { ...tags(members, m), role: before }, 0), now)
+  })
+
 /** The host went down: counted by what noticed it first, and no longer up. */
 export const down = (members: Members, m: Member, detectedBy: DetectedBy): Effect.Effect<void> =>
   Effect.andThen(
     Metric.update(Metric.withAttributes(PostgresMetrics.hostDown, tags(members, m, { detected_by: detectedBy })), 1),
-    set(PostgresMetrics.hostUp, tags(members, m), 0)
+    setUp(members, m, 0)
   )
 
 /** A replica's lag behind the writer; the bytes only once the writer's position is known. */
@@ -41,7 +60,7 @@ export const lag = (
 /** A probe answered: up only when the host is in its role. */
 export const answered = (members: Members, m: Member, inRole: boolean, latencyMs: number): Effect.Effect<void> =>
   Effect.andThen(
-    set(PostgresMetrics.hostUp, tags(members, m), inRole ? 1 : 0),
+    setUp(members, m, inRole ? 1 : 0),
     Metric.update(Metric.withAttributes(PostgresMetrics.probeLatency, tags(members, m)), latencyMs)
   )
 

@@ -143,7 +143,9 @@ const recordSuccess = (deps: Deps, m: Member, row: Probe.ProbeRow, latencyMs: nu
         Effect.annotateLogs({ host: m.host, role: members.roleOf(m) })
       )
     }
-    yield* Metrics.answered(members, m, !mismatch, latencyMs)
+    // Up in the role it plays now: a listed replica promoted to writer is up as the writer.
+    const inRole = members.isWriter(m) ? s.observedRole === "primary" : !mismatch
+    yield* Metrics.answered(members, m, inRole, latencyMs)
   })
 
 const nextDelay = (deps: Deps, m: Member) =>

@@ -10,18 +10,39 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
 import type { DetectedBy, Member, Members } from "./members.js"
 
-const tags = (members: Members, m: Member) => <T extends Metric.Metric<any, any, any>>(metric: T): T =>
+const tagsAs = (members: Members, m: Member, role: string) => <T extends Metric.Metric<any, any, any>>(metric: T): T =>
   Metric.taggedWithLabels(metric, [
     MetricLabel.make("fleet", members.fleet),
     MetricLabel.make("host", m.host),
-    MetricLabel.make("role", members.roleOf(m))
+    MetricLabel.make("role", role)
   ]) as T
+
+const tags = (members: Members, m: Member) => tagsAs(members, m, members.roleOf(m))
+
+/** The role each host's `pgfleet_host_up` was last set under. */
+const upUnder = new WeakMap<Member, string>()
+
+/**
+ * `pgfleet_host_up` for the host in its role now. A switch moves the host to
+ * another role's series; the one it leaves is set to 0, so a dashboard never
+ * shows a host up in a role it no longer has.
+ */
+const setUp = (members: Members, m: Member, value: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const role = members.roleOf(m)
+    const before = upUnder.get(m)
+    upUnder.set(m, role)
+    const now = Metric.set(tagsAs(members, m, role)(PostgresMetrics.hostUp), value)
+    return before === undefined || before === role
+      ? now
+      : Effect.zipRight(Metric.set(tagsAs(members, m, before)(PostgresMetrics.hostUp), 0), now)
+  })
 
 /** The host went down: counted by what noticed it first, and no longer up. */
 export const down = (members: Members, m: Member, detectedBy: DetectedBy): Effect.Effect<void> =>
   Effect.zipRight(
     Metric.increment(Metric.tagged(tags(members, m)(PostgresMetrics.hostDown), "detected_by", detectedBy)),
-    Metric.set(tags(members, m)(PostgresMetrics.hostUp), 0)
+    setUp(members, m, 0)
   )
 
 /** A replica's lag behind the writer; the bytes only once the writer's position is known. */
@@ -39,7 +60,7 @@ export const lag = (
 /** A probe answered: up only when the host is in its role. */
 export const answered = (members: Members, m: Member, inRole: boolean, latencyMs: number): Effect.Effect<void> =>
   Effect.zipRight(
-    Metric.set(tags(members, m)(PostgresMetrics.hostUp), inRole ? 1 : 0),
+    setUp(members, m, inRole ? 1 : 0),
     Metric.update(tags(members, m)(PostgresMetrics.probeLatency), latencyMs)
   )
 
