@@ -24,6 +24,7 @@ const WAY = {
     ["Settings.ts"],
     ["Credentials.ts"],
     ["Connection.ts"],
+    ["PoolControl.ts"],
     ["PooledQuery.ts"],
     ["Probe.ts"],
     ["HostState.ts"],

@@ -41,6 +41,11 @@ export * as Members from "./Members.js"
 /**
  * @since 0.2.0
  */
+export * as PoolControl from "./PoolControl.js"
+
+/**
+ * @since 0.2.0
+ */
 export * as PooledQuery from "./PooledQuery.js"
 
 /**

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Connection, Credentials, Failure, Settings } from "@pgfleet/core"
+import { Connection, Credentials, Failure, PoolControl, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -111,103 +111,9 @@ export const retryPolicy = <E>(settings: PostgresSettings, retryable: (e: E) => 
   while: retryable
 })
 
-/** What warming saw: the role, and under `verify` each warm connection's `statement_timeout`. */
-interface Warmed {
-  readonly standby: boolean
-  readonly timeouts: ReadonlyArray<Connection.StatementTimeoutRow>
-}
-
-/**
- * Checks out `n` connections at once (pg's `min` opens none by itself), asks
- * the role and, with `verify`, every one's `statement_timeout` (behind a
- * transaction-pooling bouncer, connections held at once are lent different
- * server connections), then releases them.
- */
+/** Warms the pool (see core's `PoolControl.warm`). */
 const warmOnce = (pool: pg.Pool, n: number, verify: boolean) =>
-  Effect.callback<Warmed, unknown>((resume) => {
-    void Promise.allSettled(Array.from({ length: n }, () => pool.connect())).then(async (results) => {
-      const clients = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])
-      const failure = results.find((r) => r.status === "rejected")
-      try {
-        if (failure) throw failure.reason
-        const { rows } = await clients[0]!.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
-        const timeouts = verify
-          ? await Promise.all(
-            clients.map((c) => c.query<Connection.StatementTimeoutRow>(Connection.STATEMENT_TIMEOUT_SQL))
-          )
-          : []
-        resume(Effect.succeed({ standby: rows[0]!.standby, timeouts: timeouts.map((r) => r.rows[0]!) }))
-      } catch (cause) {
-        resume(Effect.fail(cause))
-      } finally {
-        for (const client of clients) client.release(failure !== undefined)
-      }
-    })
-  })
-
-/** The part of pg's `Connection` that {@link answerWhenDead} patches. */
-interface Connection {
-  once(event: string, listener: (...args: Array<unknown>) => void): Connection
-}
-
-/**
- * pg-cursor's `close()` (run by every stream's finalizer) waits for a
- * `readyForQuery` that a dead connection never sends, so a stream whose
- * connection dropped would never finish. Once the connection has ended, that
- * wait is answered at once.
- */
-const answerWhenDead = (connection: Connection) => {
-  let ended = false
-  const once = connection.once.bind(connection)
-  once("end", () => (ended = true))
-  connection.once = (event: string, listener: (...args: Array<unknown>) => void) => {
-    if (ended && event === "readyForQuery") setImmediate(listener)
-    else once(event, listener)
-    return connection
-  }
-}
-
-/**
- * Closes the sockets of checked-out clients. Their owners see the error and
- * release them, so the pool drops them; releasing them here instead would
- * race the owners' own release.
- */
-const destroyAll = (clients: Iterable<pg.PoolClient>) => {
-  for (const c of clients) Connection.destroySocket(c)
-}
-
-/** pg-pool's internals that {@link abandon} empties: its clients (idle, checked out or connecting) and its waiters. */
-interface PoolInternals {
-  readonly _clients: Array<pg.PoolClient>
-  readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
-}
-
-const abandon = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, others: Set<pg.Client>, host: string) => {
-  const internals = pool as unknown as PoolInternals
-  // Waiters first: a destroyed connection frees its slot, and pg-pool would open a new one for the next waiter.
-  const waiting = internals._pendingQueue.splice(0)
-  const error = new PostgresError({
-    reason: "Unavailable",
-    host,
-    message: `${host} stopped answering (its health probes marked it down); the statement was never sent`
-  })
-  for (const waiter of waiting) waiter.callback(error)
-  // A frozen server reads these from its backlog when it wakes, so its backends stop what we gave up on
-  // (a backend busy in a statement does not notice that its client went away).
-  for (const client of checkedOut) Connection.sendCancel(pool.options, client)
-  destroyAll([...internals._clients])
-  for (const client of others) Connection.destroySocket(client)
-}
-
-/**
- * pg-pool removes a client at release once it reached `maxUses` (unset: Infinity), and `_remove` drops
- * an idle one: internals, but the only way to empty a pg.Pool without ending it.
- */
-const recycle = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) => {
-  for (const client of checkedOut) (client as unknown as { _poolUseCount: number })._poolUseCount = Infinity
-  const internals = pool as unknown as { _idle: Array<{ client: pg.PoolClient }>; _remove(c: pg.PoolClient): void }
-  for (const idle of [...internals._idle]) internals._remove(idle.client)
-}
+  Effect.tryPromise({ try: () => PoolControl.warm(pool, n, verify), catch: (cause) => cause })
 
 /** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
 const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Duration, config: pg.ClientConfig) =>
@@ -229,7 +135,7 @@ const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Du
         await admin.end()
       }
     }).pipe(Effect.interruptible, Effect.timeout(config.connectionTimeoutMillis ?? 5000), Effect.ignore)
-    destroyAll(checkedOut)
+    PoolControl.destroyAll(checkedOut)
     yield* Effect.ignore(Effect.timeout(ended, "1 second"))
   })
 
@@ -263,7 +169,7 @@ const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, maxPoo
       constructor(c?: pg.ClientConfig) {
         // pg-pool hides the password as a non-enumerable property, so a spread alone would drop it.
         super({ ...c, password: c?.password, connectionTimeoutMillis: config.connectionTimeoutMillis })
-        answerWhenDead((this as unknown as { connection: Connection }).connection)
+        PoolControl.answerWhenDead(this)
       }
     },
     ...(statementTimeout > 0 && settings.statementTimeoutMode === "set"
@@ -423,8 +329,18 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
         other.once("end", () => others.delete(other))
         return other
       },
-      dropCheckedOut: () => destroyAll(checkedOut),
-      abandon: () => abandon(pool, checkedOut, others, host),
-      recycle: () => recycle(pool, checkedOut)
+      dropCheckedOut: () => PoolControl.destroyAll(checkedOut),
+      abandon: () =>
+        PoolControl.abandon(
+          pool,
+          checkedOut,
+          others,
+          new PostgresError({
+            reason: "Unavailable",
+            host,
+            message: `${host} stopped answering (its health probes marked it down); the statement was never sent`
+          })
+        ),
+      recycle: () => PoolControl.recycle(pool, checkedOut)
     } satisfies HostPool
   })

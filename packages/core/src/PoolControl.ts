@@ -1,0 +1,177 @@
+/**
+ * Controls over a node-postgres pool that pg-pool does not offer: warming N
+ * connections at once, answering a dead connection's waits, and emptying a
+ * pool without ending it (a host that stopped answering, a name that now
+ * resolves elsewhere). Both Effect lines' host pools run on them.
+ *
+ * @since 0.2.0
+ */
+import type pg from "pg"
+import * as Connection from "./Connection.js"
+
+/**
+ * What warming saw: the role, and under `verify` each warm connection's `statement_timeout`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Warmed {
+  readonly standby: boolean
+  readonly timeouts: ReadonlyArray<Connection.StatementTimeoutRow>
+}
+
+/**
+ * Checks out `n` connections at once (pg's `min` opens none by itself), asks
+ * the role and, with `verify`, every one's `statement_timeout` (behind a
+ * transaction-pooling bouncer, connections held at once are lent different
+ * server connections), then releases them; after a failure, destroys them.
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * export const warmed = (pool: pg.Pool) => PoolControl.warm(pool, 4, false).then((w) => w.standby)
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const warm = async (pool: pg.Pool, n: number, verify: boolean): Promise<Warmed> => {
+  const results = await Promise.allSettled(Array.from({ length: n }, () => pool.connect()))
+  const clients = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])
+  const failure = results.find((r) => r.status === "rejected")
+  try {
+    if (failure) throw failure.reason
+    const { rows } = await clients[0]!.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")
+    const timeouts = verify
+      ? await Promise.all(clients.map((c) => c.query<Connection.StatementTimeoutRow>(Connection.STATEMENT_TIMEOUT_SQL)))
+      : []
+    return { standby: rows[0]!.standby, timeouts: timeouts.map((r) => r.rows[0]!) }
+  } finally {
+    for (const client of clients) client.release(failure !== undefined)
+  }
+}
+
+/** The part of pg's `Connection` that {@link answerWhenDead} patches. */
+interface WireConnection {
+  once(event: string, listener: (...args: Array<unknown>) => void): WireConnection
+}
+
+/**
+ * pg-cursor's `close()` (run by every stream's finalizer) waits for a
+ * `readyForQuery` that a dead connection never sends, so a stream whose
+ * connection dropped would never finish. Once the client's connection has
+ * ended, that wait is answered at once.
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * export class Client extends pg.Client {
+ *   constructor(config?: pg.ClientConfig) {
+ *     super(config)
+ *     PoolControl.answerWhenDead(this)
+ *   }
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const answerWhenDead = (client: pg.Client): void => {
+  const connection = (client as unknown as { connection: WireConnection }).connection
+  let ended = false
+  const once = connection.once.bind(connection)
+  once("end", () => (ended = true))
+  connection.once = (event: string, listener: (...args: Array<unknown>) => void) => {
+    if (ended && event === "readyForQuery") setImmediate(listener)
+    else once(event, listener)
+    return connection
+  }
+}
+
+/**
+ * Closes the sockets of checked-out clients. Their owners see the error and
+ * release them, so the pool drops them; releasing them here instead would
+ * race the owners' own release.
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import type pg from "pg"
+ *
+ * export const dropAll = (checkedOut: Set<pg.PoolClient>) => PoolControl.destroyAll(checkedOut)
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const destroyAll = (clients: Iterable<pg.PoolClient>): void => {
+  for (const c of clients) Connection.destroySocket(c)
+}
+
+/** pg-pool's internals that {@link abandon} empties: its clients (idle, checked out or connecting) and its waiters. */
+interface PoolInternals {
+  readonly _clients: Array<pg.PoolClient>
+  readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
+}
+
+/**
+ * The host stopped answering: callers waiting for a connection fail with
+ * `error` (never sent), running statements get a cancel request, and every
+ * connection, pooled or `others`, is destroyed. The pool stays open and
+ * connects again on the next checkout.
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import type pg from "pg"
+ *
+ * export const giveUp = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) =>
+ *   PoolControl.abandon(pool, checkedOut, new Set(), new Error("db1:5432 stopped answering"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const abandon = (
+  pool: pg.Pool,
+  checkedOut: ReadonlySet<pg.PoolClient>,
+  others: ReadonlySet<pg.Client>,
+  error: Error
+): void => {
+  const internals = pool as unknown as PoolInternals
+  // Waiters first: a destroyed connection frees its slot, and pg-pool would open a new one for the next waiter.
+  const waiting = internals._pendingQueue.splice(0)
+  for (const waiter of waiting) waiter.callback(error)
+  // A frozen server reads these from its backlog when it wakes, so its backends stop what we gave up on
+  // (a backend busy in a statement does not notice that its client went away).
+  for (const client of checkedOut) Connection.sendCancel(pool.options, client)
+  destroyAll([...internals._clients])
+  for (const client of others) Connection.destroySocket(client)
+}
+
+/**
+ * Drops every pooled connection: idle ones now, checked-out ones when
+ * released, so new connections resolve the host name again. pg-pool removes
+ * a client at release once it reached `maxUses`, and `_remove` drops an idle
+ * one: internals, but the only way to empty a `pg.Pool` without ending it.
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import type pg from "pg"
+ *
+ * export const afterDnsFlip = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) => PoolControl.recycle(pool, checkedOut)
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const recycle = (pool: pg.Pool, checkedOut: ReadonlySet<pg.PoolClient>): void => {
+  for (const client of checkedOut) (client as unknown as { _poolUseCount: number })._poolUseCount = Infinity
+  const internals = pool as unknown as { _idle: Array<{ client: pg.PoolClient }>; _remove(c: pg.PoolClient): void }
+  for (const idle of [...internals._idle]) internals._remove(idle.client)
+}
