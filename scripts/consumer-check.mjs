@@ -69,7 +69,9 @@ step(`npm install the tarballs into ${work}/app, letting npm pull in the peers`)
 const app = path.join(work, "app")
 fs.mkdirSync(app)
 fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
-run("npm", ["install", "--no-audit", "--no-fund", ...tarballs, "typescript@~5.9.3", "@types/node@^20.19.0"], app)
+// The Effect 3 line's tarballs: @pgfleet/effect4 peers effect 4, and has a project of its own below.
+const effect3Line = tarballs.slice(0, 4)
+run("npm", ["install", "--no-audit", "--no-fund", ...effect3Line, "typescript@~5.9.3", "@types/node@^20.19.0"], app)
 
 const program = (typed) =>
   `import { Postgres, PostgresLive } from "@pgfleet/postgres"
@@ -345,7 +347,7 @@ const clash = path.join(work, "clash")
 fs.mkdirSync(clash)
 fs.writeFileSync(path.join(clash, "package.json"), JSON.stringify({ name: "clash", private: true, type: "module" }))
 // The Effect 3 line's tarballs only: @pgfleet/effect4 is the one for effect@4.
-const refused = spawnSync("npm", ["install", "--dry-run", "--no-audit", "--no-fund", ...tarballs.slice(0, 4), "effect@4"], {
+const refused = spawnSync("npm", ["install", "--dry-run", "--no-audit", "--no-fund", ...effect3Line, "effect@4"], {
   cwd: clash,
   encoding: "utf8",
 })
