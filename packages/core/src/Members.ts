@@ -90,6 +90,12 @@ export interface Members<P extends Pool> {
   /** The pool that serves the member now: the writer's while it is the writer, else its reader pool. */
   readonly poolOf: (m: Member<P>) => P | undefined
   readonly mismatch: (m: Member<P>, observed: Election.ObservedRole) => boolean
+  /**
+   * Whether the member's last answer fits the role it plays now, for
+   * `pgfleet_host_up`: a listed replica promoted to writer is up as the
+   * writer, though it has left reader routing.
+   */
+  readonly upInRole: (m: Member<P>) => boolean
   /** After the writer moved, every member's role may have changed with it. */
   readonly refreshMismatch: () => void
   /** Moves the member's health state; returns the state before. */
@@ -184,6 +190,7 @@ export const make = <P extends Pool>(
     roleOf: (m) => isWriter(m) ? "writer" : m.reader !== undefined ? "reader" : "candidate",
     poolOf: (m) => isWriter(m) ? writer : m.reader,
     mismatch,
+    upInRole: (m) => isWriter(m) ? health(m).observedRole === "primary" : !mismatch(m, health(m).observedRole),
     refreshMismatch: () => {
       for (const m of all) health(m).roleMismatch = mismatch(m, health(m).observedRole)
     },

@@ -143,9 +143,7 @@ const recordSuccess = (deps: Deps, m: Member, row: Probe.ProbeRow, latencyMs: nu
         Effect.annotateLogs({ host: m.host, role: members.roleOf(m) })
       )
     }
-    // Up in the role it plays now: a listed replica promoted to writer is up as the writer.
-    const inRole = members.isWriter(m) ? s.observedRole === "primary" : !mismatch
-    yield* Metrics.answered(members, m, inRole, latencyMs)
+    yield* Metrics.answered(members, m, members.upInRole(m), latencyMs)
   })
 
 const nextDelay = (deps: Deps, m: Member) =>
