@@ -10,7 +10,7 @@
  *   contenders: Array<string>, cluster: { writer: { host: string, port: number }, readers: Array<{ host: string, port: number }>,
  *     username: string, database: string, env: Record<string, string> },
  *   replicas: number, rounds: number, ms: number, callers: number, pool: number, rows: number,
- *   modules?: Record<string, string>
+ *   modules?: Record<string, string>, withoutRaw?: boolean, workloads?: Array<string>
  * }}
  */
 const config = JSON.parse(process.argv[2]);
@@ -207,9 +207,12 @@ const makers = {
 const unknown = config.contenders.filter((c) => !(c in makers));
 if (unknown.length > 0) throw new Error(`effect4-run: unknown contender(s) ${unknown.join(", ")}`);
 const contenders = [];
-for (const key of ["raw-pg", ...config.contenders]) contenders.push({ key, ...await makers[key]() });
+// `withoutRaw` (src/effect4-quick.ts --no-raw): the named contenders alone, e.g. for a CPU profile of one.
+for (const key of [...(config.withoutRaw ? [] : ["raw-pg"]), ...config.contenders]) {
+  contenders.push({ key, ...await makers[key]() });
+}
 const runs = [];
-for (const workload of ["select1", "pk-lookup"]) {
+for (const workload of config.workloads ?? ["select1", "pk-lookup"]) {
   for (const c of contenders) await c.load(workload); // a warm-up run each, not kept
   for (let round = 1; round <= config.rounds; round++) {
     for (const c of contenders) {
