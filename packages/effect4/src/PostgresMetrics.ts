@@ -34,8 +34,19 @@ const secondsBoundaries = Metric.boundariesFromIterable([
   10
 ])
 
-const inSeconds = (name: string, description: string): Metric.Histogram<number> =>
-  Metric.histogram(name, { description, boundaries: secondsBoundaries, attributes: { unit: "s" } })
+// A series with its attributes in the metric itself, not added by `Metric.withAttributes`: effect 4's
+// withAttributes adds them to a copy of the context on every update, and the metric it wraps computes
+// its series key again whenever two series of it alternate. Such a metric computes its key once. The
+// series is the same: one id, description and set of attributes.
+const inSeconds = (
+  name: string,
+  description: string,
+  attributes?: Record<string, string> | undefined
+): Metric.Histogram<number> =>
+  Metric.histogram(name, { description, boundaries: secondsBoundaries, attributes: { unit: "s", ...attributes } })
+
+const counter = (name: string, description: string, attributes?: Record<string, string> | undefined) =>
+  Metric.counter(name, { description, incremental: true, attributes })
 
 /**
  * `db.client.operation.duration`: how long each statement took, in seconds,
@@ -60,6 +71,27 @@ export const operationDuration: Metric.Histogram<number> = inSeconds(
   "db.client.operation.duration",
   "Duration of database client operations"
 )
+
+/**
+ * One series of {@link operationDuration}: the same metric with these
+ * attributes (besides `unit`), as `Metric.withAttributes` would give, but
+ * with its series key computed once, so each update allocates nothing. Make
+ * it once per series and keep it.
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { PostgresMetrics } from "@pgfleet/effect4"
+ *
+ * const reads = PostgresMetrics.operationDurationOf({ "db.operation.name": "execute", "pgfleet.route": "strategy" })
+ * const histogram = Metric.value(reads)
+ * ```
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const operationDurationOf = (attributes: Record<string, string>): Metric.Histogram<number> =>
+  inSeconds("db.client.operation.duration", "Duration of database client operations", attributes)
 
 /**
  * `db.client.connection.count`: connections of each pool, with
@@ -113,10 +145,10 @@ export const connectionPendingRequests: Metric.Gauge<number> = Metric.gauge(
  * @since 0.1.0
  * @category metrics
  */
-export const connectionTimeouts: Metric.Counter<number> = Metric.counter("db.client.connection.timeouts", {
-  description: "The number of connection timeouts that have occurred trying to obtain a connection from the pool",
-  incremental: true
-})
+export const connectionTimeouts: Metric.Counter<number> = counter(
+  "db.client.connection.timeouts",
+  "The number of connection timeouts that have occurred trying to obtain a connection from the pool"
+)
 
 /**
  * `db.client.connection.create_time`: seconds to open a new connection (TCP, TLS, login).
@@ -172,8 +204,8 @@ export const poolName = (fleet: string, role: string, host: string): string => `
 /**
  * The per-statement pool metrics of one pool, with
  * `db.client.connection.pool.name` in their attributes. Make them once per
- * pool and keep them: a metric caches its series key, so updating it then
- * allocates nothing.
+ * pool and keep them: each computes its series key once, so updating it
+ * then allocates nothing.
  *
  * @since 0.1.0
  * @category metrics
@@ -186,10 +218,10 @@ export const poolMetrics = (name: string): {
 } => {
   const attributes = { "db.client.connection.pool.name": name }
   return {
-    createTime: Metric.withAttributes(connectionCreateTime, attributes),
-    waitTime: Metric.withAttributes(connectionWaitTime, attributes),
-    useTime: Metric.withAttributes(connectionUseTime, attributes),
-    timeouts: Metric.withAttributes(connectionTimeouts, attributes)
+    createTime: inSeconds(connectionCreateTime.id, connectionCreateTime.description!, attributes),
+    waitTime: inSeconds(connectionWaitTime.id, connectionWaitTime.description!, attributes),
+    useTime: inSeconds(connectionUseTime.id, connectionUseTime.description!, attributes),
+    timeouts: counter(connectionTimeouts.id, connectionTimeouts.description!, attributes)
   }
 }
 
@@ -202,10 +234,10 @@ export const poolMetrics = (name: string): {
  * @since 0.1.0
  * @category metrics
  */
-export const readsRouted: Metric.Counter<number> = Metric.counter("pgfleet_reads_routed_total", {
-  description: "Reads routed, by host and route",
-  incremental: true
-})
+export const readsRouted: Metric.Counter<number> = counter(
+  "pgfleet_reads_routed_total",
+  "Reads routed, by host and route"
+)
 
 /**
  * {@link readsRouted} for one host and route (and `pg.auto` reason), in the
@@ -228,7 +260,11 @@ export const readsRoutedTo = (
   reason?: string | undefined,
   fleet: string = "default"
 ): Metric.Counter<number> =>
-  Metric.withAttributes(readsRouted, reason === undefined ? { fleet, host, route } : { fleet, host, route, reason })
+  counter(
+    readsRouted.id,
+    readsRouted.description!,
+    reason === undefined ? { fleet, host, route } : { fleet, host, route, reason }
+  )
 
 /**
  * Reads tried again on another host after a connection-class failure, with `fleet` and the `host` that failed.
@@ -236,10 +272,10 @@ export const readsRoutedTo = (
  * @since 0.1.0
  * @category metrics
  */
-export const readRetries: Metric.Counter<number> = Metric.counter("pgfleet_read_retries_total", {
-  description: "Reads retried on another host after a connection failure",
-  incremental: true
-})
+export const readRetries: Metric.Counter<number> = counter(
+  "pgfleet_read_retries_total",
+  "Reads retried on another host after a connection failure"
+)
 
 /**
  * {@link readRetries} for reads that failed on `host`.
@@ -248,7 +284,7 @@ export const readRetries: Metric.Counter<number> = Metric.counter("pgfleet_read_
  * @category metrics
  */
 export const readRetriesFrom = (host: string, fleet: string = "default"): Metric.Counter<number> =>
-  Metric.withAttributes(readRetries, { fleet, host })
+  counter(readRetries.id, readRetries.description!, { fleet, host })
 
 /**
  * {@link connectionTimeouts}, under the name it had before pgfleet used OpenTelemetry's.

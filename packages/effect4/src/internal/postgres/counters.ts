@@ -1,11 +1,15 @@
 /**
  * The statement path's metrics, each with its attributes fixed once per
  * host, route and operation and cached, so recording a statement is a few
- * synchronous updates with no allocation and no fiber work (a v4 metric
- * caches its series key; only the registry lookup remains).
+ * synchronous updates with no allocation and no fiber work. Each series is a
+ * metric of its own (`PostgresMetrics.operationDurationOf`, `poolMetrics`,
+ * ...), not a `Metric.withAttributes` of a shared one: in effect 4 that
+ * copies the context on every update, and the shared metric computes its
+ * series key again whenever two of its series alternate. Only the registry
+ * lookup remains.
  */
 import type * as Context from "effect/Context"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
 import type { HostPool } from "../../HostPool.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
 
@@ -61,7 +65,7 @@ export const make = (fleet: string, namespace: string, context: Context.Context<
   const durations = cached((_: string, pool: HostPool) =>
     cached((route: string) =>
       cached((operation: string): Metric.Histogram<number> =>
-        Metric.withAttributes(PostgresMetrics.operationDuration, durationAttributes(pool, route, operation))
+        PostgresMetrics.operationDurationOf(durationAttributes(pool, route, operation))
       )
     )
   )
@@ -82,7 +86,7 @@ export const make = (fleet: string, namespace: string, context: Context.Context<
       durations(ran.pool.host, ran.pool)(ran.route, undefined)(operation, undefined).updateUnsafe(ms / 1000, context),
     // A failure's error.type is one more attribute; failures are few, so its metric is made each time.
     failed: (ran, operation, ms, errorType) =>
-      Metric.withAttributes(PostgresMetrics.operationDuration, {
+      PostgresMetrics.operationDurationOf({
         ...durationAttributes(ran.pool, ran.route, operation),
         "error.type": errorType
       }).updateUnsafe(ms / 1000, context),

@@ -12,7 +12,7 @@ import { Connection as PgConnection, Failure, PooledQuery } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
@@ -99,19 +99,48 @@ type TransformRows = (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 const JSON_OIDS = new Set<number>([PgTypes.OID.json, PgTypes.OID.jsonb])
 
-/** @effect/sql-pg 4's compiler makes typed parameters for its own protocol; node-postgres takes plain values. */
-const pgValues = (params: ReadonlyArray<unknown>): Array<unknown> =>
-  params.map((p) =>
-    PgTypes.isParameter(p)
-      ? p.value === null ? null : JSON_OIDS.has(p.oid) ? JSON.stringify(p.value) : p.value
-      : typeof p === "bigint"
-      ? p.toString()
-      : p
-  )
+const pgValue = (p: unknown): unknown =>
+  PgTypes.isParameter(p)
+    ? p.value === null ? null : JSON_OIDS.has(p.oid) ? JSON.stringify(p.value) : p.value
+    : typeof p === "bigint"
+    ? p.toString()
+    : p
+
+const noValues: Array<unknown> = []
+
+/**
+ * @effect/sql-pg 4's compiler makes typed parameters for its own protocol;
+ * node-postgres takes plain values. Parameters that need no change are
+ * passed as they are (node-postgres does not change the array it is given).
+ */
+const pgValues = (params: ReadonlyArray<unknown>): Array<unknown> => {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]
+    if (typeof p === "bigint" || PgTypes.isParameter(p)) return params.map(pgValue)
+  }
+  return params.length === 0 ? noValues : params as Array<unknown>
+}
 
 /** Rows, or one array of rows a statement for multi-statement text. */
 const rowsOf = (result: pg.QueryResult): Rows =>
   Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
+
+/** What effect/sql asked for: the rows (through its row transform), node-postgres's result, or rows as arrays. */
+type Shape = "rows" | "raw" | "values"
+
+/**
+ * A statement's result as `shape` asks, as an effect: a row transform runs
+ * in the fiber (a throw there is a defect, never a throw in node-postgres's
+ * callback).
+ */
+const shaped = (shape: Shape, rows: TransformRows, result: pg.QueryResult): Effect.Effect<any> =>
+  shape === "raw"
+    ? Effect.succeed(result)
+    : shape === "values"
+    ? Effect.succeed(result.rows)
+    : rows === undefined
+    ? Effect.succeed(rowsOf(result))
+    : Effect.sync(() => rows(rowsOf(result)))
 
 /**
  * effect/sql's statement span. It reaches the connection only as the parent
@@ -155,13 +184,14 @@ const runHeld = (
   pool: pg.Pool,
   sql: string,
   values: Array<unknown>,
-  rowMode: "array" | undefined
-): Effect.Effect<pg.QueryResult, SqlError> =>
-  Effect.callback<pg.QueryResult, SqlError>((resume) => {
+  shape: Shape,
+  rows: TransformRows
+): Effect.Effect<any, SqlError> =>
+  Effect.callback<any, SqlError>((resume) => {
     const done = (cause: Error | null, result: pg.QueryResult) =>
-      resume(cause ? Effect.fail(StatementErrors.fromPg(cause, "statement")) : Effect.succeed(result))
-    if (rowMode === undefined) client.query(sql, values, done)
-    else client.query({ text: sql, values, rowMode }, done)
+      resume(cause ? Effect.fail(StatementErrors.fromPg(cause, "statement")) : shaped(shape, rows, result))
+    if (shape !== "values") client.query(sql, values, done)
+    else client.query({ text: sql, values, rowMode: "array" }, done)
     return Effect.sync(() => PgConnection.sendCancel(pool.options, client))
   })
 
@@ -199,29 +229,27 @@ const cursorStream = (
         ))
   ))
 
+/** Runs one statement and gives its result as `shape` asks. */
+type Run = (
+  sql: string,
+  params: ReadonlyArray<unknown>,
+  operation: Operation,
+  shape: Shape,
+  rows: TransformRows
+) => Effect.Effect<any, SqlError>
+
 /** A connection effect/sql can use, over a function that runs one statement and one that streams one. */
 const connectionOver = (
-  run: (
-    sql: string,
-    params: ReadonlyArray<unknown>,
-    rowMode: "array" | undefined,
-    operation: Operation
-  ) => Effect.Effect<pg.QueryResult, SqlError>,
+  run: Run,
   stream: (sql: string, params: ReadonlyArray<unknown>, rows: TransformRows) => Stream.Stream<any, SqlError>
-): Connection => {
-  const execute = (operation: Operation) => (sql: string, params: ReadonlyArray<unknown>, rows: TransformRows) =>
-    Effect.map(run(sql, params, undefined, operation), (r) => rows ? rows(rowsOf(r)) : rowsOf(r))
-  const values = (sql: string, params: ReadonlyArray<unknown>) =>
-    Effect.map(run(sql, params, "array", "executeValues"), (r) => r.rows as ReadonlyArray<ReadonlyArray<unknown>>)
-  return {
-    execute: execute("execute"),
-    executeUnprepared: execute("executeUnprepared"),
-    executeRaw: (sql, params) => run(sql, params, undefined, "executeRaw"),
-    executeValues: values,
-    executeValuesUnprepared: values,
-    executeStream: stream
-  }
-}
+): Connection => ({
+  execute: (sql, params, rows) => run(sql, params, "execute", "rows", rows),
+  executeUnprepared: (sql, params, rows) => run(sql, params, "executeUnprepared", "rows", rows),
+  executeRaw: (sql, params) => run(sql, params, "executeRaw", "raw", undefined),
+  executeValues: (sql, params) => run(sql, params, "executeValues", "values", undefined),
+  executeValuesUnprepared: (sql, params) => run(sql, params, "executeValues", "values", undefined),
+  executeStream: stream
+})
 
 const transformsOf = (settings: PostgresSettings) => {
   const snakeCamel = settings.nameTransform === "snake-camel"
@@ -264,112 +292,183 @@ export const make = (options: Options) =>
     const noExclusions: ReadonlyArray<string> = []
 
     /**
-     * One statement on a connection of `target`'s pool checked out for it
-     * alone: timed into the metrics, its failure reported and mapped, and a
-     * read that failed with its host tried once more elsewhere.
+     * Starts one statement on a connection of `target`'s pool checked out
+     * for it alone, and resumes its fiber once: with the result, timed into
+     * the metrics, or with the failure's handling (`failed`). Plain
+     * callbacks from the pool to the fiber: the only effect a statement that
+     * succeeds adds is the `Effect.callback` it runs in. Gives the canceller.
      */
-    const runOn = (
+    const start = (
       target: Target,
       sql: string,
       values: Array<unknown>,
-      rowMode: "array" | undefined,
       operation: Operation,
+      shape: Shape,
+      rows: TransformRows,
       exclude: ReadonlyArray<string>,
       minimumPosition: bigint | undefined,
       span: Tracer.Span | undefined,
-      fiber: Fiber.Fiber<unknown, unknown>
-    ): Effect.Effect<pg.QueryResult, SqlError> => {
+      fiber: Fiber.Fiber<unknown, unknown>,
+      resume: (effect: Effect.Effect<any, SqlError>) => void
+    ): Effect.Effect<void> => {
       const read = target.read ?? options.reads
       // A second try is counted under the route "retry".
       const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
       if (read) record.read(counted)
       annotate(span, counted)
-      let tookMs = 0
-      const attempt = Effect.callback<pg.QueryResult, SqlError>((resume) => {
-        const started = performance.now()
-        const running = PooledQuery.runPooled(
-          target.pool.pgPool,
-          rowMode === undefined
-            ? (client, callback) => client.query(sql, values, callback)
-            : (client, callback) => client.query({ text: sql, values, rowMode }, callback),
-          (cause, result, stage, checkedOutAt) => {
-            const ended = performance.now()
-            tookMs = ended - started
-            if (checkedOutAt !== undefined) {
-              record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
-            }
-            if (cause !== undefined) return resume(Effect.fail(StatementErrors.fromPg(cause, stage)))
-            record.operation(counted, operation, tookMs)
-            const after = !read && options.succeeded !== undefined ? options.succeeded(target, fiber) : undefined
-            resume(after === undefined ? Effect.succeed(result!) : Effect.as(after, result!))
+      const started = performance.now()
+      const running = PooledQuery.runPooled(
+        target.pool.pgPool,
+        shape !== "values"
+          ? (client, callback) => client.query(sql, values, callback)
+          : (client, callback) => client.query({ text: sql, values, rowMode: "array" }, callback),
+        (cause, result, stage, checkedOutAt) => {
+          const ended = performance.now()
+          const tookMs = ended - started
+          if (checkedOutAt !== undefined) {
+            record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
           }
-        )
-        // A plain callback inside: an interrupted fiber would never run an effect here.
-        return Effect.sync(() => running.interrupt(cancelGraceMs))
-      })
-      return Effect.catch(attempt, (cause) => {
-        const failure = Failure.classify(cause)
-        const error = read
-          ? errors.readError(target.pool, cause, failure)
-          : errors.writeError(target.pool, cause, failure)
-        record.failed(counted, operation, tookMs, errorType(StatementErrors.postgresErrorOf(error), failure))
-        const report = options.onFailure(target.pool, cause)
-        if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
-          return Effect.andThen(report, Effect.fail(error))
+          if (cause !== undefined) {
+            // Handled in the fiber: an interrupted fiber never resumes, and then nothing is recorded or retried.
+            return resume(Effect.suspend(() =>
+              failed(
+                target,
+                counted,
+                read,
+                StatementErrors.fromPg(cause, stage),
+                tookMs,
+                sql,
+                values,
+                operation,
+                shape,
+                rows,
+                exclude,
+                minimumPosition,
+                span,
+                fiber
+              )
+            ))
+          }
+          record.operation(counted, operation, tookMs)
+          const value = shaped(shape, rows, result!)
+          const after = !read && options.succeeded !== undefined ? options.succeeded(target, fiber) : undefined
+          resume(after === undefined ? value : Effect.andThen(after, value))
         }
-        const second = options.pick([target.pool.host], minimumPosition, sql)
-        if (second instanceof PostgresError) {
-          return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
-        }
-        record.retry(target.pool)
-        span?.attribute("pgfleet.retried_on", second.pool.host)
-        return report.pipe(
-          Effect.andThen(
-            Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
-          ),
-          Effect.andThen(
-            Effect.useSpan(
-              "pgfleet.read.retry",
-              { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
-              (retrySpan) =>
-                runOn(
+      )
+      // A plain callback inside: an interrupted fiber would never run an effect here.
+      return Effect.sync(() => running.interrupt(cancelGraceMs))
+    }
+
+    /**
+     * A failed statement: recorded, reported to health, and mapped; a read
+     * that failed with its host is tried once more elsewhere, in a
+     * `pgfleet.read.retry` span.
+     */
+    const failed = (
+      target: Target,
+      counted: Target,
+      read: boolean,
+      cause: SqlError,
+      tookMs: number,
+      sql: string,
+      values: Array<unknown>,
+      operation: Operation,
+      shape: Shape,
+      rows: TransformRows,
+      exclude: ReadonlyArray<string>,
+      minimumPosition: bigint | undefined,
+      span: Tracer.Span | undefined,
+      fiber: Fiber.Fiber<unknown, unknown>
+    ): Effect.Effect<any, SqlError> => {
+      const failure = Failure.classify(cause)
+      const error = read
+        ? errors.readError(target.pool, cause, failure)
+        : errors.writeError(target.pool, cause, failure)
+      record.failed(counted, operation, tookMs, errorType(StatementErrors.postgresErrorOf(error), failure))
+      const report = options.onFailure(target.pool, cause)
+      if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
+        return Effect.andThen(report, Effect.fail(error))
+      }
+      const second = options.pick([target.pool.host], minimumPosition, sql)
+      if (second instanceof PostgresError) {
+        return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
+      }
+      record.retry(target.pool)
+      span?.attribute("pgfleet.retried_on", second.pool.host)
+      return report.pipe(
+        Effect.andThen(
+          Effect.logDebug(`pgfleet: read failed on ${target.pool.host}, retrying on ${second.pool.host}`)
+        ),
+        Effect.andThen(
+          Effect.useSpan(
+            "pgfleet.read.retry",
+            { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
+            (retrySpan) =>
+              Effect.callback<any, SqlError>((resume) =>
+                start(
                   second,
                   sql,
                   values,
-                  rowMode,
                   operation,
+                  shape,
+                  rows,
                   [target.pool.host],
                   minimumPosition,
                   retrySpan,
-                  fiber
+                  fiber,
+                  resume
                 )
-            )
+              )
           )
         )
-      })
+      )
     }
 
+    /**
+     * One routed statement, as one `Effect.callback`: the fiber (read with
+     * `Fiber.getCurrent`, as the callback runs on it) gives the span and the
+     * WAL position its reads must see, `pick` the host, `start` the rest.
+     */
+    const routedStatement = (
+      sql: string,
+      params: ReadonlyArray<unknown>,
+      operation: Operation,
+      shape: Shape,
+      rows: TransformRows
+    ): Effect.Effect<any, SqlError> =>
+      Effect.callback<any, SqlError>((resume) => {
+        const fiber = Fiber.getCurrent()!
+        const span = statementSpan(fiber)
+        if (span !== undefined) {
+          span.attribute("db.system.name", "postgresql")
+          span.attribute("db.namespace", namespace)
+          span.attribute("db.operation.name", operation)
+        }
+        const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
+        const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
+        const target = options.pick(noExclusions, minimumPosition, sql)
+        if (target instanceof PostgresError) return resume(Effect.fail(StatementErrors.toSqlError(target)))
+        return start(
+          target,
+          sql,
+          pgValues(params),
+          operation,
+          shape,
+          rows,
+          noExclusions,
+          minimumPosition,
+          span,
+          fiber,
+          resume
+        )
+      })
+
+    const prepare = options.prepare
     const routed = connectionOver(
-      (sql, params, rowMode, operation) =>
+      prepare === undefined ? routedStatement : (sql, params, operation, shape, rows) =>
         Effect.withFiber((fiber) => {
-          const span = statementSpan(fiber)
-          if (span !== undefined) {
-            span.attribute("db.system.name", "postgresql")
-            span.attribute("db.namespace", namespace)
-            span.attribute("db.operation.name", operation)
-          }
-          const values = pgValues(params)
-          const go = Effect.suspend(() => {
-            const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
-            const minimumPosition = options.minimumPosition === undefined
-              ? asked
-              : options.minimumPosition(fiber, asked)
-            const target = options.pick(noExclusions, minimumPosition, sql)
-            return target instanceof PostgresError
-              ? Effect.fail(StatementErrors.toSqlError(target))
-              : runOn(target, sql, values, rowMode, operation, noExclusions, minimumPosition, span, fiber)
-          })
-          const before = options.prepare?.(sql, fiber)
+          const before = prepare(sql, fiber)
+          const go = routedStatement(sql, params, operation, shape, rows)
           return before === undefined ? go : Effect.andThen(before, go)
         }), // A stream holds its connection while it is read, so it is not retried.
       (sql, params, rows) =>
@@ -423,8 +522,8 @@ export const make = (options: Options) =>
         return transactional(
           pool,
           connectionOver(
-            (sql, params, rowMode) =>
-              Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), rowMode), failed),
+            (sql, params, _operation, shape, rows) =>
+              Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), shape, rows), failed),
             // The cursor closes with the stream; the connection stays held for its own scope.
             (sql, params, rows) => Stream.tapError(cursorStream(client, sql, pgValues(params), rows), failed)
           ),
