@@ -7,9 +7,14 @@
  *   pnpm --filter @pgfleet/bench exec tsx src/effect4-quick.ts --dir /tmp/e4 --pack \
  *     --contenders pgfleet4-reader,sql-pg-off,driver-node-postgres --rounds 7 --ms 2000
  *   ... --prof /tmp/e4/prof --no-raw --contenders pgfleet4-reader   (node --cpu-prof, one contender alone)
+ *   ... --fake-wire --contenders pgfleet4-reader,driver-node-postgres   (node-postgres answers the two
+ *       benchmark statements itself: the libraries' own CPU, without socket or protocol; see effect4-run.mjs)
  *
  * `--pack` builds @pgfleet/effect4, packs it (and @pgfleet/core, the first time) into `--dir` and
  * installs the tarballs there with npm beside the pinned effect 4 and @effect/sql-pg 4.
+ * `--before <tgz>` installs a tarball of an earlier @pgfleet/effect4 whose package.json names it
+ * `@pgfleet/effect4-before`, for the contender `pgfleet4-reader-before`: before and after alternated
+ * in one process.
  */
 import { startTestCluster } from "@pgfleet/testing"
 import { execFileSync, spawn } from "node:child_process"
@@ -63,6 +68,19 @@ const pack = () => {
 
 const main = async () => {
   if (flag("--pack") || !fs.existsSync(path.join(dir, "node_modules/@pgfleet/effect4"))) pack()
+  if (flag("--before")) {
+    fs.rmSync(path.join(dir, "node_modules/@pgfleet/effect4-before"), { recursive: true, force: true })
+    execFileSync("npm", [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      path.resolve(option("--before", ""))
+    ], {
+      cwd: dir,
+      stdio: "inherit"
+    })
+  }
   fs.copyFileSync(path.join(here, "effect4-run.mjs"), path.join(dir, "effect4-run.mjs"))
   const cluster = await startTestCluster({ replicas: 1 })
   try {
@@ -73,6 +91,7 @@ const main = async () => {
     const config = {
       contenders,
       withoutRaw: flag("--no-raw"),
+      fakeWire: flag("--fake-wire"),
       workloads: option("--workloads", "select1,pk-lookup").split(","),
       cluster: {
         writer: cluster.writer,

@@ -10,7 +10,7 @@
  *   contenders: Array<string>, cluster: { writer: { host: string, port: number }, readers: Array<{ host: string, port: number }>,
  *     username: string, database: string, env: Record<string, string> },
  *   replicas: number, rounds: number, ms: number, callers: number, pool: number, rows: number,
- *   modules?: Record<string, string>, withoutRaw?: boolean, workloads?: Array<string>
+ *   modules?: Record<string, string>, withoutRaw?: boolean, workloads?: Array<string>, fakeWire?: boolean
  * }}
  */
 const config = JSON.parse(process.argv[2]);
@@ -18,6 +18,7 @@ const { cluster, callers: CALLERS, ms: MS, pool: POOL, rows: ROWS } = config;
 const load = (name) => import(config.modules?.[name] ?? name);
 const { Effect, Exit, ManagedRuntime, Redacted, Scope } = await load("effect");
 const { Reactivity } = await load("effect/reactivity");
+const { SqlClient } = await load("effect/sql");
 const { PgClient, PgPool } = await load("@effect/sql-pg");
 const { Postgres } = await load("@pgfleet/effect4");
 const pg = (await load("pg")).default;
@@ -25,6 +26,27 @@ const pg = (await load("pg")).default;
 const replica = cluster.readers[0];
 const LOOKUP = "SELECT id, v FROM kv WHERE id = $1";
 const randomId = () => 1 + Math.floor(Math.random() * ROWS);
+
+// `fakeWire` (src/effect4-quick.ts --fake-wire): node-postgres's client answers the two benchmark
+// statements itself, on the next turn of the event loop (setImmediate), with a fixed result; pools,
+// checkouts and everything above them run as usual, and every other statement (probes, warm-up) goes
+// to the server. The client CPU per statement is then the libraries' own, without the socket or the
+// protocol: steadier on a loaded machine, and for node-postgres contenders only (sql-pg 4 has its own
+// protocol).
+if (config.fakeWire) {
+  const canned = {
+    "SELECT 1": { command: "SELECT", rowCount: 1, rows: [{ "?column?": 1 }], fields: [] },
+    [LOOKUP]: { command: "SELECT", rowCount: 1, rows: [{ id: 1, v: "c4ca4238a0b923820dcc509a6f75849b" }], fields: [] },
+  };
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function(config, values, callback) {
+    const result = canned[typeof config === "string" ? config : config?.text];
+    if (result === undefined) return query.call(this, config, values, callback);
+    const done = typeof values === "function" ? values : callback;
+    if (done === undefined) return new Promise((resolve) => setImmediate(resolve, result));
+    setImmediate(done, null, result);
+  };
+}
 
 /** Latencies in a growing Float64Array: no allocation per statement. */
 const recorder = () => {
@@ -126,6 +148,28 @@ const scoped = async (make, warm) => {
   return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) };
 };
 
+const pgfleetReader = async (Postgres, name) => {
+  const runtime = ManagedRuntime.make(Postgres.layer({
+    writerHosts: [`${cluster.writer.host}:${cluster.writer.port}`],
+    readerHosts: [`${replica.host}:${replica.port}`],
+    username: cluster.username,
+    password: cluster.env.DB_PASSWORD,
+    database: cluster.database,
+    minPoolSize: POOL,
+    maxPoolSize: POOL,
+  }));
+  const sql = (await runtime.runPromise(Effect.service(Postgres.Postgres))).reader;
+  return {
+    name,
+    load: (w) =>
+      effectLoad(
+        (e) => runtime.runPromise(e),
+        w === "select1" ? () => sql`SELECT 1` : () => sql`SELECT id, v FROM kv WHERE id = ${randomId()}`,
+      ),
+    close: () => runtime.dispose(),
+  };
+};
+
 const makers = {
   "raw-pg": async () => {
     const pool = await rawPool();
@@ -147,6 +191,49 @@ const makers = {
       load: (w) =>
         effectLoad(Effect.runPromise, w === "select1" ? () => query("SELECT 1") : () => query(LOOKUP, [randomId()])),
       close: () => pool.end(),
+    };
+  },
+  // effect/sql's own statement path (span, compile, borrower) over node-postgres, with nothing of pgfleet:
+  // SqlClient.make over a connection whose statements are Effect.callback around pg.Pool.query.
+  "sqlclient-node-postgres": async () => {
+    const pool = await rawPool();
+    const run = (sql, params, rowMode) =>
+      Effect.callback((resume) => {
+        pool.query(
+          rowMode === undefined ? sql : { text: sql, rowMode },
+          params,
+          (error, result) => resume(error ? Effect.die(error) : Effect.succeed(result)),
+        );
+      });
+    const connection = {
+      execute: (sql, params, rows) => Effect.map(run(sql, params), (r) => rows ? rows(r.rows) : r.rows),
+      executeUnprepared: (sql, params, rows) => Effect.map(run(sql, params), (r) => rows ? rows(r.rows) : r.rows),
+      executeRaw: (sql, params) => run(sql, params),
+      executeValues: (sql, params) => Effect.map(run(sql, params, "array"), (r) => r.rows),
+      executeValuesUnprepared: (sql, params) => Effect.map(run(sql, params, "array"), (r) => r.rows),
+      executeStream: () => Effect.die("no streams here"),
+    };
+    const { value: sql, close } = await scoped(
+      SqlClient.make({
+        acquirer: Effect.succeed(connection),
+        borrower: (f) => f(connection),
+        compiler: PgClient.makeCompiler(),
+        driver: "bench",
+        spanAttributes: [],
+      }).pipe(Effect.provide(Reactivity.layer)),
+      (sql) => sql`SELECT 1`,
+    );
+    return {
+      name: "(f) effect/sql SqlClient.make over pg.Pool.query",
+      load: (w) =>
+        effectLoad(
+          Effect.runPromise,
+          w === "select1" ? () => sql`SELECT 1` : () => sql`SELECT id, v FROM kv WHERE id = ${randomId()}`,
+        ),
+      close: async () => {
+        await close();
+        await pool.end();
+      },
     };
   },
   ...Object.fromEntries([false, true].map((multiplex) => [`driver-pgpool-${multiplex ? "on" : "off"}`, async () => {
@@ -181,27 +268,10 @@ const makers = {
       close,
     };
   }])),
-  "pgfleet4-reader": async () => {
-    const runtime = ManagedRuntime.make(Postgres.layer({
-      writerHosts: [`${cluster.writer.host}:${cluster.writer.port}`],
-      readerHosts: [`${replica.host}:${replica.port}`],
-      username: cluster.username,
-      password: cluster.env.DB_PASSWORD,
-      database: cluster.database,
-      minPoolSize: POOL,
-      maxPoolSize: POOL,
-    }));
-    const sql = (await runtime.runPromise(Effect.service(Postgres.Postgres))).reader;
-    return {
-      name: "(c) pgfleet v4 reader (node-postgres)",
-      load: (w) =>
-        effectLoad(
-          (e) => runtime.runPromise(e),
-          w === "select1" ? () => sql`SELECT 1` : () => sql`SELECT id, v FROM kv WHERE id = ${randomId()}`,
-        ),
-      close: () => runtime.dispose(),
-    };
-  },
+  "pgfleet4-reader": () => pgfleetReader(Postgres, "(c) pgfleet v4 reader (node-postgres)"),
+  // src/effect4-quick.ts: an earlier build of @pgfleet/effect4 installed under this name, alternated with the current one.
+  "pgfleet4-reader-before": async () =>
+    pgfleetReader((await load("@pgfleet/effect4-before")).Postgres, "(c) pgfleet v4 reader, before (node-postgres)"),
 };
 
 const unknown = config.contenders.filter((c) => !(c in makers));
