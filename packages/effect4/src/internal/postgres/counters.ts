@@ -8,8 +8,8 @@
  * series key again whenever two of its series alternate. Only the registry
  * lookup remains.
  */
-import type * as Context from "effect/Context"
-import type * as Metric from "effect/Metric"
+import * as Context from "effect/Context"
+import * as Metric from "effect/Metric"
 import type { HostPool } from "../../HostPool.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
 
@@ -48,11 +48,19 @@ const cached = <K, A, M>(make: (key: K, arg: A) => M) => {
 
 /**
  * The recorders of one client of the fleet named `fleet`; `namespace` is the
- * database name; updates go to the registry of `context`. Caches are keyed
+ * database name; updates go to the registry of `fleetContext`. Caches are keyed
  * by host, not pool: the writer's pool object stays while the host behind it
  * may change.
  */
-export const make = (fleet: string, namespace: string, context: Context.Context<never>): Recorders => {
+export const make = (fleet: string, namespace: string, fleetContext: Context.Context<never>): Recorders => {
+  // A counter's or histogram's update reads only the registry and the contextual attributes: a context of
+  // those two makes each of its lookups one map hit, where the fleet's context answers after its overlays.
+  const context = Context.makeUnsafe<never>(
+    new Map<string, unknown>([
+      [Metric.MetricRegistry.key, Context.get(fleetContext, Metric.MetricRegistry)],
+      [Metric.CurrentMetricAttributes.key, Context.get(fleetContext, Metric.CurrentMetricAttributes)]
+    ])
+  )
   const durationAttributes = (pool: HostPool, route: string, operation: string) => ({
     "db.system.name": "postgresql",
     "db.namespace": namespace,
