@@ -3,7 +3,7 @@ import * as Statement from "@effect/sql/Statement"
 import { assert, layer } from "@effect/vitest"
 import { Postgres, ReaderPools, WriterPool } from "@pgfleet/postgres"
 import { eventually, TestCluster } from "@pgfleet/testing"
-import { Chunk, Effect, Fiber, Option, Redacted, Stream } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, Option, Redacted, Stream } from "effect"
 import type { Tracer } from "effect"
 import pg from "pg"
 import { fleet, recordingTracer } from "./helpers.js"
@@ -218,6 +218,57 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
           assert.deepStrictEqual(yield* client`SELECT 1 AS one`, [{ one: 1 }])
         }).pipe(Effect.provide(fleet())))
     }
+
+    const sleepingOn = (cluster: TestCluster.TestCluster) =>
+      Effect.map(
+        Effect.forEach(cluster.readers.map((_, i) => i), (m) =>
+          cluster.query<{ n: number }>(
+            m,
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE state = 'active' AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`
+          )),
+        (counts) => counts.reduce((n, [r]) => n + r!.n, 0)
+      )
+
+    it.effect("a read that Effect.timeout gives up on is cancelled on the server", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const pg = yield* Postgres.Postgres
+        const result = yield* Effect.either(Effect.timeout(pg.reader`SELECT pg_sleep(30)`, "300 millis"))
+        assert.strictEqual(result._tag, "Left")
+        yield* eventually(Effect.map(sleepingOn(cluster), (n) => n === 0)).pipe(Effect.timeout("1 second"))
+        const pools = yield* ReaderPools.ReaderPools
+        yield* eventually(Effect.sync(() => pools.every((p) => p.counts().inUse === 0)))
+      }).pipe(Effect.provide(fleet())))
+
+    it.effect("a read interrupted in a fiber that lives on is cancelled when that fiber runs its next statement", () =>
+      Effect.gen(function*() {
+        const cluster = yield* TestCluster.Cluster
+        const pg = yield* Postgres.Postgres
+        const goOn = yield* Deferred.make<void>()
+        const results = yield* Deferred.make<readonly [Exit.Exit<unknown, unknown>, unknown]>()
+        const checked = yield* Deferred.make<void>()
+        // The statement is interruptible; the fiber around it is not, so it survives the interrupt.
+        yield* Effect.fork(Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const first = yield* Effect.exit(restore(pg.reader`SELECT pg_sleep(30)`))
+            yield* Deferred.await(goOn)
+            yield* Deferred.succeed(results, [first, yield* pg.reader`SELECT 1 AS one`])
+            // Alive until the checks are done: the cancel must not wait for the fiber's end.
+            yield* Deferred.await(checked)
+          })
+        )).pipe(Effect.tap((fiber) =>
+          Effect.zipRight(eventually(Effect.map(sleepingOn(cluster), (n) => n === 1)), Fiber.interruptFork(fiber))
+        ))
+        yield* Deferred.succeed(goOn, undefined)
+        const [first, next] = yield* Deferred.await(results)
+        assert.isTrue(Exit.isInterrupted(first))
+        assert.deepStrictEqual(next, [{ one: 1 }])
+        yield* eventually(Effect.map(sleepingOn(cluster), (n) => n === 0)).pipe(
+          Effect.timeout("1 second"),
+          Effect.ensuring(Deferred.succeed(checked, undefined))
+        )
+      }).pipe(Effect.provide(fleet())))
 
     it.effect("listen survives a writer restart; notify works from either client", () =>
       Effect.gen(function*() {

@@ -27,6 +27,7 @@ import { PostgresError } from "../../PostgresError.js"
 import * as ReaderRouter from "../../ReaderRouter.js"
 import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
+import * as FiberStatement from "./fiberStatement.js"
 import type { Operation, Runner, TransformRows } from "./fleetStatement.js"
 import { wrapConstructor } from "./fleetStatement.js"
 import type { Listener } from "./listen.js"
@@ -140,6 +141,24 @@ const shapeOf = (operation: Operation, rows: TransformRows) => (result: pg.Query
   }
 }
 
+/** A statement its fiber waits on: abandoned by an interrupt, it is cancelled and its span ends. */
+class Waiting implements FiberStatement.Abandoned {
+  call: RoutedQuery.Call | undefined = undefined
+  abandoned = false
+  constructor(
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    readonly traced: RoutedQuery.Traced | undefined,
+    readonly cancelGraceMs: number
+  ) {}
+  abandon() {
+    this.abandoned = true
+    this.call?.interrupt(this.cancelGraceMs)
+    if (this.traced !== undefined) {
+      StatementSpan.end(this.traced.trace, this.traced.span, Exit.interrupt(this.fiber.id()))
+    }
+  }
+}
+
 const MESSAGES: Record<PooledQuery.Stage, string> = {
   acquire: StatementErrors.ACQUIRE_FAILED,
   connection: "Connection error",
@@ -192,7 +211,11 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
       )
   )
 
-  /** One statement, in its `sql.execute` span; an interrupt cancels it on the server. */
+  /**
+   * One statement, in its `sql.execute` span. An interrupt cancels it on the
+   * server once its fiber ends (see `FiberStatement`), so `Effect.async`
+   * needs no canceller.
+   */
   const execute = (
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     operation: Operation,
@@ -213,16 +236,20 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
         span.attribute("pgfleet.fleet", options.settings.fleetName)
         traced = { fiber, trace, span }
       }
-      const minimumPosition = fiber.getFiberRef(ReaderRouter.currentMinimumPosition)
-      const call = RoutedQuery.run(
+      const waiting = new Waiting(fiber, traced, cancelGraceMs)
+      const slot = FiberStatement.start(fiber, waiting)
+      waiting.call = RoutedQuery.run(
         path,
         operation,
         sql,
         submit,
-        minimumPosition,
+        fiber.getFiberRef(ReaderRouter.currentMinimumPosition),
         traced,
         toSqlError,
         (error, result, target) => {
+          FiberStatement.end(slot, waiting)
+          // Its fiber has gone: nobody reads the answer, and its span has ended.
+          if (waiting.abandoned) return
           if (error === undefined) {
             if (traced !== undefined) StatementSpan.end(traced.trace, traced.span, Exit.void)
             const value = shape(result!)
@@ -237,11 +264,6 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
           resume(Exit.fail(failed))
         }
       )
-      // A plain callback inside: an interrupted fiber would never run an effect there.
-      return Effect.sync(() => {
-        call.interrupt(cancelGraceMs)
-        if (traced !== undefined) StatementSpan.end(traced.trace, traced.span, Exit.interrupt(fiber.id()))
-      })
     })
 
   /**
