@@ -257,9 +257,11 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
             // Alive until the checks are done: the cancel must not wait for the fiber's end.
             yield* Deferred.await(checked)
           })
-        )).pipe(Effect.tap((fiber) =>
-          Effect.zipRight(eventually(Effect.map(sleepingOn(cluster), (n) => n === 1)), Fiber.interruptFork(fiber))
-        ))
+        )).pipe(
+          Effect.tap((fiber) =>
+            Effect.zipRight(eventually(Effect.map(sleepingOn(cluster), (n) => n === 1)), Fiber.interruptFork(fiber))
+          )
+        )
         yield* Deferred.succeed(goOn, undefined)
         const [first, next] = yield* Deferred.await(results)
         assert.isTrue(Exit.isInterrupted(first))
