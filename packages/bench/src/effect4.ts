@@ -1,8 +1,11 @@
 /**
  * `pnpm bench --effect4`: the Effect 4 line in one plain-node process (`effect4-run.mjs`), one replica,
  * 32 callers, pools of 8: raw pg, the two drivers under Effect 4 (node-postgres's pg.Pool; @effect/sql-pg
- * 4's PgPool, multiplex off and on), @effect/sql-pg 4's PgClient (multiplex off and on) and pgfleet v4's
- * reader, alternated, medians of rounds, client CPU µs per statement beside every ratio. Full runs use
+ * 4's PgPool, multiplex off and on), effect/sql's SqlClient.make over pg.Pool.query (effect/sql's own
+ * statement path on node-postgres), @effect/sql-pg 4's PgClient (multiplex off and on), pgfleet v4's
+ * reader, and a sketch of pgfleet's routing over one sql-pg 4 PgPool per host (multiplex off),
+ * alternated, medians of rounds, client CPU µs per statement beside every ratio. `src/effect4-quick.ts`
+ * re-measures a few of them against a kept installed project. Full runs use
  * the packed @pgfleet/core and @pgfleet/effect4 installed with npm beside the pinned effect 4 and
  * @effect/sql-pg 4; `--smoke` loads the workspace's built dist by file URL (no npm install).
  */
@@ -26,7 +29,9 @@ export const contenders = [
   "driver-pgpool-on",
   "sql-pg-off",
   "sql-pg-on",
-  "pgfleet4-reader"
+  "sqlclient-node-postgres",
+  "pgfleet4-reader",
+  "routed-pgpool-off"
 ] as const
 
 interface Place {
@@ -66,9 +71,11 @@ const prepare = (smoke: boolean, log: (line: string) => void): Place => {
       modules: {
         effect: url(require.resolve("effect")),
         "effect/reactivity": url(require.resolve("effect/reactivity")),
+        "effect/sql": url(require.resolve("effect/sql")),
         "@effect/sql-pg": url(require.resolve("@effect/sql-pg")),
         pg: url(require.resolve("pg")),
-        "@pgfleet/effect4": url(path.join(effect4, "dist/index.js"))
+        "@pgfleet/effect4": url(path.join(effect4, "dist/index.js")),
+        "@pgfleet/core": url(path.join(root, "packages/core/dist/index.js"))
       },
       describe: "the workspace's dist under plain node (smoke: nothing packed)",
       versions: versionsIn(path.join(effect4, "package.json")),
