@@ -1,7 +1,8 @@
-import { Effect, Fiber, ManagedRuntime } from "effect"
+import { Effect, Fiber, ManagedRuntime, Metric } from "effect"
+import { Statement } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Postgres } from "../src/index.js"
-import { servedBy, startCluster } from "./helpers.js"
+import { label, recordingTracer, servedBy, startCluster } from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
 let cluster: Cluster
@@ -67,25 +68,41 @@ describe("effect 4 fleet", () => {
     expect(running[0]!.n).toBe(0)
   })
 
-  it("loses no read when a replica dies", async () => {
-    const failed = await run(Effect.gen(function*() {
-      const pg = yield* Postgres.Postgres
-      let failures = 0
-      const reads = Effect.forEach(
-        Array.from({ length: 300 }, (_, i) => i),
-        () =>
-          pg.reader`SELECT 1 AS one`.pipe(
-            Effect.catch(() => Effect.sync(() => void failures++)),
-            Effect.andThen(Effect.sleep("5 millis"))
-          ),
-        { concurrency: 8, discard: true }
-      )
-      const fiber = yield* Effect.forkChild(reads)
-      yield* Effect.sleep("200 millis")
-      yield* Effect.promise(() => cluster.stopReader(0, "immediate"))
-      yield* Fiber.join(fiber)
-      return failures
-    }))
+  it("loses no read when a replica dies: each read that failed there is retried in a pgfleet.read.retry span, and counted", async () => {
+    const { spans, tracer } = recordingTracer()
+    const stopped = label(cluster.readers[0]!)
+    const { failed, retries } = await run(
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        let failures = 0
+        const reads = Effect.forEach(
+          Array.from({ length: 300 }, (_, i) => i),
+          () =>
+            pg.reader`SELECT 1 AS one`.pipe(
+              Effect.catch(() => Effect.sync(() => void failures++)),
+              Effect.andThen(Effect.sleep("5 millis"))
+            ),
+          { concurrency: 8, discard: true }
+        )
+        const fiber = yield* Effect.forkChild(reads)
+        yield* Effect.sleep("200 millis")
+        yield* Effect.promise(() => cluster.stopReader(0, "immediate"))
+        yield* Fiber.join(fiber)
+        const retries = (yield* Metric.snapshot).filter((m) =>
+          m.id === "pgfleet_read_retries_total" && m.attributes?.host === stopped
+        )
+        return { failed: failures, retries: retries.reduce((n, m) => n + (m.state as { count: number }).count, 0) }
+      }).pipe(Effect.provideService(Statement.SpanPropagationEnabled, true), Effect.withTracer(tracer))
+    )
     expect(failed).toBe(0)
+    // Reads in flight on the replica, or sent to it before the monitor saw it down, were tried again elsewhere.
+    const retried = spans.filter((s) => s.name === "pgfleet.read.retry")
+    expect(retried.length).toBeGreaterThan(0)
+    expect(retries).toBe(retried.length)
+    for (const s of retried) expect(s.attributes.get("pgfleet.failed_host")).toBe(stopped)
+    // The statement's own span says where it was retried (span propagation on).
+    const statements = spans.filter((s) => s.attributes.get("pgfleet.retried_on") !== undefined)
+    expect(statements.length).toBe(retried.length)
+    for (const s of statements) expect(s.attributes.get("pgfleet.retried_on")).not.toBe(stopped)
   })
 })
