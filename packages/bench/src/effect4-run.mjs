@@ -193,6 +193,23 @@ const makers = {
       close: () => pool.end(),
     };
   },
+  // The same, with an interrupt canceller returned from the callback (what sending a cancel request on
+  // interruption costs in Effect 4: the fiber pushes a finalizer and turns uninterruptible around it).
+  "driver-node-postgres-cancel": async () => {
+    const pool = await rawPool();
+    const query = (text, values) =>
+      Effect.callback((resume) => {
+        let cancelled = false;
+        pool.query(text, values, (error, result) => resume(error ? Effect.fail(error) : Effect.succeed(result)));
+        return Effect.sync(() => void (cancelled = true));
+      });
+    return {
+      name: "(f) driver: Effect.callback over pg.Pool.query, with a canceller",
+      load: (w) =>
+        effectLoad(Effect.runPromise, w === "select1" ? () => query("SELECT 1") : () => query(LOOKUP, [randomId()])),
+      close: () => pool.end(),
+    };
+  },
   // effect/sql's own statement path (span, compile, borrower) over node-postgres, with nothing of pgfleet:
   // SqlClient.make over a connection whose statements are Effect.callback around pg.Pool.query.
   "sqlclient-node-postgres": async () => {
