@@ -93,13 +93,7 @@ const main = async () => {
       withoutRaw: flag("--no-raw"),
       fakeWire: flag("--fake-wire"),
       workloads: option("--workloads", "select1,pk-lookup").split(","),
-      cluster: {
-        writer: cluster.writer,
-        readers: cluster.readers,
-        username: cluster.username,
-        database: cluster.database,
-        env: cluster.env
-      },
+      cluster: Installed.clusterForChild(cluster),
       replicas: 1,
       rounds,
       ms,

@@ -144,13 +144,7 @@ export const run = async (
     )
     const runs = await runProcess(place, {
       contenders,
-      cluster: {
-        writer: cluster.writer,
-        readers: cluster.readers,
-        username: cluster.username,
-        database: cluster.database,
-        env: cluster.env
-      },
+      cluster: Installed.clusterForChild(cluster),
       modules: place.modules,
       replicas: 1,
       rounds: options.rounds,

@@ -12,6 +12,15 @@ import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { median } from "./measure.js"
 
+/** What a bench child process needs of the cluster: its addresses, login and `DB_*` variables. */
+export const clusterForChild = (cluster: TestCluster.TestClusterPromise) => ({
+  writer: cluster.writer,
+  readers: cluster.readers,
+  username: cluster.username,
+  database: cluster.database,
+  env: cluster.env
+})
+
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../../..")
 const SCRIPT = "installed-run.mjs"
@@ -98,13 +107,7 @@ export const runProcess = (
 ): Promise<ReadonlyArray<Run>> => {
   const config = {
     contenders,
-    cluster: {
-      writer: cluster.writer,
-      readers: cluster.readers,
-      username: cluster.username,
-      database: cluster.database,
-      env: cluster.env
-    },
+    cluster: clusterForChild(cluster),
     modules: place.modules,
     ...options
   }
