@@ -81,7 +81,7 @@ const main = async () => {
       stdio: "inherit"
     })
   }
-  fs.copyFileSync(path.join(here, "effect4-run.mjs"), path.join(dir, "effect4-run.mjs"))
+  Installed.copyScript("effect4-run.mjs", dir)
   const cluster = await startTestCluster({ replicas: 1 })
   try {
     await cluster.query("writer", "CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL)")

@@ -101,7 +101,7 @@ const prepare = (smoke: boolean, log: (line: string) => void): Place => {
     cwd: work,
     stdio: "inherit"
   })
-  fs.copyFileSync(path.join(here, SCRIPT), path.join(work, SCRIPT))
+  Installed.copyScript(SCRIPT, work)
   return {
     cwd: work,
     nodeArgs: [],

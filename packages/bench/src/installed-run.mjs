@@ -11,6 +11,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { integer, pgTable, text, withReplicas } from "drizzle-orm/pg-core";
 import { Effect, Exit, ManagedRuntime, Redacted, Scope } from "effect";
 import pg from "pg";
+import * as Load from "./load.mjs";
 
 /**
  * @type {{
@@ -56,74 +57,8 @@ const fleetSettings = (strategy) => ({
   maxPoolSize: POOL,
 });
 
-/** Latencies in a growing Float64Array: no allocation per statement. */
-const recorder = () => {
-  let latencies = new Float64Array(1 << 16);
-  const r = {
-    ops: 0,
-    failed: 0,
-    record(ms) {
-      if (r.ops === latencies.length) {
-        const grown = new Float64Array(latencies.length * 2);
-        grown.set(latencies);
-        latencies = grown;
-      }
-      latencies[r.ops++] = ms;
-    },
-    figures(seconds, cpu) {
-      const sorted = latencies.subarray(0, r.ops).sort();
-      const at = (p) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-      return {
-        perSecond: r.ops / seconds,
-        cpuUs: (cpu.user + cpu.system) / Math.max(1, r.ops),
-        p50Ms: at(0.5),
-        p99Ms: at(0.99),
-        failed: r.failed,
-      };
-    },
-  };
-  return r;
-};
-
-/** `CALLERS` promise loops, as code outside Effect calls a pool. */
-const promiseLoad = async (op) => {
-  const r = recorder();
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  const deadline = started + MS;
-  await Promise.all(Array.from({ length: CALLERS }, async () => {
-    while (performance.now() < deadline) {
-      const t = performance.now();
-      try {
-        await op();
-        r.record(performance.now() - t);
-      } catch {
-        r.failed++;
-      }
-    }
-  }));
-  return r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu));
-};
-
-/** `CALLERS` fibers, as an Effect program calls its client; run by `runPromise` of the contender's runtime. */
-const effectLoad = (runPromise, op) => {
-  const r = recorder();
-  let cpu, started, deadline;
-  const worker = Effect.gen(function*() {
-    while (performance.now() < deadline) {
-      const t = performance.now();
-      const exit = yield* Effect.exit(op());
-      if (exit._tag === "Success") r.record(performance.now() - t);
-      else r.failed++;
-    }
-  });
-  return runPromise(Effect.suspend(() => {
-    cpu = process.cpuUsage();
-    started = performance.now();
-    deadline = started + MS;
-    return Effect.all(Array.from({ length: CALLERS }, () => worker), { concurrency: "unbounded", discard: true });
-  })).then(() => r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu)));
-};
+const promiseLoad = (op) => Load.promiseLoad(op, CALLERS, MS);
+const effectLoad = (runPromise, op) => Load.effectLoad(Effect, runPromise, op, CALLERS, MS);
 
 const kv = pgTable("kv", { id: integer("id").primaryKey(), v: text("v").notNull() });
 

@@ -12,6 +12,11 @@ import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { median } from "./measure.js"
 
+/** A client script of the bench into `dir`, with the load loops it imports (load.mjs). */
+export const copyScript = (script: string, dir: string) => {
+  for (const file of [script, "load.mjs"]) fs.copyFileSync(path.join(here, file), path.join(dir, file))
+}
+
 /** What a bench child process needs of the cluster: its addresses, login and `DB_*` variables. */
 export const clusterForChild = (cluster: TestCluster.TestClusterPromise) => ({
   writer: cluster.writer,
@@ -67,7 +72,7 @@ export const prepare = (smoke: boolean, log: (line: string) => void): Place => {
     cwd: work,
     stdio: "inherit"
   })
-  fs.copyFileSync(path.join(here, SCRIPT), path.join(work, SCRIPT))
+  copyScript(SCRIPT, work)
   return {
     cwd: work,
     nodeArgs: [],

@@ -1,0 +1,74 @@
+// The load loops of the bench's client processes (installed-run.mjs on effect 3, effect4-run.mjs on
+// effect 4): copied beside them into the installed projects, so it imports nothing.
+
+/** Latencies in a growing Float64Array: no allocation per statement. */
+export const recorder = () => {
+  let latencies = new Float64Array(1 << 16);
+  const r = {
+    ops: 0,
+    failed: 0,
+    record(ms) {
+      if (r.ops === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[r.ops++] = ms;
+    },
+    figures(seconds, cpu) {
+      const sorted = latencies.subarray(0, r.ops).sort();
+      const at = (p) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+      return {
+        perSecond: r.ops / seconds,
+        cpuUs: (cpu.user + cpu.system) / Math.max(1, r.ops),
+        p50Ms: at(0.5),
+        p99Ms: at(0.99),
+        failed: r.failed,
+      };
+    },
+  };
+  return r;
+};
+
+/** `callers` promise loops for `ms`, as code outside Effect calls a pool. */
+export const promiseLoad = async (op, callers, ms) => {
+  const r = recorder();
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const deadline = started + ms;
+  await Promise.all(Array.from({ length: callers }, async () => {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      try {
+        await op();
+        r.record(performance.now() - t);
+      } catch {
+        r.failed++;
+      }
+    }
+  }));
+  return r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu));
+};
+
+/**
+ * `callers` fibers for `ms`, as an Effect program calls its client; run by `runPromise` of the contender's
+ * runtime. `Effect` is the caller's module: effect 3's or effect 4's (both have what this uses).
+ */
+export const effectLoad = (Effect, runPromise, op, callers, ms) => {
+  const r = recorder();
+  let cpu, started, deadline;
+  const worker = Effect.gen(function*() {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      const exit = yield* Effect.exit(op());
+      if (exit._tag === "Success") r.record(performance.now() - t);
+      else r.failed++;
+    }
+  });
+  return runPromise(Effect.suspend(() => {
+    cpu = process.cpuUsage();
+    started = performance.now();
+    deadline = started + ms;
+    return Effect.all(Array.from({ length: callers }, () => worker), { concurrency: "unbounded", discard: true });
+  })).then(() => r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu)));
+};
