@@ -96,6 +96,12 @@ export interface Members<P extends Pool> {
    * writer, though it has left reader routing.
    */
   readonly upInRole: (m: Member<P>) => boolean
+  /**
+   * The role whose `pgfleet_host_up` series the member is under now, and
+   * the role it left since the last call, if it changed: that series is set
+   * to 0, so a dashboard never shows a host up in a role it no longer has.
+   */
+  readonly upSeries: (m: Member<P>) => { readonly role: Role; readonly left: Role | undefined }
   /** After the writer moved, every member's role may have changed with it. */
   readonly refreshMismatch: () => void
   /** Moves the member's health state; returns the state before. */
@@ -179,6 +185,8 @@ export const make = <P extends Pool>(
   const isWriter = (m: Member<P>) => m.host === writer.host
   const mismatch = (m: Member<P>, observed: Election.ObservedRole) =>
     Election.mismatch({ reader: m.reader !== undefined, writer: isWriter(m) }, observed)
+  const roleOf = (m: Member<P>): Role => isWriter(m) ? "writer" : m.reader !== undefined ? "reader" : "candidate"
+  const upUnder = new Map<string, Role>()
   return {
     fleet: settings.fleetName,
     all,
@@ -187,10 +195,16 @@ export const make = <P extends Pool>(
     health,
     healthOf: (host) => records.get(host),
     isWriter,
-    roleOf: (m) => isWriter(m) ? "writer" : m.reader !== undefined ? "reader" : "candidate",
+    roleOf,
     poolOf: (m) => isWriter(m) ? writer : m.reader,
     mismatch,
     upInRole: (m) => isWriter(m) ? health(m).observedRole === "primary" : !mismatch(m, health(m).observedRole),
+    upSeries: (m) => {
+      const role = roleOf(m)
+      const before = upUnder.get(m.host)
+      upUnder.set(m.host, role)
+      return { role, left: before === undefined || before === role ? undefined : before }
+    },
     refreshMismatch: () => {
       for (const m of all) health(m).roleMismatch = mismatch(m, health(m).observedRole)
     },

@@ -26,4 +26,19 @@ describe("Members", () => {
     assert.strictEqual(table.roleOf(old), "candidate")
     assert.isTrue(table.upInRole(old), "the old primary, back as a standby, is up as the candidate it now is")
   })
+
+  it("upSeries names the role a host's pgfleet_host_up is under, and the role it left once, when it changes", () => {
+    const writer = { ...pool("db1") }
+    const table = Members.make(settings, writer, [pool("db2")])
+    const replica = table.get("db2:5432")!
+    assert.deepStrictEqual(table.upSeries(replica), { role: "reader", left: undefined })
+    assert.deepStrictEqual(table.upSeries(replica), { role: "reader", left: undefined })
+    writer.host = "db2:5432"
+    assert.deepStrictEqual(table.upSeries(replica), { role: "writer", left: "reader" })
+    assert.deepStrictEqual(
+      table.upSeries(replica),
+      { role: "writer", left: undefined },
+      "the series it left is zeroed once"
+    )
+  })
 })

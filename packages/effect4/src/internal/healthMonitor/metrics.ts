@@ -19,23 +19,14 @@ const tags = (members: Members, m: Member, more?: Record<string, string>) => ({
 const set = (gauge: Metric.Gauge<number>, attributes: Record<string, string>, value: number) =>
   Metric.update(Metric.withAttributes(gauge, attributes), value)
 
-/** The role each host's `pgfleet_host_up` was last set under. */
-const upUnder = new WeakMap<Member, string>()
-
-/**
- * `pgfleet_host_up` for the host in its role now. A switch moves the host to
- * another role's series; the one it leaves is set to 0, so a dashboard never
- * shows a host up in a role it no longer has.
- */
+/** `pgfleet_host_up` for the host in its role now; the series of a role it left goes to 0 (`Members.upSeries`). */
 const setUp = (members: Members, m: Member, value: number): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const role = members.roleOf(m)
-    const before = upUnder.get(m)
-    upUnder.set(m, role)
-    const now = set(PostgresMetrics.hostUp, tags(members, m), value)
-    return before === undefined || before === role
+    const { left, role } = members.upSeries(m)
+    const now = set(PostgresMetrics.hostUp, tags(members, m, { role }), value)
+    return left === undefined
       ? now
-      : Effect.andThen(set(PostgresMetrics.hostUp, { ...tags(members, m), role: before }, 0), now)
+      : Effect.andThen(set(PostgresMetrics.hostUp, tags(members, m, { role: left }), 0), now)
   })
 
 /** The host went down: counted by what noticed it first, and no longer up. */

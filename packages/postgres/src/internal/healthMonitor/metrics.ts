@@ -19,23 +19,14 @@ const tagsAs = (members: Members, m: Member, role: string) => <T extends Metric.
 
 const tags = (members: Members, m: Member) => tagsAs(members, m, members.roleOf(m))
 
-/** The role each host's `pgfleet_host_up` was last set under. */
-const upUnder = new WeakMap<Member, string>()
-
-/**
- * `pgfleet_host_up` for the host in its role now. A switch moves the host to
- * another role's series; the one it leaves is set to 0, so a dashboard never
- * shows a host up in a role it no longer has.
- */
+/** `pgfleet_host_up` for the host in its role now; the series of a role it left goes to 0 (`Members.upSeries`). */
 const setUp = (members: Members, m: Member, value: number): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const role = members.roleOf(m)
-    const before = upUnder.get(m)
-    upUnder.set(m, role)
+    const { left, role } = members.upSeries(m)
     const now = Metric.set(tagsAs(members, m, role)(PostgresMetrics.hostUp), value)
-    return before === undefined || before === role
+    return left === undefined
       ? now
-      : Effect.zipRight(Metric.set(tagsAs(members, m, before)(PostgresMetrics.hostUp), 0), now)
+      : Effect.zipRight(Metric.set(tagsAs(members, m, left)(PostgresMetrics.hostUp), 0), now)
   })
 
 /** The host went down: counted by what noticed it first, and no longer up. */
