@@ -6,7 +6,7 @@
  *
  * @since 0.2.0
  */
-import type pg from "pg"
+import pg from "pg"
 import * as Connection from "./Connection.js"
 
 /**
@@ -174,4 +174,57 @@ export const recycle = (pool: pg.Pool, checkedOut: ReadonlySet<pg.PoolClient>): 
   for (const client of checkedOut) (client as unknown as { _poolUseCount: number })._poolUseCount = Infinity
   const internals = pool as unknown as { _idle: Array<{ client: pg.PoolClient }>; _remove(c: pg.PoolClient): void }
   for (const idle of [...internals._idle]) internals._remove(idle.client)
+}
+
+/**
+ * What a host pool keeps of its connections: the ones checked out now (for
+ * {@link destroyAll}, {@link abandon} and {@link recycle}), and the ones of
+ * ours to the same host outside the pool (`listen`), each forgotten when it
+ * ends.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Tracked {
+  readonly checkedOut: Set<pg.PoolClient>
+  readonly others: Set<pg.Client>
+  /** A new, unconnected client with `config`, outside the pool, kept in `others` until it ends. */
+  readonly newClient: () => pg.Client
+}
+
+/**
+ * Starts keeping `pool`'s checked-out connections, and the clients made
+ * outside it with `config`.
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * const config = { host: "127.0.0.1", port: 5432 }
+ * const pool = new pg.Pool(config)
+ * const tracked = PoolControl.track(pool, config)
+ * const listener = tracked.newClient() // destroyed with the pool's own by `abandon`
+ * console.log(tracked.checkedOut.size, tracked.others.has(listener)) // 0 true
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const track = (pool: pg.Pool, config: pg.ClientConfig): Tracked => {
+  const checkedOut = new Set<pg.PoolClient>()
+  const others = new Set<pg.Client>()
+  pool.on("acquire", (client) => checkedOut.add(client))
+  pool.on("release", (_err, client) => checkedOut.delete(client))
+  pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
+  return {
+    checkedOut,
+    others,
+    newClient: () => {
+      const other = new pg.Client(config)
+      others.add(other)
+      other.once("end", () => others.delete(other))
+      return other
+    }
+  }
 }

@@ -287,17 +287,12 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
         )
       )
     })
-    const checkedOut = new Set<pg.PoolClient>()
-    /** Connections of ours to this host outside the pool (`listen`). */
-    const others = new Set<pg.Client>()
+    const { checkedOut, newClient, others } = PoolControl.track(pool, config)
     const createTime = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(settings.fleetName, role, host)).createTime
     pool.on("connect", (client) => {
       const createdAt = (client as { createdAt?: number }).createdAt
       if (createdAt !== undefined) createTime.updateUnsafe((performance.now() - createdAt) / 1000, context)
     })
-    pool.on("acquire", (client) => checkedOut.add(client))
-    pool.on("release", (_err, client) => checkedOut.delete(client))
-    pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
 
     yield* Effect.addFinalizer(() =>
       close(pool, checkedOut, settings.closeGrace, config).pipe(
@@ -323,12 +318,7 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
         inUse: pool.totalCount - pool.idleCount,
         waiting: pool.waitingCount
       }),
-      newClient: () => {
-        const other = new pg.Client(config)
-        others.add(other)
-        other.once("end", () => others.delete(other))
-        return other
-      },
+      newClient,
       dropCheckedOut: () => PoolControl.destroyAll(checkedOut),
       abandon: () =>
         PoolControl.abandon(

@@ -272,12 +272,7 @@ export const make = (
         )
       )
     })
-    const checkedOut = new Set<pg.PoolClient>()
-    /** Connections of ours to this host outside the pool (`listen`). */
-    const others = new Set<pg.Client>()
-    pool.on("acquire", (client) => checkedOut.add(client))
-    pool.on("release", (_err, client) => checkedOut.delete(client))
-    pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
+    const { checkedOut, newClient, others } = PoolControl.track(pool, config)
     const createTime = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(settings.fleetName, role, host)).createTime
     pool.on("connect", (client) => {
       const createdAt = (client as { createdAt?: number }).createdAt
@@ -315,12 +310,7 @@ export const make = (
         inUse: pool.totalCount - pool.idleCount,
         waiting: pool.waitingCount
       }),
-      newClient: () => {
-        const other = new pg.Client(config)
-        others.add(other)
-        other.once("end", () => others.delete(other))
-        return other
-      },
+      newClient,
       dropCheckedOut: () => PoolControl.destroyAll(checkedOut),
       abandon: () =>
         PoolControl.abandon(
