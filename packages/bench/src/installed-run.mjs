@@ -169,20 +169,4 @@ const unknown = config.contenders.filter((c) => !(c in makers));
 if (unknown.length > 0) throw new Error(`installed-run: unknown contender(s) ${unknown.join(", ")}`);
 const contenders = [];
 for (const key of ["raw-pg", ...config.contenders]) contenders.push({ key, ...await makers[key]() });
-const runs = [];
-for (const workload of ["select1", "pk-lookup"]) {
-  for (const c of contenders) await c.load(workload); // a warm-up run each, not kept
-  for (let round = 1; round <= config.rounds; round++) {
-    for (const c of contenders) {
-      const f = await c.load(workload);
-      runs.push({ key: c.key, name: c.name, workload, round, ...f });
-      console.error(
-        `    round ${round}/${config.rounds}  ${workload.padEnd(9)}  ${c.name.padEnd(36)} ${
-          f.perSecond.toFixed(0).padStart(6)
-        } reads/s ${f.cpuUs.toFixed(1).padStart(6)} CPU µs/statement${f.failed ? `  failed ${f.failed}` : ""}`,
-      );
-    }
-  }
-}
-for (const c of contenders) await c.close();
-console.log(JSON.stringify({ runs }));
+console.log(JSON.stringify({ runs: await Load.alternate(contenders, ["select1", "pk-lookup"], config.rounds) }));

@@ -1,5 +1,6 @@
-// The load loops of the bench's client processes (installed-run.mjs on effect 3, effect4-run.mjs on
-// effect 4): copied beside them into the installed projects, so it imports nothing.
+// The load loops and the alternated rounds of the bench's client processes (installed-run.mjs on
+// effect 3, effect4-run.mjs on effect 4): copied beside them into the installed projects, so it
+// imports nothing.
 
 /** Latencies in a growing Float64Array: no allocation per statement. */
 export const recorder = () => {
@@ -71,4 +72,29 @@ export const effectLoad = (Effect, runPromise, op, callers, ms) => {
     deadline = started + ms;
     return Effect.all(Array.from({ length: callers }, () => worker), { concurrency: "unbounded", discard: true });
   })).then(() => r.figures((performance.now() - started) / 1000, process.cpuUsage(cpu)));
+};
+
+/**
+ * Each workload: a warm-up run of every contender (not kept), then `rounds` rounds of one run each,
+ * alternated; every run logged to stderr. Closes the contenders and gives the runs.
+ */
+export const alternate = async (contenders, workloads, rounds) => {
+  const width = Math.max(...contenders.map((c) => c.name.length));
+  const runs = [];
+  for (const workload of workloads) {
+    for (const c of contenders) await c.load(workload);
+    for (let round = 1; round <= rounds; round++) {
+      for (const c of contenders) {
+        const f = await c.load(workload);
+        runs.push({ key: c.key, name: c.name, workload, round, ...f });
+        console.error(
+          `    round ${round}/${rounds}  ${workload.padEnd(9)}  ${c.name.padEnd(width)} ${
+            f.perSecond.toFixed(0).padStart(6)
+          } reads/s ${f.cpuUs.toFixed(1).padStart(6)} CPU µs/statement${f.failed ? `  failed ${f.failed}` : ""}`,
+        );
+      }
+    }
+  }
+  for (const c of contenders) await c.close();
+  return runs;
 };

@@ -190,7 +190,23 @@ export interface Tracked {
   readonly others: Set<pg.Client>
   /** A new, unconnected client with `config`, outside the pool, kept in `others` until it ends. */
   readonly newClient: () => pg.Client
+  /** {@link destroyAll} of the connections checked out now. */
+  readonly dropCheckedOut: () => void
+  /** {@link abandon} of the pool, its checked-out connections and the clients outside it, answering waits with `error`. */
+  readonly abandon: (error: Error) => void
+  /** {@link recycle} of the pool. */
+  readonly recycle: () => void
 }
+
+/**
+ * Why a statement that waited on a host the probes gave up failed, for
+ * {@link Tracked.abandon}'s error.
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const abandonedMessage = (host: string): string =>
+  `${host} stopped answering (its health probes marked it down); the statement was never sent`
 
 /**
  * Starts keeping `pool`'s checked-out connections, and the clients made
@@ -225,6 +241,9 @@ export const track = (pool: pg.Pool, config: pg.ClientConfig): Tracked => {
       others.add(other)
       other.once("end", () => others.delete(other))
       return other
-    }
+    },
+    dropCheckedOut: () => destroyAll(checkedOut),
+    abandon: (error) => abandon(pool, checkedOut, others, error),
+    recycle: () => recycle(pool, checkedOut)
   }
 }

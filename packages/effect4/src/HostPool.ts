@@ -287,7 +287,8 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
         )
       )
     })
-    const { checkedOut, newClient, others } = PoolControl.track(pool, config)
+    const tracked = PoolControl.track(pool, config)
+    const { checkedOut, others } = tracked
     const createTime = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(settings.fleetName, role, host)).createTime
     pool.on("connect", (client) => {
       const createdAt = (client as { createdAt?: number }).createdAt
@@ -318,19 +319,12 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
         inUse: pool.totalCount - pool.idleCount,
         waiting: pool.waitingCount
       }),
-      newClient,
-      dropCheckedOut: () => PoolControl.destroyAll(checkedOut),
+      newClient: tracked.newClient,
+      dropCheckedOut: tracked.dropCheckedOut,
       abandon: () =>
-        PoolControl.abandon(
-          pool,
-          checkedOut,
-          others,
-          new PostgresError({
-            reason: "Unavailable",
-            host,
-            message: `${host} stopped answering (its health probes marked it down); the statement was never sent`
-          })
+        tracked.abandon(
+          new PostgresError({ reason: "Unavailable", host, message: PoolControl.abandonedMessage(host) })
         ),
-      recycle: () => PoolControl.recycle(pool, checkedOut)
+      recycle: tracked.recycle
     } satisfies HostPool
   })
