@@ -88,7 +88,8 @@ export const check = async (
   envOptions: Settings.EnvOptions = {}
 ): Promise<Report> => {
   const variable = (name: string) => Settings.prefixed(envOptions.prefix, name)
-  const parsed = Settings.fromEnv(env, envOptions)
+  // The check connects with node-postgres whatever runs the statements.
+  const parsed = Settings.fromEnv(env, { drivers: ["node-postgres", "sql-pg"], ...envOptions })
   if (parsed._tag === "Invalid") {
     return {
       status: "misconfigured",

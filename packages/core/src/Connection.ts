@@ -4,6 +4,7 @@
  *
  * @since 0.2.0
  */
+import type * as tls from "node:tls"
 import pg from "pg"
 import * as Credentials from "./Credentials.js"
 import type { HostAddress, Settings } from "./Settings.js"
@@ -82,7 +83,22 @@ export const fromSettings = (settings: Settings): ConnectionOptions => {
   }
 }
 
-const ssl = (options: ConnectionOptions): pg.ClientConfig["ssl"] => {
+/**
+ * The TLS options `DB_SSL_MODE` asks for, or `false` for none: node-postgres
+ * and @effect/sql-pg 4 both take Node's `tls.connect` options.
+ *
+ * @example
+ * ```ts
+ * import { Connection, Settings } from "@pgfleet/core"
+ *
+ * const result = Settings.validate({ writerHosts: ["db"], username: "app", password: "x", ssl: "require" })
+ * if (result._tag === "Valid") Connection.tlsOptions(Connection.fromSettings(result.settings)) // { rejectUnauthorized: false }
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const tlsOptions = (options: ConnectionOptions): false | tls.ConnectionOptions => {
   switch (options.ssl) {
     case "disable":
       return false
@@ -130,7 +146,7 @@ export const clientConfig = (options: ConnectionOptions, address: HostAddress): 
   password: options.credentials === undefined ? options.password() : options.credentials.password,
   database: options.database,
   application_name: options.applicationName,
-  ssl: ssl(options),
+  ssl: tlsOptions(options),
   keepAlive: true,
   keepAliveInitialDelayMillis: options.keepAliveIdleMs,
   connectionTimeoutMillis: options.connectTimeoutMs,

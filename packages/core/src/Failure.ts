@@ -146,6 +146,7 @@ const byCode = (code: string): Failure | undefined => {
 }
 
 const statement: Failure = { kind: "statement" }
+const lost: Failure = { kind: "connection-lost" }
 
 /** pgfleet's own error, from either Effect line: a tagged error with a known reason. */
 const reasonOf = (e: unknown): Reason | undefined => {
@@ -169,9 +170,12 @@ const reasonOf = (e: unknown): Reason | undefined => {
  */
 export const classify = (error: unknown): Failure => {
   let firstCode: string | undefined
+  let connectionError = false
   for (const e of causes(error)) {
     const reason = reasonOf(e)
     if (reason !== undefined) return byReason[reason]
+    // effect 4's SqlError reason for a lost or unopenable connection (@effect/sql-pg 4's own driver).
+    if ((e as { _tag?: unknown })._tag === "ConnectionError") connectionError = true
     const code = (e as { code?: unknown }).code
     if (typeof code === "string") {
       const found = byCode(code)
@@ -185,7 +189,8 @@ export const classify = (error: unknown): Failure => {
       }
     }
   }
-  return firstCode === undefined ? statement : { kind: "statement", code: firstCode }
+  if (firstCode !== undefined) return { kind: "statement", code: firstCode }
+  return connectionError ? lost : statement
 }
 
 /**

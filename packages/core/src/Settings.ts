@@ -547,6 +547,20 @@ export const settings = {
     parse: (t: string): Check<string> => t,
     check: (file: string): Check<string> => file
   }),
+  driver: literal({
+    variable: "DB_DRIVER",
+    values: ["node-postgres", "sql-pg"],
+    default: "node-postgres",
+    description: "what runs the statements: `node-postgres` pools, or (`@pgfleet/effect4` only) `@effect/sql-pg` " +
+      "4's own `PgPool` (its wire protocol, prepared statements and, with `DB_MULTIPLEX`, pipelining); probes and " +
+      "`listen` use node-postgres either way"
+  }),
+  multiplex: boolean({
+    variable: "DB_MULTIPLEX",
+    default: false,
+    description: "`DB_DRIVER=sql-pg` only: statements outside a transaction share pooled connections, pipelined " +
+      "(sql-pg's `multiplex`); an interrupted statement is then not cancelled on the server"
+  }),
   readerStrategy: literal({
     variable: "DB_READER_STRATEGY",
     values: ["random", "round-robin", "least-connections"],
@@ -1016,7 +1030,7 @@ const readCa = (file: string | undefined): Check<string | undefined> => {
  * @since 0.2.0
  * @category constructors
  */
-export const validate = (input: SettingsInput): Validation => {
+export const validate = (input: SettingsInput, options: ValidateOptions = {}): Validation => {
   const issues: Array<Issue> = []
   const checked: Record<string, unknown> = {}
   for (const key of keys) {
@@ -1067,6 +1081,19 @@ export const validate = (input: SettingsInput): Validation => {
   const readers = hostList("readerHosts")
   if (out.minPoolSize !== undefined && out.maxPoolSize !== undefined && out.minPoolSize > out.maxPoolSize) {
     issues.push(issue("minPoolSize", `at most DB_MAX_POOL_SIZE (${out.maxPoolSize}), got ${out.minPoolSize}`))
+  }
+  const drivers = options.drivers ?? ["node-postgres"]
+  if (out.driver !== undefined && !drivers.includes(out.driver)) {
+    issues.push(issue("driver", `one of ${drivers.join(", ")} (sql-pg is @pgfleet/effect4's), got "${out.driver}"`))
+  }
+  if (out.driver === "sql-pg" && out.statementTimeoutMode === "set") {
+    issues.push(issue(
+      "statementTimeoutMode",
+      "startup or verify with DB_DRIVER=sql-pg (its pool has no hook to run SET on a new connection), got \"set\""
+    ))
+  }
+  if (out.multiplex === true && out.driver !== "sql-pg") {
+    issues.push(issue("multiplex", `false unless DB_DRIVER is sql-pg (DB_DRIVER is ${out.driver ?? "unset"})`))
   }
   const sslCa = readCa(out.sslCaFile)
   if (sslCa instanceof Rejected) issues.push(issue("sslCaFile", sslCa.expected))
@@ -1134,7 +1161,7 @@ export const fromEnv = (
   // The password has several sources, so it is not `required`; its absence is reported with the other issues.
   if (issues.length > 0 && input.password === undefined && input.passwordFile === undefined) issues.push(noPassword())
   // As the Effect reader: unreadable variables are reported alone, since defaults in their place would mislead.
-  const result = issues.length > 0 ? { _tag: "Invalid" as const, issues } : validate(input as SettingsInput)
+  const result = issues.length > 0 ? { _tag: "Invalid" as const, issues } : validate(input as SettingsInput, options)
   return result._tag === "Invalid" ? { _tag: "Invalid", issues: withPrefix(result.issues, prefix) } : result
 }
 
@@ -1155,8 +1182,28 @@ export const fromEnv = (
  * @since 0.2.0
  * @category models
  */
-export interface EnvOptions {
+export interface EnvOptions extends ValidateOptions {
   readonly prefix?: string | undefined
+}
+
+/**
+ * What a line of pgfleet supports, for {@link validate}: `drivers` it can
+ * run statements on (by default node-postgres alone; `@pgfleet/effect4`
+ * adds `sql-pg`).
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@pgfleet/core"
+ *
+ * const effect4: Settings.ValidateOptions = { drivers: ["node-postgres", "sql-pg"] }
+ * const result = Settings.validate({ writerHosts: ["db"], username: "app", password: "x", driver: "sql-pg" }, effect4)
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ValidateOptions {
+  readonly drivers?: ReadonlyArray<OutOf<typeof settings.driver>> | undefined
 }
 
 /**

@@ -13,6 +13,7 @@ import pg from "pg"
 import { clientConfig, connectionOptions } from "./internal/postgresConfig.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
+import * as SqlPgPool from "./internal/sqlPgPool.js"
 import { PostgresError } from "./PostgresError.js"
 import * as PostgresMetrics from "./PostgresMetrics.js"
 
@@ -49,8 +50,14 @@ export interface HostPool {
   readonly maxPoolSize: number
   /** A replica's share of reads against the others (`;weight=N`, else 1). */
   readonly weight: number
-  /** The node-postgres pool underneath. */
+  /**
+   * The node-postgres pool underneath. Under `DB_DRIVER=sql-pg` it holds at
+   * most one connection, for pgfleet's own lookups (`pg.auto`'s function
+   * volatility), and statements run on {@link sqlPg}.
+   */
   readonly pgPool: pg.Pool
+  /** Under `DB_DRIVER=sql-pg`: @effect/sql-pg 4's pool, which runs the statements, and pgfleet's gauges of it. */
+  readonly sqlPg: SqlPgPool.SqlPgPool | undefined
   /** The pool's connection counts right now. */
   readonly counts: () => PoolCounts
   /** How long opening and warming the pool took. */
@@ -111,8 +118,8 @@ export const retryPolicy = <E>(settings: PostgresSettings, retryable: (e: E) => 
   while: retryable
 })
 
-/** Warms the pool (see core's `PoolControl.warm`). */
-const warmOnce = (pool: pg.Pool, n: number, verify: boolean) =>
+/** Warms the node-postgres pool (see core's `PoolControl.warm`). */
+const warmPg = (pool: pg.Pool) => (n: number, verify: boolean) =>
   Effect.tryPromise({ try: () => PoolControl.warm(pool, n, verify), catch: (cause) => cause })
 
 /** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
@@ -152,13 +159,18 @@ const types: pg.CustomTypesConfig = {
 }
 
 /** The pool's options: sizes and timeouts from the settings, and a client that answers a dead connection's waits. */
-const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, maxPoolSize: number): pg.PoolConfig => {
+const poolOptions = (
+  settings: PostgresSettings,
+  config: pg.ClientConfig,
+  maxPoolSize: number,
+  minPoolSize: number
+): pg.PoolConfig => {
   const statementTimeout = Duration.toMillis(settings.statementTimeout)
   return {
     ...config,
     types,
     max: maxPoolSize,
-    min: settings.minPoolSize,
+    min: minPoolSize,
     idleTimeoutMillis: Duration.toMillis(settings.maxIdleTime),
     maxLifetimeSeconds: Duration.toSeconds(settings.maxLifetime),
     // The pool's timeout bounds the wait for a free connection; the client's, one connect.
@@ -181,13 +193,18 @@ const poolOptions = (settings: PostgresSettings, config: pg.ClientConfig, maxPoo
 }
 
 /** Warms the pool and checks the host's role, retrying what can mend itself with the settings' backoff. */
-const open = (pool: pg.Pool, host: string, role: Role, settings: PostgresSettings) =>
+const open = (
+  warm: (n: number, verify: boolean) => Effect.Effect<SqlPgPool.Warmed, unknown>,
+  host: string,
+  role: Role,
+  settings: PostgresSettings
+) =>
   Effect.gen(function*() {
     let attempts = 0
     const attempt = Effect.gen(function*() {
       attempts++
       const verify = settings.statementTimeoutMode === "verify"
-      const { standby, timeouts } = yield* warmOnce(pool, Math.max(1, settings.minPoolSize), verify).pipe(
+      const { standby, timeouts } = yield* warm(Math.max(1, settings.minPoolSize), verify).pipe(
         Effect.timeoutOrElse({
           duration: Duration.sum(settings.poolTimeout, settings.connectTimeout),
           orElse: () => Effect.fail(new Error(`no answer within ${Duration.format(settings.poolTimeout)}`))
@@ -275,7 +292,11 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
     const started = Date.now()
 
     const maxPoolSize = Settings.maxPoolSizeOf(address, settings)
-    const pool = new pg.Pool(poolOptions(settings, config, maxPoolSize))
+    const sqlPgDriver = settings.driver === "sql-pg"
+    // Under sql-pg, node-postgres keeps one lazy connection for pgfleet's own lookups.
+    const pool = new pg.Pool(
+      sqlPgDriver ? poolOptions(settings, config, 1, 0) : poolOptions(settings, config, maxPoolSize, settings.minPoolSize)
+    )
     // A password that changes: a refused login asks its source again and tries once more, before any caller sees it.
     const credentials = connectionOptions(settings).credentials
     if (credentials !== undefined) Credentials.retryRefusedLogins(pool, credentials)
@@ -303,7 +324,12 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
       )
     )
 
-    yield* open(pool, host, role, settings)
+    const sqlPg = sqlPgDriver
+      ? yield* Effect.mapError(SqlPgPool.make(settings, address, maxPoolSize), (cause) =>
+        new PostgresError({ reason: "Misconfigured", host, message: Failure.describe(cause), cause }))
+      : undefined
+    yield* open(sqlPg === undefined ? warmPg(pool) : sqlPg.warm, host, role, settings)
+    const abandoned = () => new PostgresError({ reason: "Unavailable", host, message: PoolControl.abandonedMessage(host) })
 
     return {
       host,
@@ -312,19 +338,33 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
       maxPoolSize,
       weight: Settings.weightOf(address),
       pgPool: pool,
+      sqlPg,
       warmupTime: Duration.millis(Date.now() - started),
-      counts: () => ({
-        total: pool.totalCount,
-        idle: pool.idleCount,
-        inUse: pool.totalCount - pool.idleCount,
-        waiting: pool.waitingCount
-      }),
+      counts: sqlPg === undefined
+        ? () => ({
+          total: pool.totalCount,
+          idle: pool.idleCount,
+          inUse: pool.totalCount - pool.idleCount,
+          waiting: pool.waitingCount
+        })
+        : () => {
+          const { inUse, waiting } = sqlPg.gauges
+          const total = sqlPg.sockets()
+          return { total, idle: Math.max(0, total - inUse), inUse, waiting }
+        },
       newClient: tracked.newClient,
-      dropCheckedOut: tracked.dropCheckedOut,
-      abandon: () =>
-        tracked.abandon(
-          new PostgresError({ reason: "Unavailable", host, message: PoolControl.abandonedMessage(host) })
-        ),
-      recycle: tracked.recycle
+      // sql-pg's pool shows no checked-out set: a host whose connections are dropped loses all of them.
+      dropCheckedOut: () => {
+        tracked.dropCheckedOut()
+        sqlPg?.destroy(abandoned())
+      },
+      abandon: () => {
+        tracked.abandon(abandoned())
+        sqlPg?.destroy(abandoned())
+      },
+      recycle: () => {
+        tracked.recycle()
+        sqlPg?.destroy(new Error(`${host}: connections recycled (its name may point elsewhere now)`))
+      }
     } satisfies HostPool
   })

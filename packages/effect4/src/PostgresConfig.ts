@@ -162,7 +162,7 @@ const makeUnder = (
       else if (spec.kind === "secret") coreInput[key] = secretIn(value)
       else if (spec.kind === "provider") coreInput[key] = providerIn(value)
     }
-    const result = Core.validate(coreInput as Core.SettingsInput)
+    const result = Core.validate(coreInput as Core.SettingsInput, { drivers: ["node-postgres", "sql-pg"] })
     if (result._tag === "Invalid") return Effect.fail(invalid(Core.withPrefix(result.issues, prefix)))
     const out: Record<string, unknown> = { ...result.settings }
     for (const [key, spec] of entries) {

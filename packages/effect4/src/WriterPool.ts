@@ -154,6 +154,9 @@ export const layer: Layer.Layer<WriterPool, PostgresError, PostgresConfig> = Lay
       get pgPool() {
         return current.pool.pgPool
       },
+      get sqlPg() {
+        return current.pool.sqlPg
+      },
       counts: () => current.pool.counts(),
       get warmupTime() {
         return current.pool.warmupTime

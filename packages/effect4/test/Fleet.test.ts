@@ -1,26 +1,28 @@
-import { Effect, Fiber, ManagedRuntime, Metric } from "effect"
+import { Effect, Fiber, ManagedRuntime, Metric, Stream } from "effect"
 import { Statement } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Postgres } from "../src/index.js"
 import { label, recordingTracer, servedBy, startCluster } from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
-let cluster: Cluster
-let runtime: ManagedRuntime.ManagedRuntime<Postgres.Services, unknown>
 
-beforeAll(async () => {
-  cluster = await startCluster(2)
-  // The test layer, over a cluster from @pgfleet/testing's Promise API.
-  runtime = ManagedRuntime.make(Postgres.layerTest(cluster, { settings: { healthCheckInterval: 200 } }))
-})
-afterAll(async () => {
-  await runtime?.dispose()
-  await cluster?.stop()
-})
+// Each driver on a cluster of its own: the replica-death test stops a replica.
+describe.each(["node-postgres", "sql-pg"] as const)("effect 4 fleet, DB_DRIVER=%s", (driver) => {
+  let cluster: Cluster
+  let runtime: ManagedRuntime.ManagedRuntime<Postgres.Services, unknown>
 
-const run = <A, E>(effect: Effect.Effect<A, E, Postgres.Postgres>) => runtime.runPromise(effect)
+  beforeAll(async () => {
+    cluster = await startCluster(2)
+    // The test layer, over a cluster from @pgfleet/testing's Promise API.
+    runtime = ManagedRuntime.make(Postgres.layerTest(cluster, { settings: { healthCheckInterval: 200, driver } }))
+  })
+  afterAll(async () => {
+    await runtime?.dispose()
+    await cluster?.stop()
+  })
 
-describe("effect 4 fleet", () => {
+  const run = <A, E>(effect: Effect.Effect<A, E, Postgres.Postgres>) => runtime.runPromise(effect)
+
   it("writes on the primary and reads on a replica, with read-your-writes", async () => {
     const result = await run(Effect.gen(function*() {
       const pg = yield* Postgres.Postgres
@@ -52,6 +54,29 @@ describe("effect 4 fleet", () => {
       return yield* pg.writer<{ name: string }>`SELECT name FROM e4_items WHERE id = 2`
     }))
     expect(rows).toEqual([{ name: "two" }])
+  })
+
+  it("streams a replica's rows, and stats count the connections held", async () => {
+    const result = await run(Effect.gen(function*() {
+      const pg = yield* Postgres.Postgres
+      const streamed = yield* Stream.runCollect(
+        pg.reader<{ n: number }>`SELECT g AS n, pg_is_in_recovery() AS standby FROM generate_series(1, 1000) AS g`
+          .stream
+      )
+      // A transaction holds one writer connection while it runs.
+      const inUse = yield* pg.writer.withTransaction(Effect.gen(function*() {
+        yield* pg.writer`SELECT 1`
+        const stats = yield* pg.stats
+        return stats.find((s) => s.role === "writer")!.inUse
+      }))
+      const after = yield* pg.stats
+      return { streamed, inUse, after: after.find((s) => s.role === "writer")! }
+    }))
+    expect(result.streamed.length).toBe(1000)
+    expect(result.streamed[999]).toEqual({ n: 1000, standby: true })
+    expect(result.inUse).toBe(1)
+    expect(result.after.inUse).toBe(0)
+    expect(result.after.total).toBeGreaterThanOrEqual(1)
   })
 
   it("an interrupted statement is cancelled on the server", async () => {

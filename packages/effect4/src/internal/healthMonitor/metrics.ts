@@ -65,8 +65,9 @@ export const poolCounts = (members: Members, m: Member): Effect.Effect<void> =>
     yield* set(PostgresMetrics.connectionCount, { ...name, "db.client.connection.state": "idle" }, counts.idle)
     yield* set(PostgresMetrics.connectionCount, { ...name, "db.client.connection.state": "used" }, counts.inUse)
     yield* set(PostgresMetrics.connectionPendingRequests, name, counts.waiting)
-    yield* set(PostgresMetrics.connectionMax, name, pool.pgPool.options.max ?? 10)
-    yield* set(PostgresMetrics.connectionIdleMin, name, pool.pgPool.options.min ?? 0)
+    yield* set(PostgresMetrics.connectionMax, name, pool.maxPoolSize)
+    const idleMin = pool.sqlPg === undefined ? pool.pgPool.options.min : pool.sqlPg.pool.config.minConnections
+    yield* set(PostgresMetrics.connectionIdleMin, name, idleMin ?? 0)
   })
 
 /** How long the member's pool took to open and warm, once when its probe fiber starts. */

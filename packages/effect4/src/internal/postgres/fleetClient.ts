@@ -9,6 +9,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import { Connection as PgConnection, Failure, PooledQuery } from "@pgfleet/core"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -33,6 +34,9 @@ import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
 import type { Listener } from "./listen.js"
 
+import * as SqlPgConnection from "./sqlPgConnection.js"
+import type { Shape, TransformRows } from "./sqlPgConnection.js"
+import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
 import * as StatementErrors from "./statementErrors.js"
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
@@ -94,7 +98,6 @@ export interface Options {
 }
 
 type Rows = ReadonlyArray<any>
-type TransformRows = (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
 
 const PgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 const JSON_OIDS = new Set<number>([PgTypes.OID.json, PgTypes.OID.jsonb])
@@ -124,9 +127,6 @@ const pgValues = (params: ReadonlyArray<unknown>): Array<unknown> => {
 /** Rows, or one array of rows a statement for multi-statement text. */
 const rowsOf = (result: pg.QueryResult): Rows =>
   Array.isArray(result) ? result.map((r: pg.QueryResult) => r.rows ?? []) : result.rows ?? []
-
-/** What effect/sql asked for: the rows (through its row transform), node-postgres's result, or rows as arrays. */
-type Shape = "rows" | "raw" | "values"
 
 /**
  * A statement's result as `shape` asks, as an effect: a row transform runs
@@ -228,6 +228,17 @@ const cursorStream = (
           })
         ))
   ))
+
+/** A connection held for a scope: node-postgres's, or (`DB_DRIVER=sql-pg`) sql-pg's. */
+type Held =
+  | {
+    readonly pool: HostPool
+    readonly client: pg.PoolClient
+    /** It failed with its host: destroy it, do not pool it. */
+    readonly broke: () => void
+    readonly connection: undefined
+  }
+  | { readonly pool: HostPool; readonly connection: SqlPgConnectionOf; readonly client: undefined }
 
 /** Runs one statement and gives its result as `shape` asks. */
 type Run = (
@@ -360,6 +371,76 @@ export const make = (options: Options) =>
     }
 
     /**
+     * `start` on @effect/sql-pg 4's pool (`DB_DRIVER=sql-pg`): the statement
+     * runs in the fiber, on a connection `PgPool.use` lends it; sql-pg
+     * cancels it on the server if the fiber is interrupted.
+     */
+    const startSqlPg = (
+      target: Target,
+      sql: string,
+      params: ReadonlyArray<unknown>,
+      operation: Operation,
+      shape: Shape,
+      rows: TransformRows,
+      exclude: ReadonlyArray<string>,
+      minimumPosition: bigint | undefined,
+      span: Tracer.Span | undefined,
+      fiber: Fiber.Fiber<unknown, unknown>
+    ): Effect.Effect<any, SqlError> => {
+      const read = target.read ?? options.reads
+      const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
+      if (read) record.read(counted)
+      annotate(span, counted)
+      const { pool, gauges } = target.pool.sqlPg!
+      const prepare = operation !== "executeUnprepared"
+      const started = performance.now()
+      let checkedOutAt: number | undefined
+      gauges.waiting++
+      return Effect.matchCauseEffect(
+        pool.use((connection) => {
+          checkedOutAt = performance.now()
+          gauges.waiting--
+          gauges.inUse++
+          return SqlPgConnection.query(connection, sql, params, shape, prepare)
+        }),
+        {
+          onSuccess: (result) => {
+            const ended = performance.now()
+            gauges.inUse--
+            record.connection(target.pool, checkedOutAt! - started, ended - checkedOutAt!)
+            record.operation(counted, operation, ended - started)
+            const value = SqlPgConnection.shaped(shape, rows, result)
+            const after = !read && options.succeeded !== undefined ? options.succeeded(target, fiber) : undefined
+            return after === undefined ? value : Effect.andThen(after, value)
+          },
+          onFailure: (cause) => {
+            if (checkedOutAt === undefined) gauges.waiting--
+            else gauges.inUse--
+            const error = Cause.findErrorOption(cause)
+            if (error._tag === "None") return Effect.failCause(cause)
+            return failed(
+              target,
+              counted,
+              read,
+              // Never checked out: never sent, whatever sql-pg called the failure.
+              checkedOutAt === undefined ? StatementErrors.fromPg(error.value, "acquire") : error.value,
+              performance.now() - started,
+              sql,
+              params,
+              operation,
+              shape,
+              rows,
+              exclude,
+              minimumPosition,
+              span,
+              fiber
+            )
+          }
+        }
+      )
+    }
+
+    /**
      * A failed statement: recorded, reported to health, and mapped; a read
      * that failed with its host is tried once more elsewhere, in a
      * `pgfleet.read.retry` span.
@@ -371,7 +452,7 @@ export const make = (options: Options) =>
       cause: SqlError,
       tookMs: number,
       sql: string,
-      values: Array<unknown>,
+      values: ReadonlyArray<unknown>,
       operation: Operation,
       shape: Shape,
       rows: TransformRows,
@@ -404,21 +485,23 @@ export const make = (options: Options) =>
             "pgfleet.read.retry",
             { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
             (retrySpan) =>
-              Effect.callback<any, SqlError>((resume) =>
-                start(
-                  second,
-                  sql,
-                  values,
-                  operation,
-                  shape,
-                  rows,
-                  [target.pool.host],
-                  minimumPosition,
-                  retrySpan,
-                  fiber,
-                  resume
+              second.pool.sqlPg !== undefined
+                ? startSqlPg(second, sql, values, operation, shape, rows, [target.pool.host], minimumPosition, retrySpan, fiber)
+                : Effect.callback<any, SqlError>((resume) =>
+                  start(
+                    second,
+                    sql,
+                    values as Array<unknown>,
+                    operation,
+                    shape,
+                    rows,
+                    [target.pool.host],
+                    minimumPosition,
+                    retrySpan,
+                    fiber,
+                    resume
+                  )
                 )
-              )
           )
         )
       )
@@ -448,6 +531,10 @@ export const make = (options: Options) =>
         const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
         const target = options.pick(noExclusions, minimumPosition, sql)
         if (target instanceof PostgresError) return resume(Effect.fail(StatementErrors.toSqlError(target)))
+        if (target.pool.sqlPg !== undefined) {
+          const run = startSqlPg(target, sql, params, operation, shape, rows, noExclusions, minimumPosition, span, fiber)
+          return resume(run)
+        }
         return start(
           target,
           sql,
@@ -477,7 +564,10 @@ export const make = (options: Options) =>
             options.prepare?.(sql, fiber) ?? Effect.void,
             Effect.suspend(() => holdPicked(fiber, sql))
           )
-          return Effect.map(held, ({ client }) => cursorStream(client, sql, pgValues(params), rows))
+          return Effect.map(held, (h) =>
+            h.connection !== undefined
+              ? SqlPgConnection.stream(h.connection, sql, params, rows)
+              : cursorStream(h.client, sql, pgValues(params), rows))
         }))
     )
 
@@ -486,12 +576,16 @@ export const make = (options: Options) =>
      * transaction when undefined), held until the scope closes; `broken()`
      * once it failed with its host, so it is destroyed, not pooled.
      */
-    function holdPicked(fiber: Fiber.Fiber<unknown, unknown>, sql: string | undefined) {
+    function holdPicked(
+      fiber: Fiber.Fiber<unknown, unknown>,
+      sql: string | undefined
+    ): Effect.Effect<Held, SqlError, Scope.Scope> {
       const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
       const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
       const target = options.pick(noExclusions, minimumPosition, sql)
       if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
       const pool = target.pool
+      if (pool.sqlPg !== undefined) return holdSqlPg(pool, pool.sqlPg)
       let broken = false
       const acquire = Effect.callback<pg.PoolClient, SqlError>((resume) => {
         pool.pgPool.connect((error, client, release) => {
@@ -508,13 +602,36 @@ export const make = (options: Options) =>
           Effect.tapError(acquire, (cause) => options.onFailure(pool, cause)),
           (client) => Effect.sync(() => client.release(broken))
         ),
-        (client) => ({ client, pool, broke: () => (broken = true) })
+        (client) => ({ client, pool, broke: () => (broken = true), connection: undefined })
       )
+    }
+
+    /** {@link holdPicked} on sql-pg's pool, which retires a connection that failed with its host itself. */
+    const holdSqlPg = (pool: HostPool, sqlPg: NonNullable<HostPool["sqlPg"]>): Effect.Effect<Held, SqlError, Scope.Scope> => {
+      const { gauges } = sqlPg
+      const counted = Effect.acquireRelease(
+        Effect.sync(() => gauges.inUse++),
+        () => Effect.sync(() => gauges.inUse--)
+      )
+      const reserved = sqlPg.pool.reserve.pipe(
+        Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
+        Effect.tapError((cause) => options.onFailure(pool, cause))
+      )
+      return Effect.map(Effect.andThen(counted, reserved), (connection) => ({ connection, pool, client: undefined }))
     }
 
     /** A connection of the picked host, held for a scope (transactions, `reserve`). */
     const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.withFiber((fiber) =>
-      Effect.map(holdPicked(fiber, undefined), ({ broke, client, pool }) => {
+      Effect.map(holdPicked(fiber, undefined), (held) => {
+        if (held.connection !== undefined) {
+          const { connection, pool } = held
+          return transactional(
+            pool,
+            SqlPgConnection.held(connection, (cause) => options.onFailure(pool, cause)),
+            errors.outcomeUnknown
+          )
+        }
+        const { broke, client, pool } = held
         const failed = (cause: SqlError) => {
           if (Failure.isHostEvidence(Failure.classify(cause).kind)) broke()
           return options.onFailure(pool, cause)
