@@ -2,12 +2,11 @@ import { Effect, Fiber, ManagedRuntime, Metric, Stream } from "effect"
 import { Statement } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Postgres } from "../src/index.js"
-import { label, recordingTracer, servedBy, startCluster } from "./helpers.js"
+import { driver, label, recordingTracer, servedBy, startCluster } from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
 
-// Each driver on a cluster of its own: the replica-death test stops a replica.
-describe.each(["node-postgres", "sql-pg"] as const)("effect 4 fleet, DB_DRIVER=%s", (driver) => {
+describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
   let cluster: Cluster
   let runtime: ManagedRuntime.ManagedRuntime<Postgres.Services, unknown>
 

@@ -147,10 +147,12 @@ describe("primary failover (effect 4)", () => {
       Effect.gen(function*() {
         const pg = yield* Postgres.Postgres
         // A deferred constraint trigger that sleeps makes COMMIT itself take 3 s.
-        yield* pg.writer.unsafe(`CREATE TABLE slow_commit (id int);
-          CREATE FUNCTION sleepy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
-          CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON slow_commit DEFERRABLE INITIALLY DEFERRED
-            FOR EACH ROW EXECUTE FUNCTION sleepy()`)
+        yield* pg.writer.unsafe(`CREATE TABLE slow_commit (id int)`)
+        yield* pg.writer.unsafe(
+          `CREATE FUNCTION sleepy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$`
+        )
+        yield* pg.writer.unsafe(`CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON slow_commit
+          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sleepy()`)
         const commit = yield* Effect.forkChild(
           Effect.flip(pg.writer.withTransaction(pg.writer`INSERT INTO slow_commit VALUES (1)`))
         )

@@ -2,6 +2,14 @@ import { TestCluster } from "@pgfleet/testing"
 import { Effect, Layer, ManagedRuntime, Tracer } from "effect"
 import { Postgres, type PostgresConfig, PostgresError } from "../src/index.js"
 
+/**
+ * The driver these tests run on: `node-postgres`, or `sql-pg` in the
+ * `effect4 sql-pg` project (vitest.sql-pg.config.ts), which runs them all again.
+ */
+export const driver: "node-postgres" | "sql-pg" = process.env.PGFLEET_TEST_DRIVER === "sql-pg"
+  ? "sql-pg"
+  : "node-postgres"
+
 /** The connection settings of a test cluster (from @pgfleet/testing's Promise API), with some changed. */
 export const settingsOf = (
   cluster: TestCluster.TestClusterPromise,
@@ -12,6 +20,7 @@ export const settingsOf = (
   username: cluster.username,
   password: cluster.env.DB_PASSWORD!,
   database: cluster.database,
+  driver,
   ...more
 })
 
