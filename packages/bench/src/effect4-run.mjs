@@ -17,11 +17,11 @@ import * as Load from "./load.mjs";
 const config = JSON.parse(process.argv[2]);
 const { cluster, callers: CALLERS, ms: MS, pool: POOL, rows: ROWS } = config;
 const load = (name) => import(config.modules?.[name] ?? name);
-const { Context, Effect, Exit, ManagedRuntime, Metric, Redacted, Scope } = await load("effect");
+const { Effect, Exit, ManagedRuntime, Redacted, Scope } = await load("effect");
 const { Reactivity } = await load("effect/reactivity");
 const { SqlClient } = await load("effect/sql");
 const { PgClient, PgPool } = await load("@effect/sql-pg");
-const { Postgres, PostgresMetrics } = await load("@pgfleet/effect4");
+const { Postgres } = await load("@pgfleet/effect4");
 const pg = (await load("pg")).default;
 
 const replica = cluster.readers[0];
@@ -83,7 +83,7 @@ const scoped = async (make, warm) => {
   return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) };
 };
 
-const pgfleetReader = async (Postgres, name) => {
+const pgfleetReader = async (Postgres, name, driver = {}) => {
   const runtime = ManagedRuntime.make(Postgres.layer({
     writerHosts: [`${cluster.writer.host}:${cluster.writer.port}`],
     readerHosts: [`${replica.host}:${replica.port}`],
@@ -92,6 +92,7 @@ const pgfleetReader = async (Postgres, name) => {
     database: cluster.database,
     minPoolSize: POOL,
     maxPoolSize: POOL,
+    ...driver,
   }));
   const sql = (await runtime.runPromise(Effect.service(Postgres.Postgres))).reader;
   return {
@@ -188,124 +189,6 @@ const makers = {
       },
     };
   },
-  // What pgfleet's reader would cost on @effect/sql-pg 4's own driver (a sketch, not the library): one
-  // PgPool per host (writer and replica), each statement routed by @pgfleet/core's Routing with its
-  // ReaderPick strategy (every host healthy here), counted in pgfleet_reads_routed_total, timed into
-  // db.client.operation.duration, and a read that failed with its host tried once more elsewhere; the
-  // statement runs as `pool.use((c) => f(c))` through SqlClient.make's borrower, as PgClient's own does.
-  "routed-pgpool-off": async () => {
-    const { Failure, ReaderPick, Routing } = await load("@pgfleet/core");
-    const { value, close } = await scoped(
-      Effect.gen(function*() {
-        const hostPool = (h) =>
-          Effect.map(
-            PgPool.make({ ...sqlPgOptions(false), host: h.host, port: h.port }),
-            (pool) => ({ host: `${h.host}:${h.port}`, address: h, pool }),
-          );
-        const writer = yield* hostPool(cluster.writer);
-        const readers = [yield* hostPool(replica)];
-        const healthy = { state: "healthy", roleMismatch: false, lagSeconds: undefined, walLsn: undefined };
-        const decide = Routing.router({
-          readers,
-          writer,
-          strategy: { name: "round-robin", pick: ReaderPick.roundRobin() },
-          health: () => healthy,
-          maxLagMs: 0,
-          fallback: "writer",
-        });
-        const fleetContext = yield* Effect.context();
-        const context = Context.makeUnsafe(
-          new Map([
-            [Metric.MetricRegistry.key, Context.get(fleetContext, Metric.MetricRegistry)],
-            [Metric.CurrentMetricAttributes.key, Context.get(fleetContext, Metric.CurrentMetricAttributes)],
-          ]),
-        );
-        // Each series made once per host and route, as the library's counters do.
-        const seriesOf = new Map();
-        const series = (target) => {
-          let s = seriesOf.get(target);
-          if (s === undefined) {
-            const attributes = {
-              "db.system.name": "postgresql",
-              "db.namespace": cluster.database,
-              "db.operation.name": "execute",
-              "server.address": target.pool.address.host,
-              "server.port": String(target.pool.address.port),
-              "pgfleet.route": target.route,
-              "pgfleet.fleet": "default",
-            };
-            s = {
-              reads: PostgresMetrics.readsRoutedTo(target.pool.host, target.route),
-              duration: PostgresMetrics.operationDurationOf(attributes),
-              failed: PostgresMetrics.operationDurationOf({ ...attributes, "error.type": "connection" }),
-            };
-            seriesOf.set(target, s);
-          }
-          return s;
-        };
-        const connections = new WeakMap();
-        const wrap = (c) => {
-          let w = connections.get(c);
-          if (w === undefined) {
-            w = {
-              execute: (sql, params, rows) => Effect.map(c.query(sql, params), (r) => rows ? rows(r.rows) : r.rows),
-              executeUnprepared: (sql, params, rows) =>
-                Effect.map(c.query(sql, params, false), (r) => rows ? rows(r.rows) : r.rows),
-              executeRaw: (sql, params) => c.query(sql, params),
-              executeValues: (sql, params) => c.queryValues(sql, params),
-              executeValuesUnprepared: (sql, params) => c.queryValues(sql, params, false),
-              executeStream: (sql, params) => c.stream(sql, params),
-            };
-            connections.set(c, w);
-          }
-          return w;
-        };
-        const noExclusions = [];
-        const run = (f, exclude) =>
-          Effect.suspend(() => {
-            const target = decide(exclude);
-            if ("_tag" in target) return Effect.die(target.message);
-            const s = series(target);
-            s.reads.updateUnsafe(1, context);
-            const started = performance.now();
-            return Effect.matchCauseEffect(target.pool.pool.use((c) => f(wrap(c))), {
-              onSuccess: (a) => {
-                s.duration.updateUnsafe((performance.now() - started) / 1000, context);
-                return Effect.succeed(a);
-              },
-              onFailure: (cause) => {
-                s.failed.updateUnsafe((performance.now() - started) / 1000, context);
-                const error = cause.reasons.find((r) => r._tag === "Fail")?.error;
-                return exclude.length === 0 && error !== undefined
-                    && Failure.isHostEvidence(Failure.classify(error).kind)
-                  ? run(f, [target.pool.host])
-                  : Effect.failCause(cause);
-              },
-            });
-          });
-        const sql = yield* SqlClient.make({
-          acquirer: Effect.suspend(() => Effect.map(decide().pool.pool.get, wrap)),
-          borrower: (f) => run(f, noExclusions),
-          transactionAcquirer: Effect.map(writer.pool.reserve, wrap),
-          compiler: PgClient.makeCompiler(),
-          driver: "bench",
-          spanAttributes: [["pgfleet.client", "reader"], ["pgfleet.fleet", "default"]],
-        });
-        return sql;
-      }).pipe(Effect.provide(Reactivity.layer)),
-      (sql) => sql`SELECT 1`,
-    );
-    const sql = value;
-    return {
-      name: "(g) pgfleet routing over sql-pg 4 PgPool, multiplex off (sketch)",
-      load: (w) =>
-        effectLoad(
-          Effect.runPromise,
-          w === "select1" ? () => sql`SELECT 1` : () => sql`SELECT id, v FROM kv WHERE id = ${randomId()}`,
-        ),
-      close,
-    };
-  },
   ...Object.fromEntries([false, true].map((multiplex) => [`driver-pgpool-${multiplex ? "on" : "off"}`, async () => {
     const { value: pool, close } = await scoped(
       PgPool.make(sqlPgOptions(multiplex)),
@@ -339,6 +222,14 @@ const makers = {
     };
   }])),
   "pgfleet4-reader": () => pgfleetReader(Postgres, "(c) pgfleet v4 reader (node-postgres)"),
+  ...Object.fromEntries([false, true].map((multiplex) => [
+    `pgfleet4-reader-sql-pg-${multiplex ? "on" : "off"}`,
+    () =>
+      pgfleetReader(Postgres, `(c) pgfleet v4 reader (DB_DRIVER=sql-pg, multiplex ${multiplex ? "on" : "off"})`, {
+        driver: "sql-pg",
+        multiplex,
+      }),
+  ])),
   // src/effect4-quick.ts: an earlier build of @pgfleet/effect4 installed under this name, alternated with the current one.
   "pgfleet4-reader-before": async () =>
     pgfleetReader((await load("@pgfleet/effect4-before")).Postgres, "(c) pgfleet v4 reader, before (node-postgres)"),

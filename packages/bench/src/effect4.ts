@@ -3,8 +3,7 @@
  * 32 callers, pools of 8: raw pg, the two drivers under Effect 4 (node-postgres's pg.Pool; @effect/sql-pg
  * 4's PgPool, multiplex off and on), effect/sql's SqlClient.make over pg.Pool.query (effect/sql's own
  * statement path on node-postgres), @effect/sql-pg 4's PgClient (multiplex off and on), pgfleet v4's
- * reader, and a sketch of pgfleet's routing over one sql-pg 4 PgPool per host (multiplex off),
- * alternated, medians of rounds, client CPU µs per statement beside every ratio. `src/effect4-quick.ts`
+ * reader on each driver (node-postgres; DB_DRIVER=sql-pg with multiplex off and on), alternated, medians of rounds, client CPU µs per statement beside every ratio. `src/effect4-quick.ts`
  * re-measures a few of them against a kept installed project. Full runs use
  * the packed @pgfleet/core and @pgfleet/effect4 installed with npm beside the pinned effect 4 and
  * @effect/sql-pg 4; `--smoke` loads the workspace's built dist by file URL (no npm install).
@@ -31,7 +30,8 @@ export const contenders = [
   "sql-pg-on",
   "sqlclient-node-postgres",
   "pgfleet4-reader",
-  "routed-pgpool-off"
+  "pgfleet4-reader-sql-pg-off",
+  "pgfleet4-reader-sql-pg-on"
 ] as const
 
 interface Place {

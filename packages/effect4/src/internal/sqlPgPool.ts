@@ -5,6 +5,7 @@
  * keep.
  */
 import { Connection } from "@pgfleet/core"
+import type * as PgConnection from "@effect/sql-pg/PgConnection"
 import * as PgPool from "@effect/sql-pg/PgPool"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,6 +33,13 @@ export interface SqlPgPool {
   readonly sockets: () => number
   /** Ends every socket to the host with `error`: what runs on it fails at once, and the pool replaces it. */
   readonly destroy: (error: Error) => void
+  /**
+   * `DB_POOL_MAX_LIFETIME_SECONDS`: retires `connection` once it has lived
+   * that long (`now` from `performance.now()`), after the statement that
+   * found it so. sql-pg's own `connectionTTL` would take every statement
+   * off `PgPool.use`'s fast path (a scope per checkout).
+   */
+  readonly retireIfOld: (connection: PgConnection.PgConnection, now: number) => void
   /** Checks `n` connections out at once and asks the first for its role (and each for its timeout when `verify`). */
   readonly warm: (n: number, verify: boolean) => Effect.Effect<Warmed, SqlError>
 }
@@ -63,7 +71,6 @@ const config = (settings: PostgresSettings, address: HostAddress, maxPoolSize: n
     maxConnections: maxPoolSize,
     minConnections: settings.minPoolSize,
     idleTimeout: settings.maxIdleTime,
-    ...(Duration.toMillis(settings.maxLifetime) > 0 ? { connectionTTL: settings.maxLifetime } : {}),
     ...(timeoutMs > 0 && settings.statementTimeoutMode === "startup"
       ? { startupParameters: { statement_timeout: String(Math.round(timeoutMs)) } }
       : {})
@@ -130,9 +137,22 @@ export const make = (
         return { standby: first!.standby, timeouts }
       }))
 
+    const lifetimeMs = Duration.toMillis(settings.maxLifetime)
+    const firstLent = new WeakMap<PgConnection.PgConnection, number>()
+    const retireIfOld = (connection: PgConnection.PgConnection, now: number) => {
+      if (lifetimeMs === 0) return
+      const since = firstLent.get(connection)
+      if (since === undefined) firstLent.set(connection, now)
+      else if (now - since >= lifetimeMs) {
+        firstLent.delete(connection)
+        Effect.runFork(pool.invalidate(connection))
+      }
+    }
+
     return {
       pool,
       gauges: { waiting: 0, inUse: 0 },
+      retireIfOld,
       sockets: () => sockets.size,
       destroy,
       warm

@@ -391,14 +391,17 @@ export const make = (options: Options) =>
       const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
       if (read) record.read(counted)
       annotate(span, counted)
-      const { pool, gauges } = target.pool.sqlPg!
+      const sqlPg = target.pool.sqlPg!
+      const gauges = sqlPg.gauges
       const prepare = operation !== "executeUnprepared"
       const started = performance.now()
       let checkedOutAt: number | undefined
+      let lent: SqlPgConnectionOf | undefined
       gauges.waiting++
       return Effect.matchCauseEffect(
-        pool.use((connection) => {
+        sqlPg.pool.use((connection) => {
           checkedOutAt = performance.now()
+          lent = connection
           gauges.waiting--
           gauges.inUse++
           return SqlPgConnection.query(connection, sql, params, shape, prepare)
@@ -407,6 +410,7 @@ export const make = (options: Options) =>
           onSuccess: (result) => {
             const ended = performance.now()
             gauges.inUse--
+            sqlPg.retireIfOld(lent!, ended)
             record.connection(target.pool, checkedOutAt! - started, ended - checkedOutAt!)
             record.operation(counted, operation, ended - started)
             const value = SqlPgConnection.shaped(shape, rows, result)
@@ -507,12 +511,30 @@ export const make = (options: Options) =>
       )
     }
 
+    /** The statement's span (see {@link statementSpan}), given the database-client attributes. */
+    const spanOf = (fiber: Fiber.Fiber<unknown, unknown>, operation: Operation) => {
+      const span = statementSpan(fiber)
+      if (span !== undefined) {
+        span.attribute("db.system.name", "postgresql")
+        span.attribute("db.namespace", namespace)
+        span.attribute("db.operation.name", operation)
+      }
+      return span
+    }
+
+    /** The WAL position the fiber's reads must see. */
+    const minimumPositionOf = (fiber: Fiber.Fiber<unknown, unknown>) => {
+      const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
+      return options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
+    }
+
     /**
-     * One routed statement, as one `Effect.callback`: the fiber (read with
-     * `Fiber.getCurrent`, as the callback runs on it) gives the span and the
-     * WAL position its reads must see, `pick` the host, `start` the rest.
+     * One routed statement on node-postgres, as one `Effect.callback`: the
+     * fiber (read with `Fiber.getCurrent`, as the callback runs on it) gives
+     * the span and the WAL position its reads must see, `pick` the host,
+     * `start` the rest.
      */
-    const routedStatement = (
+    const routedOnPg = (
       sql: string,
       params: ReadonlyArray<unknown>,
       operation: Operation,
@@ -521,34 +543,31 @@ export const make = (options: Options) =>
     ): Effect.Effect<any, SqlError> =>
       Effect.callback<any, SqlError>((resume) => {
         const fiber = Fiber.getCurrent()!
-        const span = statementSpan(fiber)
-        if (span !== undefined) {
-          span.attribute("db.system.name", "postgresql")
-          span.attribute("db.namespace", namespace)
-          span.attribute("db.operation.name", operation)
-        }
-        const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
-        const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
+        const span = spanOf(fiber, operation)
+        const minimumPosition = minimumPositionOf(fiber)
         const target = options.pick(noExclusions, minimumPosition, sql)
         if (target instanceof PostgresError) return resume(Effect.fail(StatementErrors.toSqlError(target)))
-        if (target.pool.sqlPg !== undefined) {
-          const run = startSqlPg(target, sql, params, operation, shape, rows, noExclusions, minimumPosition, span, fiber)
-          return resume(run)
-        }
-        return start(
-          target,
-          sql,
-          pgValues(params),
-          operation,
-          shape,
-          rows,
-          noExclusions,
-          minimumPosition,
-          span,
-          fiber,
-          resume
-        )
+        const values = pgValues(params)
+        return start(target, sql, values, operation, shape, rows, noExclusions, minimumPosition, span, fiber, resume)
       })
+
+    /** One routed statement on sql-pg's pools (`DB_DRIVER=sql-pg`), run in the fiber by {@link startSqlPg}. */
+    const routedOnSqlPg = (
+      sql: string,
+      params: ReadonlyArray<unknown>,
+      operation: Operation,
+      shape: Shape,
+      rows: TransformRows
+    ): Effect.Effect<any, SqlError> =>
+      Effect.withFiber((fiber) => {
+        const span = spanOf(fiber, operation)
+        const minimumPosition = minimumPositionOf(fiber)
+        const target = options.pick(noExclusions, minimumPosition, sql)
+        if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
+        return startSqlPg(target, sql, params, operation, shape, rows, noExclusions, minimumPosition, span, fiber)
+      })
+
+    const routedStatement = settings.driver === "sql-pg" ? routedOnSqlPg : routedOnPg
 
     const prepare = options.prepare
     const routed = connectionOver(
@@ -580,9 +599,7 @@ export const make = (options: Options) =>
       fiber: Fiber.Fiber<unknown, unknown>,
       sql: string | undefined
     ): Effect.Effect<Held, SqlError, Scope.Scope> {
-      const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
-      const minimumPosition = options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
-      const target = options.pick(noExclusions, minimumPosition, sql)
+      const target = options.pick(noExclusions, minimumPositionOf(fiber), sql)
       if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
       const pool = target.pool
       if (pool.sqlPg !== undefined) return holdSqlPg(pool, pool.sqlPg)
