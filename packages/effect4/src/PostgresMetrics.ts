@@ -13,9 +13,23 @@
  */
 import * as Metric from "effect/Metric"
 
-// Sub-millisecond to multi-second: OpenTelemetry's advice for db.client.operation.duration, with
-// finer buckets below 1 ms, where a replica on the same network answers.
-const secondsBoundaries = Metric.boundariesFromIterable([
+/**
+ * The bucket boundaries, in seconds, of every duration histogram here:
+ * sub-millisecond to multi-second, OpenTelemetry's advice for
+ * `db.client.operation.duration` with finer buckets below 1 ms, where a
+ * replica on the same network answers.
+ *
+ * @example
+ * ```ts
+ * import { PostgresMetrics } from "@pgfleet/effect4"
+ *
+ * const slowest = PostgresMetrics.secondsBoundaries.at(-1) // 10
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const secondsBoundaries: ReadonlyArray<number> = Metric.boundariesFromIterable([
   0.0001,
   0.00025,
   0.0005,

@@ -1,17 +1,19 @@
 /**
  * The statement path's metrics, each with its attributes fixed once per
  * host, route and operation and cached, so recording a statement is a few
- * synchronous updates with no allocation and no fiber work. Each series is a
- * metric of its own (`PostgresMetrics.operationDurationOf`, `poolMetrics`,
- * ...), not a `Metric.withAttributes` of a shared one: in effect 4 that
- * copies the context on every update, and the shared metric computes its
- * series key again whenever two of its series alternate. Only the registry
- * lookup remains.
+ * synchronous field writes with no allocation and no fiber work. Each series
+ * is a metric of its own (`PostgresMetrics.operationDurationOf`,
+ * `poolMetrics`, ...), not a `Metric.withAttributes` of a shared one (in
+ * effect 4 that copies the context on every update), and the ones every
+ * statement records are kept series (`keptSeries.ts`), which need no
+ * registry lookup. Rare ones (failures, retries, timeouts) update the
+ * registry as usual.
  */
 import * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
 import type { HostPool } from "../../HostPool.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
+import * as KeptSeries from "./keptSeries.js"
 
 /** Where a statement ran, as the counters need it. */
 export interface Ran {
@@ -72,26 +74,39 @@ export const make = (fleet: string, namespace: string, fleetContext: Context.Con
   })
   const durations = cached((_: string, pool: HostPool) =>
     cached((route: string) =>
-      cached((operation: string): Metric.Histogram<number> =>
-        PostgresMetrics.operationDurationOf(durationAttributes(pool, route, operation))
+      cached((operation: string) =>
+        KeptSeries.histogram(
+          PostgresMetrics.operationDurationOf(durationAttributes(pool, route, operation)),
+          PostgresMetrics.secondsBoundaries,
+          context
+        )
       )
     )
   )
   const reads = cached((host: string) =>
     cached((route: string) =>
-      cached((reason: string) => PostgresMetrics.readsRoutedTo(host, route, reason === "" ? undefined : reason, fleet))
+      cached((reason: string) =>
+        KeptSeries.counter(
+          PostgresMetrics.readsRoutedTo(host, route, reason === "" ? undefined : reason, fleet),
+          context
+        )
+      )
     )
   )
   const retries = cached((host: string) => PostgresMetrics.readRetriesFrom(host, fleet))
-  const pools = cached((_: string, pool: HostPool) =>
-    PostgresMetrics.poolMetrics(PostgresMetrics.poolName(fleet, pool.role, pool.host))
-  )
+  const pools = cached((_: string, pool: HostPool) => {
+    const metrics = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(fleet, pool.role, pool.host))
+    return {
+      timeouts: metrics.timeouts,
+      waitTime: KeptSeries.histogram(metrics.waitTime, PostgresMetrics.secondsBoundaries, context),
+      useTime: KeptSeries.histogram(metrics.useTime, PostgresMetrics.secondsBoundaries, context)
+    }
+  })
   return {
-    read: (ran) =>
-      reads(ran.pool.host, undefined)(ran.route, undefined)(ran.reason ?? "", undefined).updateUnsafe(1, context),
+    read: (ran) => reads(ran.pool.host, undefined)(ran.route, undefined)(ran.reason ?? "", undefined).add(1),
     retry: (failed) => retries(failed.host, undefined).updateUnsafe(1, context),
     operation: (ran, operation, ms) =>
-      durations(ran.pool.host, ran.pool)(ran.route, undefined)(operation, undefined).updateUnsafe(ms / 1000, context),
+      durations(ran.pool.host, ran.pool)(ran.route, undefined)(operation, undefined).record(ms / 1000),
     // A failure's error.type is one more attribute; failures are few, so its metric is made each time.
     failed: (ran, operation, ms, errorType) =>
       PostgresMetrics.operationDurationOf({
@@ -100,8 +115,8 @@ export const make = (fleet: string, namespace: string, fleetContext: Context.Con
       }).updateUnsafe(ms / 1000, context),
     connection: (pool, waitMs, useMs) => {
       const metrics = pools(pool.host, pool)
-      metrics.waitTime.updateUnsafe(waitMs / 1000, context)
-      metrics.useTime.updateUnsafe(useMs / 1000, context)
+      metrics.waitTime.record(waitMs / 1000)
+      metrics.useTime.record(useMs / 1000)
     },
     timeout: (pool) => pools(pool.host, pool).timeouts.updateUnsafe(1, context)
   }
