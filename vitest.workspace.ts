@@ -6,5 +6,7 @@ export default defineWorkspace([
   "packages/effect4/vitest.sql-pg.config.ts",
   // @effect/sql-pg 4's own suite against @pgfleet/effect4's writer, and its read-only part against the reader.
   "packages/effect4/sql-pg-suite/vitest.config.ts",
-  "packages/effect4/sql-pg-suite/vitest.reader.config.ts"
+  "packages/effect4/sql-pg-suite/vitest.reader.config.ts",
+  // ... and against the writer on DB_DRIVER=sql-pg.
+  "packages/effect4/sql-pg-suite/vitest.sql-pg-driver.config.ts"
 ])

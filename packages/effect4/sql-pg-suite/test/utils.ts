@@ -16,11 +16,13 @@ import { afterAll } from "vitest"
 import { Postgres } from "../../src/index.js"
 import type { PostgresConfig } from "../../src/index.js"
 
-/** Which of the fleet's clients the suite runs on. */
-export const target: "writer" | "reader" | "sql-pg" = process.env.PGFLEET_SUITE_CLIENT === "reader"
+/** Which of the fleet's clients the suite runs on (`writer-sql-pg`: the writer with `DB_DRIVER=sql-pg`). */
+export const target: "writer" | "writer-sql-pg" | "reader" | "sql-pg" = process.env.PGFLEET_SUITE_CLIENT === "reader"
   ? "reader"
   : process.env.PGFLEET_SUITE_CLIENT === "sql-pg"
   ? "sql-pg"
+  : process.env.PGFLEET_SUITE_CLIENT === "writer-sql-pg"
+  ? "writer-sql-pg"
   : "writer"
 
 export class ContainerError extends Data.TaggedError("ContainerError")<{
@@ -84,6 +86,7 @@ function fleet(
         username: cluster.username,
         password: cluster.env.DB_PASSWORD!,
         database,
+        ...(target === "writer-sql-pg" ? { driver: "sql-pg" } : {}),
         ...more
       }
       if (target === "sql-pg") {
@@ -101,7 +104,7 @@ function fleet(
         })
         return control
       }
-      const fleetClient = target
+      const fleetClient = target === "reader" ? "reader" : "writer"
       const client = Layer.effectContext(
         Effect.map(
           Effect.service(Postgres.Postgres),
