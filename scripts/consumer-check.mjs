@@ -306,11 +306,15 @@ try {
 `
 fs.writeFileSync(path.join(v4, "app.mjs"), v4Program(false))
 fs.writeFileSync(path.join(v4, "app.ts"), v4Program(true))
-const v4Run = spawnSync("node", ["app.mjs"], { cwd: v4, encoding: "utf8" })
-process.stdout.write(v4Run.stdout)
-process.stderr.write(v4Run.stderr)
-if (v4Run.status !== 0 || !v4Run.stdout.includes("read: pg_is_in_recovery() = true")) {
-  fail("the effect 4 program did not write on the primary and read from a standby")
+// Once on each driver: node-postgres (the default), and @effect/sql-pg 4's own (DB_DRIVER=sql-pg).
+for (const driver of ["node-postgres", "sql-pg"]) {
+  step(`@pgfleet/effect4: the plain-node program, DB_DRIVER=${driver}`)
+  const v4Run = spawnSync("node", ["app.mjs"], { cwd: v4, encoding: "utf8", env: { ...process.env, DB_DRIVER: driver } })
+  process.stdout.write(v4Run.stdout)
+  process.stderr.write(v4Run.stderr)
+  if (v4Run.status !== 0 || !v4Run.stdout.includes("read: pg_is_in_recovery() = true")) {
+    fail(`the effect 4 program (DB_DRIVER=${driver}) did not write on the primary and read from a standby`)
+  }
 }
 // Every declaration (skipLibCheck false) needs the DOM library: effect 4.1.0's own declarations name CryptoKey
 // and Storage. A Node project without it type-checks with skipLibCheck, as most do.

@@ -154,6 +154,16 @@ describe("Failure.classify", () => {
       assert.strictEqual(kindOf(error), "overload")
     })
 
+    it("effect 4's ConnectionError reason is a lost connection when nothing under it says more", () => {
+      const reason = { _tag: "ConnectionError", message: "PgConnection: Failed to connect", cause: new Error("gone") }
+      expect(Failure.classify({ _tag: "SqlError", cause: reason })).toEqual({ kind: "connection-lost" })
+      // A code under it still decides, and a statement's own reason is not host evidence.
+      const refused = { ...reason, cause: pgError("connect ECONNREFUSED", "ECONNREFUSED") }
+      expect(Failure.classify({ _tag: "SqlError", cause: refused })).toEqual({ kind: "unreachable", code: "ECONNREFUSED" })
+      const syntax = { _tag: "SqlSyntaxError", message: "bad", cause: pgError("syntax error", "42601") }
+      expect(Failure.classify({ _tag: "SqlError", cause: syntax })).toEqual({ kind: "statement", code: "42601" })
+    })
+
     it("a cyclic cause chain ends", () => {
       const error: { message: string; cause?: unknown } = { message: "loop" }
       error.cause = error

@@ -30,6 +30,21 @@ const rejectedEnv = (overrides: Record<string, string | undefined>) =>
   issues(Settings.fromEnv({ ...env, ...overrides })).map((i) => `${i.variable}: expected ${i.expected}`)
 
 describe("Settings", () => {
+  it("DB_DRIVER=sql-pg only where the line supports it, and DB_MULTIPLEX and the set mode only with it", () => {
+    expect(rejectedEnv({ DB_DRIVER: "sql-pg" })).toEqual([
+      `DB_DRIVER: expected one of node-postgres (sql-pg is @pgfleet/effect4's), got "sql-pg"`
+    ])
+    const effect4 = { drivers: ["node-postgres", "sql-pg"] } as const
+    expect(valid(Settings.fromEnv({ ...env, DB_DRIVER: "sql-pg", DB_MULTIPLEX: "true" }, effect4)).multiplex).toBe(
+      true
+    )
+    expect(issues(Settings.fromEnv({ ...env, DB_MULTIPLEX: "true" }, effect4)).map((i) => i.variable)).toEqual([
+      "DB_MULTIPLEX"
+    ])
+    const set = { ...env, DB_DRIVER: "sql-pg", DB_STATEMENT_TIMEOUT_MODE: "set", DB_STATEMENT_TIMEOUT_MS: "500" }
+    expect(issues(Settings.fromEnv(set, effect4)).map((i) => i.variable)).toEqual(["DB_STATEMENT_TIMEOUT_MODE"])
+  })
+
   it("fills in every default", () => {
     const s = valid(Settings.validate(input))
     expect(s.writer).toEqual({ host: "db-primary.internal", port: 5432 })
