@@ -13,8 +13,8 @@
  * `--pack` builds @pgfleet/effect4, packs it (and @pgfleet/core, the first time) into `--dir` and
  * installs the tarballs there with npm beside the pinned effect 4 and @effect/sql-pg 4.
  * `--before <tgz>` installs a tarball of an earlier @pgfleet/effect4 whose package.json names it
- * `@pgfleet/effect4-before`, for the contender `pgfleet4-reader-before`: before and after alternated
- * in one process.
+ * `@pgfleet/effect4-before`, for the contenders `pgfleet4-reader-before` (node-postgres) and
+ * `pgfleet4-reader-before-sql-pg-off` / `-on` (DB_DRIVER=sql-pg): before and after alternated in one process.
  */
 import { startTestCluster } from "@pgfleet/testing"
 import { execFileSync, spawn } from "node:child_process"

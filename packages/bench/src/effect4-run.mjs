@@ -233,6 +233,15 @@ const makers = {
   // src/effect4-quick.ts: an earlier build of @pgfleet/effect4 installed under this name, alternated with the current one.
   "pgfleet4-reader-before": async () =>
     pgfleetReader((await load("@pgfleet/effect4-before")).Postgres, "(c) pgfleet v4 reader, before (node-postgres)"),
+  ...Object.fromEntries([false, true].map((multiplex) => [
+    `pgfleet4-reader-before-sql-pg-${multiplex ? "on" : "off"}`,
+    async () =>
+      pgfleetReader(
+        (await load("@pgfleet/effect4-before")).Postgres,
+        `(c) pgfleet v4 reader, before (DB_DRIVER=sql-pg, multiplex ${multiplex ? "on" : "off"})`,
+        { driver: "sql-pg", multiplex },
+      ),
+  ])),
 };
 
 const unknown = config.contenders.filter((c) => !(c in makers));
