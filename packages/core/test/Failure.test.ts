@@ -159,7 +159,10 @@ describe("Failure.classify", () => {
       expect(Failure.classify({ _tag: "SqlError", cause: reason })).toEqual({ kind: "connection-lost" })
       // A code under it still decides, and a statement's own reason is not host evidence.
       const refused = { ...reason, cause: pgError("connect ECONNREFUSED", "ECONNREFUSED") }
-      expect(Failure.classify({ _tag: "SqlError", cause: refused })).toEqual({ kind: "unreachable", code: "ECONNREFUSED" })
+      expect(Failure.classify({ _tag: "SqlError", cause: refused })).toEqual({
+        kind: "unreachable",
+        code: "ECONNREFUSED"
+      })
       const syntax = { _tag: "SqlSyntaxError", message: "bad", cause: pgError("syntax error", "42601") }
       expect(Failure.classify({ _tag: "SqlError", cause: syntax })).toEqual({ kind: "statement", code: "42601" })
     })

@@ -11,7 +11,11 @@ const fromEffect4 = createRequire(path.join(here, "../package.json"))
 const effectDist = path.dirname(fromEffect4.resolve("effect"))
 const fromPg = createRequire(fromEffect4.resolve("pg"))
 
-export const suiteProject = (name: string, client: "writer" | "writer-sql-pg" | "reader" | "sql-pg", include: Array<string>) =>
+export const suiteProject = (
+  name: string,
+  client: "writer" | "writer-sql-pg" | "reader" | "sql-pg",
+  include: Array<string>
+) =>
   defineProject({
     root: here,
     resolve: {

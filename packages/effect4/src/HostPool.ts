@@ -1,6 +1,7 @@
 /**
- * One `pg.Pool` for one host, opened, warmed and role-checked when its scope
- * opens, and closed within a bounded time when it closes.
+ * One host's pool (node-postgres's `pg.Pool`, or under `DB_DRIVER=sql-pg`
+ * @effect/sql-pg 4's `PgPool`), opened, warmed and role-checked when its
+ * scope opens, and closed within a bounded time when it closes.
  *
  * @since 0.1.0
  */
@@ -11,9 +12,9 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import { clientConfig, connectionOptions } from "./internal/postgresConfig.js"
+import * as SqlPgPool from "./internal/sqlPgPool.js"
 import type { HostAddress, PostgresSettings } from "./PostgresConfig.js"
 import { hostLabel } from "./PostgresConfig.js"
-import * as SqlPgPool from "./internal/sqlPgPool.js"
 import { PostgresError } from "./PostgresError.js"
 import * as PostgresMetrics from "./PostgresMetrics.js"
 
@@ -36,7 +37,8 @@ export interface PoolCounts {
 
 /**
  * One host's pool. Statements reach it through the `Postgres` facade's
- * clients, which pick the host; the pool itself is node-postgres's.
+ * clients, which pick the host; the pool itself is node-postgres's, or
+ * sql-pg's ({@link HostPool.sqlPg}) under `DB_DRIVER=sql-pg`.
  *
  * @since 0.1.0
  * @category models
@@ -295,7 +297,9 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
     const sqlPgDriver = settings.driver === "sql-pg"
     // Under sql-pg, node-postgres keeps one lazy connection for pgfleet's own lookups.
     const pool = new pg.Pool(
-      sqlPgDriver ? poolOptions(settings, config, 1, 0) : poolOptions(settings, config, maxPoolSize, settings.minPoolSize)
+      sqlPgDriver
+        ? poolOptions(settings, config, 1, 0)
+        : poolOptions(settings, config, maxPoolSize, settings.minPoolSize)
     )
     // A password that changes: a refused login asks its source again and tries once more, before any caller sees it.
     const credentials = connectionOptions(settings).credentials
@@ -325,11 +329,14 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
     )
 
     const sqlPg = sqlPgDriver
-      ? yield* Effect.mapError(SqlPgPool.make(settings, address, maxPoolSize), (cause) =>
-        new PostgresError({ reason: "Misconfigured", host, message: Failure.describe(cause), cause }))
+      ? yield* Effect.mapError(
+        SqlPgPool.make(settings, address, maxPoolSize),
+        (cause) => new PostgresError({ reason: "Misconfigured", host, message: Failure.describe(cause), cause })
+      )
       : undefined
     yield* open(sqlPg === undefined ? warmPg(pool) : sqlPg.warm, host, role, settings)
-    const abandoned = () => new PostgresError({ reason: "Unavailable", host, message: PoolControl.abandonedMessage(host) })
+    const abandoned = () =>
+      new PostgresError({ reason: "Unavailable", host, message: PoolControl.abandonedMessage(host) })
 
     return {
       host,

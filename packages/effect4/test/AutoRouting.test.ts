@@ -57,7 +57,9 @@ describe("pg.auto (effect 4), with the Effect 3 line's corpus", () => {
             : undefined
           if (multiStatement(c.sql)) {
             // sql-pg 4 sends every text through Parse, which takes one statement: it fails where it was routed.
-            const code = Exit.isFailure(exit) ? Cause.squash(exit.cause) as { reason?: { cause?: { code?: string } } } : undefined
+            const code = Exit.isFailure(exit)
+              ? Cause.squash(exit.cause) as { reason?: { cause?: { code?: string } } }
+              : undefined
             if (ranOn !== c.side) wrong.push(`${c.sql}: ran on ${ranOn}, expected ${c.side}`)
             else if (code?.reason?.cause?.code !== "42601") wrong.push(`${c.sql}: not refused by Parse (42601)`)
             continue

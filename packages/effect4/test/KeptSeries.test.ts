@@ -1,7 +1,7 @@
 import { Context, Metric } from "effect"
 import { describe, expect, it } from "vitest"
-import * as KeptSeries from "../src/internal/postgres/keptSeries.js"
 import { PostgresMetrics } from "../src/index.js"
+import * as KeptSeries from "../src/internal/postgres/keptSeries.js"
 
 const fresh = () => Context.make(Metric.MetricRegistry, new Map())
 const stateOf = (context: Context.Context<never>, id: string, attributes: Record<string, string>) =>

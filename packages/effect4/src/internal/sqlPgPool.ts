@@ -4,9 +4,9 @@
  * connections can be ended at once, and the gauges sql-pg's pool does not
  * keep.
  */
-import { Connection } from "@pgfleet/core"
 import type * as PgConnection from "@effect/sql-pg/PgConnection"
 import * as PgPool from "@effect/sql-pg/PgPool"
+import { Connection } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

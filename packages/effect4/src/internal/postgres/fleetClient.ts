@@ -34,9 +34,9 @@ import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
 import type { Listener } from "./listen.js"
 
+import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
 import * as SqlPgConnection from "./sqlPgConnection.js"
 import type { Shape, TransformRows } from "./sqlPgConnection.js"
-import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
 import * as StatementErrors from "./statementErrors.js"
 
 /** Where one statement should run, and why (span attributes and the reads-routed counter). */
@@ -229,6 +229,18 @@ const cursorStream = (
         ))
   ))
 
+/** One statement as effect/sql gave it, and the WAL position its reads must see. */
+interface Request {
+  readonly sql: string
+  /** The parameters as the driver takes them: plain values for node-postgres, sql-pg's own as they are. */
+  readonly values: ReadonlyArray<unknown>
+  readonly operation: Operation
+  readonly shape: Shape
+  readonly rows: TransformRows
+  readonly minimumPosition: bigint | undefined
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+}
+
 /** A connection held for a scope: node-postgres's, or (`DB_DRIVER=sql-pg`) sql-pg's. */
 type Held =
   | {
@@ -302,6 +314,22 @@ export const make = (options: Options) =>
     const errors = StatementErrors.make(settings, record.timeout)
     const noExclusions: ReadonlyArray<string> = []
 
+    /** An attempt at `target` begins: a read is counted (a second try under the route "retry"), the span annotated. */
+    const begin = (target: Target, exclude: ReadonlyArray<string>, span: Tracer.Span | undefined): Target => {
+      const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
+      if (target.read ?? options.reads) record.read(counted)
+      annotate(span, counted)
+      return counted
+    }
+
+    /** A write that succeeded on `target` notes it (`pg.auto`), then gives `value`. */
+    const succeeded = (target: Target, request: Request, value: Effect.Effect<any>): Effect.Effect<any> => {
+      const after = !(target.read ?? options.reads) && options.succeeded !== undefined
+        ? options.succeeded(target, request.fiber)
+        : undefined
+      return after === undefined ? value : Effect.andThen(after, value)
+    }
+
     /**
      * Starts one statement on a connection of `target`'s pool checked out
      * for it alone, and resumes its fiber once: with the result, timed into
@@ -311,22 +339,14 @@ export const make = (options: Options) =>
      */
     const start = (
       target: Target,
-      sql: string,
-      values: Array<unknown>,
-      operation: Operation,
-      shape: Shape,
-      rows: TransformRows,
+      request: Request,
       exclude: ReadonlyArray<string>,
-      minimumPosition: bigint | undefined,
       span: Tracer.Span | undefined,
-      fiber: Fiber.Fiber<unknown, unknown>,
       resume: (effect: Effect.Effect<any, SqlError>) => void
     ): Effect.Effect<void> => {
-      const read = target.read ?? options.reads
-      // A second try is counted under the route "retry".
-      const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
-      if (read) record.read(counted)
-      annotate(span, counted)
+      const counted = begin(target, exclude, span)
+      const { shape, sql } = request
+      const values = request.values as Array<unknown>
       const started = performance.now()
       const running = PooledQuery.runPooled(
         target.pool.pgPool,
@@ -341,29 +361,11 @@ export const make = (options: Options) =>
           }
           if (cause !== undefined) {
             // Handled in the fiber: an interrupted fiber never resumes, and then nothing is recorded or retried.
-            return resume(Effect.suspend(() =>
-              failed(
-                target,
-                counted,
-                read,
-                StatementErrors.fromPg(cause, stage),
-                tookMs,
-                sql,
-                values,
-                operation,
-                shape,
-                rows,
-                exclude,
-                minimumPosition,
-                span,
-                fiber
-              )
-            ))
+            const error = StatementErrors.fromPg(cause, stage)
+            return resume(Effect.suspend(() => failed(target, counted, error, tookMs, request, exclude, span)))
           }
-          record.operation(counted, operation, tookMs)
-          const value = shaped(shape, rows, result!)
-          const after = !read && options.succeeded !== undefined ? options.succeeded(target, fiber) : undefined
-          resume(after === undefined ? value : Effect.andThen(after, value))
+          record.operation(counted, request.operation, tookMs)
+          resume(succeeded(target, request, shaped(shape, request.rows, result!)))
         }
       )
       // A plain callback inside: an interrupted fiber would never run an effect here.
@@ -377,23 +379,14 @@ export const make = (options: Options) =>
      */
     const startSqlPg = (
       target: Target,
-      sql: string,
-      params: ReadonlyArray<unknown>,
-      operation: Operation,
-      shape: Shape,
-      rows: TransformRows,
+      request: Request,
       exclude: ReadonlyArray<string>,
-      minimumPosition: bigint | undefined,
-      span: Tracer.Span | undefined,
-      fiber: Fiber.Fiber<unknown, unknown>
+      span: Tracer.Span | undefined
     ): Effect.Effect<any, SqlError> => {
-      const read = target.read ?? options.reads
-      const counted = exclude.length === 0 ? target : { ...target, route: "retry" }
-      if (read) record.read(counted)
-      annotate(span, counted)
+      const counted = begin(target, exclude, span)
       const sqlPg = target.pool.sqlPg!
       const gauges = sqlPg.gauges
-      const prepare = operation !== "executeUnprepared"
+      const prepare = request.operation !== "executeUnprepared"
       const started = performance.now()
       let checkedOutAt: number | undefined
       let lent: SqlPgConnectionOf | undefined
@@ -404,7 +397,7 @@ export const make = (options: Options) =>
           lent = connection
           gauges.waiting--
           gauges.inUse++
-          return SqlPgConnection.query(connection, sql, params, shape, prepare)
+          return SqlPgConnection.query(connection, request.sql, request.values, request.shape, prepare)
         }),
         {
           onSuccess: (result) => {
@@ -412,37 +405,32 @@ export const make = (options: Options) =>
             gauges.inUse--
             sqlPg.retireIfOld(lent!, ended)
             record.connection(target.pool, checkedOutAt! - started, ended - checkedOutAt!)
-            record.operation(counted, operation, ended - started)
-            const value = SqlPgConnection.shaped(shape, rows, result)
-            const after = !read && options.succeeded !== undefined ? options.succeeded(target, fiber) : undefined
-            return after === undefined ? value : Effect.andThen(after, value)
+            record.operation(counted, request.operation, ended - started)
+            return succeeded(target, request, SqlPgConnection.shaped(request.shape, request.rows, result))
           },
           onFailure: (cause) => {
             if (checkedOutAt === undefined) gauges.waiting--
             else gauges.inUse--
             const error = Cause.findErrorOption(cause)
             if (error._tag === "None") return Effect.failCause(cause)
-            return failed(
-              target,
-              counted,
-              read,
-              // Never checked out: never sent, whatever sql-pg called the failure.
-              checkedOutAt === undefined ? StatementErrors.fromPg(error.value, "acquire") : error.value,
-              performance.now() - started,
-              sql,
-              params,
-              operation,
-              shape,
-              rows,
-              exclude,
-              minimumPosition,
-              span,
-              fiber
-            )
+            // Never checked out: never sent, whatever sql-pg called the failure.
+            const failure = checkedOutAt === undefined ? StatementErrors.fromPg(error.value, "acquire") : error.value
+            return failed(target, counted, failure, performance.now() - started, request, exclude, span)
           }
         }
       )
     }
+
+    /** One attempt at `target`, on whichever driver its pool runs. */
+    const attempt = (
+      target: Target,
+      request: Request,
+      exclude: ReadonlyArray<string>,
+      span: Tracer.Span | undefined
+    ): Effect.Effect<any, SqlError> =>
+      target.pool.sqlPg !== undefined
+        ? startSqlPg(target, request, exclude, span)
+        : Effect.callback<any, SqlError>((resume) => start(target, request, exclude, span, resume))
 
     /**
      * A failed statement: recorded, reported to health, and mapped; a read
@@ -452,29 +440,23 @@ export const make = (options: Options) =>
     const failed = (
       target: Target,
       counted: Target,
-      read: boolean,
       cause: SqlError,
       tookMs: number,
-      sql: string,
-      values: ReadonlyArray<unknown>,
-      operation: Operation,
-      shape: Shape,
-      rows: TransformRows,
+      request: Request,
       exclude: ReadonlyArray<string>,
-      minimumPosition: bigint | undefined,
-      span: Tracer.Span | undefined,
-      fiber: Fiber.Fiber<unknown, unknown>
+      span: Tracer.Span | undefined
     ): Effect.Effect<any, SqlError> => {
+      const read = target.read ?? options.reads
       const failure = Failure.classify(cause)
       const error = read
         ? errors.readError(target.pool, cause, failure)
         : errors.writeError(target.pool, cause, failure)
-      record.failed(counted, operation, tookMs, errorType(StatementErrors.postgresErrorOf(error), failure))
+      record.failed(counted, request.operation, tookMs, errorType(StatementErrors.postgresErrorOf(error), failure))
       const report = options.onFailure(target.pool, cause)
       if (!read || exclude.length > 0 || !Failure.isHostEvidence(failure.kind)) {
         return Effect.andThen(report, Effect.fail(error))
       }
-      const second = options.pick([target.pool.host], minimumPosition, sql)
+      const second = options.pick([target.pool.host], request.minimumPosition, request.sql)
       if (second instanceof PostgresError) {
         return Effect.andThen(report, Effect.fail(StatementErrors.toSqlError(second)))
       }
@@ -488,24 +470,7 @@ export const make = (options: Options) =>
           Effect.useSpan(
             "pgfleet.read.retry",
             { kind: "client", attributes: { "pgfleet.failed_host": target.pool.host } },
-            (retrySpan) =>
-              second.pool.sqlPg !== undefined
-                ? startSqlPg(second, sql, values, operation, shape, rows, [target.pool.host], minimumPosition, retrySpan, fiber)
-                : Effect.callback<any, SqlError>((resume) =>
-                  start(
-                    second,
-                    sql,
-                    values as Array<unknown>,
-                    operation,
-                    shape,
-                    rows,
-                    [target.pool.host],
-                    minimumPosition,
-                    retrySpan,
-                    fiber,
-                    resume
-                  )
-                )
+            (retrySpan) => attempt(second, request, [target.pool.host], retrySpan)
           )
         )
       )
@@ -534,37 +499,30 @@ export const make = (options: Options) =>
      * the span and the WAL position its reads must see, `pick` the host,
      * `start` the rest.
      */
-    const routedOnPg = (
-      sql: string,
-      params: ReadonlyArray<unknown>,
-      operation: Operation,
-      shape: Shape,
-      rows: TransformRows
-    ): Effect.Effect<any, SqlError> =>
+    const routedOnPg: Run = (sql, params, operation, shape, rows) =>
       Effect.callback<any, SqlError>((resume) => {
         const fiber = Fiber.getCurrent()!
         const span = spanOf(fiber, operation)
         const minimumPosition = minimumPositionOf(fiber)
         const target = options.pick(noExclusions, minimumPosition, sql)
         if (target instanceof PostgresError) return resume(Effect.fail(StatementErrors.toSqlError(target)))
-        const values = pgValues(params)
-        return start(target, sql, values, operation, shape, rows, noExclusions, minimumPosition, span, fiber, resume)
+        const request = { sql, values: pgValues(params), operation, shape, rows, minimumPosition, fiber }
+        return start(target, request, noExclusions, span, resume)
       })
 
     /** One routed statement on sql-pg's pools (`DB_DRIVER=sql-pg`), run in the fiber by {@link startSqlPg}. */
-    const routedOnSqlPg = (
-      sql: string,
-      params: ReadonlyArray<unknown>,
-      operation: Operation,
-      shape: Shape,
-      rows: TransformRows
-    ): Effect.Effect<any, SqlError> =>
+    const routedOnSqlPg: Run = (sql, params, operation, shape, rows) =>
       Effect.withFiber((fiber) => {
         const span = spanOf(fiber, operation)
         const minimumPosition = minimumPositionOf(fiber)
         const target = options.pick(noExclusions, minimumPosition, sql)
         if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
-        return startSqlPg(target, sql, params, operation, shape, rows, noExclusions, minimumPosition, span, fiber)
+        return startSqlPg(
+          target,
+          { sql, values: params, operation, shape, rows, minimumPosition, fiber },
+          noExclusions,
+          span
+        )
       })
 
     const routedStatement = settings.driver === "sql-pg" ? routedOnSqlPg : routedOnPg
@@ -624,7 +582,10 @@ export const make = (options: Options) =>
     }
 
     /** {@link holdPicked} on sql-pg's pool, which retires a connection that failed with its host itself. */
-    const holdSqlPg = (pool: HostPool, sqlPg: NonNullable<HostPool["sqlPg"]>): Effect.Effect<Held, SqlError, Scope.Scope> => {
+    const holdSqlPg = (
+      pool: HostPool,
+      sqlPg: NonNullable<HostPool["sqlPg"]>
+    ): Effect.Effect<Held, SqlError, Scope.Scope> => {
       const { gauges } = sqlPg
       const counted = Effect.acquireRelease(
         Effect.sync(() => gauges.inUse++),
