@@ -196,7 +196,7 @@ const poolOptions = (
 
 /** Warms the pool and checks the host's role, retrying what can mend itself with the settings' backoff. */
 const open = (
-  warm: (n: number, verify: boolean) => Effect.Effect<SqlPgPool.Warmed, unknown>,
+  warm: (n: number, verify: boolean) => Effect.Effect<PoolControl.Warmed, unknown>,
   host: string,
   role: Role,
   settings: PostgresSettings

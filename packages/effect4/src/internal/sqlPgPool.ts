@@ -6,7 +6,7 @@
  */
 import type * as PgConnection from "@effect/sql-pg/PgConnection"
 import * as PgPool from "@effect/sql-pg/PgPool"
-import { Connection } from "@pgfleet/core"
+import { Connection, PoolControl } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -41,13 +41,7 @@ export interface SqlPgPool {
    */
   readonly retireIfOld: (connection: PgConnection.PgConnection, now: number) => void
   /** Checks `n` connections out at once and asks the first for its role (and each for its timeout when `verify`). */
-  readonly warm: (n: number, verify: boolean) => Effect.Effect<Warmed, SqlError>
-}
-
-/** What warming saw: the host's role and, under `verify`, each connection's `statement_timeout`. */
-export interface Warmed {
-  readonly standby: boolean
-  readonly timeouts: ReadonlyArray<Connection.StatementTimeoutRow>
+  readonly warm: (n: number, verify: boolean) => Effect.Effect<PoolControl.Warmed, SqlError>
 }
 
 /** sql-pg's connection settings for one host, from pgfleet's. */
@@ -63,7 +57,7 @@ const config = (settings: PostgresSettings, address: HostAddress, maxPoolSize: n
     password: credentials === undefined
       ? Redacted.make(options.password())
       : Effect.map(Effect.promise(() => credentials.password()), Redacted.make),
-    ssl: Connection.tlsOptions(options) ?? false,
+    ssl: Connection.tlsOptions(options),
     applicationName: settings.applicationName,
     connectTimeout: settings.connectTimeout,
     stream,
@@ -119,7 +113,7 @@ export const make = (
     )
     const pool = yield* Scope.provide(PgPool.make(config(settings, address, maxPoolSize, stream)), own)
 
-    const warm = (n: number, verify: boolean): Effect.Effect<Warmed, SqlError> =>
+    const warm = (n: number, verify: boolean): Effect.Effect<PoolControl.Warmed, SqlError> =>
       Effect.scoped(Effect.gen(function*() {
         const connections = yield* Effect.forEach(Array.from({ length: n }), () => pool.reserve, {
           concurrency: "unbounded"
