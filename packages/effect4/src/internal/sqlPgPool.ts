@@ -6,7 +6,8 @@
  */
 import type * as PgConnection from "@effect/sql-pg/PgConnection"
 import * as PgPool from "@effect/sql-pg/PgPool"
-import { Connection, PoolControl } from "@pgfleet/core"
+import type { PoolControl } from "@pgfleet/core"
+import { Connection } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
