@@ -15,6 +15,8 @@ export interface Case {
   readonly side: Side
   readonly params?: ReadonlyArray<unknown>
   readonly run?: boolean
+  /** Several statements in one text: node-postgres runs them (simple protocol); a driver that parses each text (sql-pg 4) refuses it. */
+  readonly multiStatement?: boolean
   /** The reason the classification must give, where it is the point of the case. */
   readonly reason?: string
 }
@@ -54,7 +56,7 @@ export const corpus: ReadonlyArray<Case> = [
   { sql: "SELECT EXISTS (SELECT 1 FROM items WHERE id = 1)", side: "reader" },
   { sql: "SELECT json_build_object('a', 1)", side: "reader" },
   { sql: "SELECT * FROM generate_series(1, 3)", side: "reader" },
-  { sql: "SELECT 1; SELECT current_setting('port')::int AS port", side: "reader" },
+  { sql: "SELECT 1; SELECT current_setting('port')::int AS port", side: "reader", multiStatement: true },
   { sql: "SELECT txid_current_if_assigned()", side: "reader" },
   { sql: "SELECT nextval FROM (SELECT 1 AS nextval) AS x", side: "reader" },
   { sql: "SELECT 'nextval(''ids'')' AS looks_like_a_call", side: "reader" },
@@ -118,7 +120,7 @@ export const corpus: ReadonlyArray<Case> = [
   { sql: "UNLISTEN *", side: "writer" },
   { sql: "ANALYZE items", side: "writer" },
   { sql: "GRANT SELECT ON items TO PUBLIC", side: "writer" },
-  { sql: `SELECT 1; INSERT INTO items VALUES (${id()}, 'multi')`, side: "writer" },
+  { sql: `SELECT 1; INSERT INTO items VALUES (${id()}, 'multi')`, side: "writer", multiStatement: true },
   { sql: "COPY items TO STDOUT", side: "writer", run: false },
   { sql: "LOCK TABLE items", side: "writer", run: false },
   { sql: "SELEC 1", side: "writer", reason: "parse-failed", run: false },

@@ -587,15 +587,18 @@ export const make = (options: Options) =>
       sqlPg: NonNullable<HostPool["sqlPg"]>
     ): Effect.Effect<Held, SqlError, Scope.Scope> => {
       const { gauges } = sqlPg
-      const counted = Effect.acquireRelease(
-        Effect.sync(() => gauges.inUse++),
+      // Waiting until sql-pg lends the connection, in use from then until the scope closes.
+      const reserved = Effect.acquireRelease(
+        Effect.suspend(() => {
+          gauges.waiting++
+          return Effect.ensuring(sqlPg.pool.reserve, Effect.sync(() => gauges.waiting--))
+        }).pipe(Effect.tap(() => Effect.sync(() => gauges.inUse++))),
         () => Effect.sync(() => gauges.inUse--)
-      )
-      const reserved = sqlPg.pool.reserve.pipe(
+      ).pipe(
         Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
         Effect.tapError((cause) => options.onFailure(pool, cause))
       )
-      return Effect.map(Effect.andThen(counted, reserved), (connection) => ({ connection, pool, client: undefined }))
+      return Effect.map(reserved, (connection) => ({ connection, pool, client: undefined }))
     }
 
     /** A connection of the picked host, held for a scope (transactions, `reserve`). */
