@@ -3,7 +3,9 @@
  * 32 callers, pools of 8: raw pg, the two drivers under Effect 4 (node-postgres's pg.Pool; @effect/sql-pg
  * 4's PgPool, multiplex off and on), effect/sql's SqlClient.make over pg.Pool.query (effect/sql's own
  * statement path on node-postgres), @effect/sql-pg 4's PgClient (multiplex off and on), pgfleet v4's
- * reader on each driver (node-postgres; DB_DRIVER=sql-pg with multiplex off and on), alternated, medians of rounds, client CPU µs per statement beside every ratio. `src/effect4-quick.ts`
+ * reader on each driver (node-postgres; DB_DRIVER=sql-pg with multiplex off and on), alternated, medians of rounds, client CPU µs per statement beside every ratio. Then the goal's pairs
+ * (pgfleet's reader on sql-pg against sql-pg's PgClient, multiplex off and on) again, each contender in
+ * processes of its own beside raw pg, as a user's process runs one of them (`ownProcessPairs`). `src/effect4-quick.ts`
  * re-measures a few of them against a kept installed project. Full runs use
  * the packed @pgfleet/core and @pgfleet/effect4 installed with npm beside the pinned effect 4 and
  * @effect/sql-pg 4; `--smoke` loads the workspace's built dist by file URL (no npm install).
@@ -16,6 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Installed from "./installed.js"
+import { median } from "./measure.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../../..")
@@ -126,6 +129,72 @@ const runProcess = (place: Place, config: unknown): Promise<ReadonlyArray<Instal
     })
   })
 
+/**
+ * The goal's pairs, each contender in a process of its own beside raw pg, as a user's process runs
+ * pgfleet: in one process, identical copies of pgfleet's reader measured 1.6–3.9 µs per statement
+ * apart depending on their order, so the one-process table alone cannot decide a 1.0× goal.
+ */
+export const ownProcessPairs = [
+  { pgfleet: "pgfleet4-reader-sql-pg-off", peer: "sql-pg-off" },
+  { pgfleet: "pgfleet4-reader-sql-pg-on", peer: "sql-pg-on" }
+] as const
+
+/** pgfleet ÷ its peer, from each one's per-round ratios to raw pg in its own processes (medians). */
+export interface OwnProcessRow {
+  readonly workload: string
+  readonly pgfleet: string
+  readonly peer: string
+  /** Reads per second ÷ the peer's, each first ÷ raw pg in the same process. */
+  readonly reads: number
+  /** Client CPU per statement ÷ the peer's, each first ÷ raw pg's. */
+  readonly cpu: number
+  readonly pgfleetCpuUs: number
+  readonly peerCpuUs: number
+  readonly processes: number
+}
+
+const perRound = (runs: ReadonlyArray<Installed.Run>, key: string, workload: string) => {
+  const raw = runs.filter((r) => r.workload === workload && r.key === "raw-pg")
+  return runs.filter((r) => r.workload === workload && r.key === key).map((r, i) => ({
+    reads: r.perSecond / raw[i]!.perSecond,
+    cpu: r.cpuUs / raw[i]!.cpuUs,
+    cpuUs: r.cpuUs
+  }))
+}
+
+type OwnRun = Installed.Run & { readonly process: number }
+
+const ownProcessRows = (byKey: Map<string, Array<OwnRun>>, workloads: ReadonlyArray<string>) =>
+  ownProcessPairs.flatMap(({ peer, pgfleet }) =>
+    workloads.map((workload): OwnProcessRow => {
+      const mine = perRound(byKey.get(pgfleet)!, pgfleet, workload)
+      const theirs = perRound(byKey.get(peer)!, peer, workload)
+      const med = (xs: ReadonlyArray<{ reads: number; cpu: number; cpuUs: number }>, f: "reads" | "cpu" | "cpuUs") =>
+        median(xs.map((x) => x[f]))
+      return {
+        workload,
+        pgfleet,
+        peer,
+        reads: med(mine, "reads") / med(theirs, "reads"),
+        cpu: med(mine, "cpu") / med(theirs, "cpu"),
+        pgfleetCpuUs: med(mine, "cpuUs"),
+        peerCpuUs: med(theirs, "cpuUs"),
+        processes: new Set(byKey.get(pgfleet)!.map((r) => r.process)).size
+      }
+    })
+  )
+
+const ownProcessMarkdown = (rows: ReadonlyArray<OwnProcessRow>) =>
+  [
+    "\n| workload | pgfleet v4 reader | ÷ peer | reads ÷ peer's | CPU ÷ peer's | CPU µs/statement (pgfleet / peer) | processes each |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ...rows.map((r) =>
+      `| ${r.workload} | ${r.pgfleet} | ${r.peer} | ${r.reads.toFixed(2)} | ${r.cpu.toFixed(2)} | ${
+        r.pgfleetCpuUs.toFixed(1)
+      } / ${r.peerCpuUs.toFixed(1)} | ${r.processes} |`
+    )
+  ].join("\n")
+
 /** The table, the machine's load around the run, and the figures as JSON (`bench-results/effect4.json`). */
 export const run = async (
   options: { readonly smoke: boolean; readonly rounds: number; readonly ms: number; readonly callers: number },
@@ -142,8 +211,8 @@ export const run = async (
         contenders.join(", ")
       }, ${options.rounds} round(s) of ${options.ms} ms, ${options.callers} callers`
     )
-    const runs = await runProcess(place, {
-      contenders,
+    const config = {
+      contenders: contenders as ReadonlyArray<string>,
       cluster: Installed.clusterForChild(cluster),
       modules: place.modules,
       replicas: 1,
@@ -152,10 +221,27 @@ export const run = async (
       callers: options.callers,
       pool: 8,
       rows: 100_000
-    })
+    }
+    const runs = await runProcess(place, config)
+    const workloads = [...new Set(runs.map((r) => r.workload))]
     const rows = Installed.rows("one replica, effect 4", `raw pg + ${contenders.length} (all)`, runs)
-    const loadAfter = os.loadavg()
     log(Installed.markdown(rows))
+
+    // The same pairs again, each in its own processes beside raw pg, alternated `repeats` times.
+    const repeats = options.smoke ? 1 : 2
+    log(`\nThe goal's pairs, each contender in its own process beside raw pg (${repeats} process(es) each) ...`)
+    const byKey = new Map<string, Array<OwnRun>>()
+    let started = 0
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      for (const key of ownProcessPairs.flatMap((p) => [p.peer, p.pgfleet])) {
+        const own = await runProcess(place, { ...config, contenders: [key] })
+        started++
+        byKey.set(key, [...byKey.get(key) ?? [], ...own.map((r) => ({ ...r, process: started }))])
+      }
+    }
+    const ownProcess = ownProcessRows(byKey, workloads)
+    log(ownProcessMarkdown(ownProcess))
+    const loadAfter = os.loadavg()
     log(
       `\nload average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}; after: ${
         loadAfter.map((l) => l.toFixed(2)).join(" ")
@@ -167,7 +253,8 @@ export const run = async (
       versions: place.versions,
       loadAverage: { before: loadBefore, after: loadAfter, cores: os.cpus().length },
       setup: { replicas: 1, poolSize: 8, callers: options.callers, rounds: options.rounds, msPerRun: options.ms },
-      rows
+      rows,
+      ownProcess
     }
   } finally {
     await cluster.stop()
