@@ -186,7 +186,7 @@ const ownProcessRows = (byKey: Map<string, Array<OwnRun>>, workloads: ReadonlyAr
 
 const ownProcessMarkdown = (rows: ReadonlyArray<OwnProcessRow>) =>
   [
-    "\n| workload | pgfleet v4 reader | ÷ peer | reads ÷ peer's | CPU ÷ peer's | CPU µs/statement (pgfleet / peer) | processes each |",
+    "\n| workload | pgfleet v4 reader | ÷ peer | reads ÷ peer's (each ÷ raw pg first) | CPU ÷ peer's (each ÷ raw pg first) | CPU µs/statement (pgfleet / peer) | processes each |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ...rows.map((r) =>
       `| ${r.workload} | ${r.pgfleet} | ${r.peer} | ${r.reads.toFixed(2)} | ${r.cpu.toFixed(2)} | ${
