@@ -2,7 +2,7 @@ import { ConfigProvider, Effect, Layer, Logger, ManagedRuntime, Metric, Referenc
 import { Statement } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { HealthMonitor, Postgres } from "../src/index.js"
-import { eventually, label, recordingTracer, startCluster } from "./helpers.js"
+import { driver, eventually, label, recordingTracer, startCluster } from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
 let cluster: Cluster
@@ -11,7 +11,7 @@ beforeAll(async () => {
 })
 afterAll(() => cluster?.stop())
 
-describe("a named fleet (effect 4): its name and its metrics", () => {
+describe(`a named fleet (effect 4, ${driver}): its name and its metrics`, () => {
   it("layerFleet(\"ORDERS\") reads ORDERS_DB_*, and its stats, spans, logs and metrics say orders", async () => {
     const env = Object.fromEntries(Object.entries(cluster.env).map(([k, v]) => [`ORDERS_${k}`, v]))
     const { spans, tracer } = recordingTracer()
@@ -22,10 +22,22 @@ describe("a named fleet (effect 4): its name and its metrics", () => {
         fleet: options.fiber.getRef(References.CurrentLogAnnotations).fleet
       })
     })
+    // db.client.connection.count of the writer's pool, by state.
+    const writerStates = (metrics: ReadonlyArray<Metric.Metric.Snapshot>) =>
+      new Map(
+        metrics.filter((m) =>
+          m.id === "db.client.connection.count" &&
+          m.attributes?.["db.client.connection.pool.name"] === `orders writer ${label(cluster.writer)}`
+        ).map((m) => [m.attributes?.["db.client.connection.state"], (m.state as { value: number }).value])
+      )
     const runtime = ManagedRuntime.make(
       Postgres.layerFleet("ORDERS").pipe(
         Layer.provide(
-          ConfigProvider.layer(ConfigProvider.fromUnknown({ ...env, ORDERS_DB_HEALTH_CHECK_INTERVAL_MS: "200" }))
+          ConfigProvider.layer(ConfigProvider.fromUnknown({
+            ...env,
+            ORDERS_DB_HEALTH_CHECK_INTERVAL_MS: "200",
+            ORDERS_DB_DRIVER: driver
+          }))
         ),
         Layer.provide(Logger.layer([capture])),
         Layer.provide(Layer.succeed(Tracer.Tracer, tracer))
@@ -38,11 +50,20 @@ describe("a named fleet (effect 4): its name and its metrics", () => {
           const monitor = yield* HealthMonitor.HealthMonitor
           yield* pg.writer`SELECT 1`
           for (let i = 0; i < 10; i++) yield* pg.reader`SELECT 1`
+          const divisionByZero = yield* Effect.flip(pg.writer`SELECT 1/0`)
+          // Inside a transaction, once a probe has run, the writer's pool shows a connection in use.
+          yield* pg.writer.withTransaction(Effect.andThen(
+            pg.writer`SELECT 1`,
+            eventually(
+              Effect.map(Metric.snapshot, (metrics) => (writerStates(metrics).get("used") ?? 0) >= 1),
+              "db.client.connection.count used >= 1 inside a transaction"
+            )
+          ))
           // A replica stops: the monitor's warnings carry the fleet's name.
           const host = label(cluster.readers[0]!)
           yield* Effect.promise(() => cluster.stopReader(0, "immediate"))
           yield* eventually(Effect.sync(() => monitor.health(host).state === "down"), `${host} down`)
-          return { stats: yield* pg.stats, metrics: yield* Metric.snapshot }
+          return { stats: yield* pg.stats, metrics: yield* Metric.snapshot, divisionByZero }
         }).pipe(Effect.provideService(Statement.SpanPropagationEnabled, true), Effect.withTracer(tracer))
       )
 
@@ -77,6 +98,15 @@ describe("a named fleet (effect 4): its name and its metrics", () => {
         unit: "s"
       })
       expect(cluster.readers.map((r) => String(r.port))).toContain(onReplica?.attributes?.["server.port"])
+      // A failed statement's duration carries its error.type (the SQLSTATE).
+      expect(outcome.divisionByZero).toBeDefined()
+      expect(
+        durations.find((m) => m.attributes?.["pgfleet.fleet"] === "orders" && m.attributes?.["error.type"] === "22012")
+          ?.attributes
+      ).toMatchObject({ "pgfleet.route": "writer", "server.address": cluster.writer.host })
+      // Both connection states for the writer's pool: nothing used once the transaction has ended.
+      expect(writerStates(outcome.metrics).get("used")).toBe(0)
+      expect(writerStates(outcome.metrics).get("idle")).toBeGreaterThanOrEqual(1)
       const routed = series("pgfleet_reads_routed_total").filter((m) => m.attributes?.fleet === "orders")
       expect(routed.reduce((n, m) => n + (m.state as { count: number }).count, 0)).toBe(10)
       const poolNames = new Set(

@@ -244,13 +244,19 @@ interface Request {
 /** A connection held for a scope: node-postgres's, or (`DB_DRIVER=sql-pg`) sql-pg's. */
 type Held =
   | {
+    readonly target: Target
     readonly pool: HostPool
     readonly client: pg.PoolClient
     /** It failed with its host: destroy it, do not pool it. */
     readonly broke: () => void
     readonly connection: undefined
   }
-  | { readonly pool: HostPool; readonly connection: SqlPgConnectionOf; readonly client: undefined }
+  | {
+    readonly target: Target
+    readonly pool: HostPool
+    readonly connection: SqlPgConnectionOf
+    readonly client: undefined
+  }
 
 /** Runs one statement and gives its result as `shape` asks. */
 type Run = (
@@ -560,7 +566,7 @@ export const make = (options: Options) =>
       const target = options.pick(noExclusions, minimumPositionOf(fiber), sql)
       if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
       const pool = target.pool
-      if (pool.sqlPg !== undefined) return holdSqlPg(pool, pool.sqlPg)
+      if (pool.sqlPg !== undefined) return holdSqlPg(target, pool.sqlPg)
       let broken = false
       const acquire = Effect.callback<pg.PoolClient, SqlError>((resume) => {
         pool.pgPool.connect((error, client, release) => {
@@ -577,15 +583,16 @@ export const make = (options: Options) =>
           Effect.tapError(acquire, (cause) => options.onFailure(pool, cause)),
           (client) => Effect.sync(() => client.release(broken))
         ),
-        (client) => ({ client, pool, broke: () => (broken = true), connection: undefined })
+        (client) => ({ client, pool, target, broke: () => (broken = true), connection: undefined })
       )
     }
 
     /** {@link holdPicked} on sql-pg's pool, which retires a connection that failed with its host itself. */
     const holdSqlPg = (
-      pool: HostPool,
+      target: Target,
       sqlPg: NonNullable<HostPool["sqlPg"]>
     ): Effect.Effect<Held, SqlError, Scope.Scope> => {
+      const { pool } = target
       const { gauges } = sqlPg
       // Waiting until sql-pg lends the connection, in use from then until the scope closes.
       const reserved = Effect.acquireRelease(
@@ -598,7 +605,30 @@ export const make = (options: Options) =>
         Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
         Effect.tapError((cause) => options.onFailure(pool, cause))
       )
-      return Effect.map(reserved, (connection) => ({ connection, pool, client: undefined }))
+      return Effect.map(reserved, (connection) => ({ connection, pool, target, client: undefined }))
+    }
+
+    /**
+     * A held connection's statements, their spans annotated as a routed
+     * statement's are: the database, the operation, and the server and route
+     * of the connection they share.
+     */
+    const annotated = (target: Target, connection: Connection): Connection => {
+      const run = <A>(operation: Operation, statement: () => Effect.Effect<A, SqlError>) =>
+        Effect.withFiber((fiber) => {
+          annotate(spanOf(fiber, operation), target)
+          return statement()
+        })
+      return {
+        execute: (sql, params, rows) => run("execute", () => connection.execute(sql, params, rows)),
+        executeUnprepared: (sql, params, rows) =>
+          run("executeUnprepared", () => connection.executeUnprepared(sql, params, rows)),
+        executeRaw: (sql, params) => run("executeRaw", () => connection.executeRaw(sql, params)),
+        executeValues: (sql, params) => run("executeValues", () => connection.executeValues(sql, params)),
+        executeValuesUnprepared: (sql, params) =>
+          run("executeValues", () => connection.executeValuesUnprepared(sql, params)),
+        executeStream: connection.executeStream
+      }
     }
 
     /** A connection of the picked host, held for a scope (transactions, `reserve`). */
@@ -606,10 +636,13 @@ export const make = (options: Options) =>
       Effect.map(holdPicked(fiber, undefined), (held) => {
         if (held.connection !== undefined) {
           const { connection, pool } = held
-          return transactional(
-            pool,
-            SqlPgConnection.held(connection, (cause) => options.onFailure(pool, cause)),
-            errors.outcomeUnknown
+          return annotated(
+            held.target,
+            transactional(
+              pool,
+              SqlPgConnection.held(connection, (cause) => options.onFailure(pool, cause)),
+              errors.outcomeUnknown
+            )
           )
         }
         const { broke, client, pool } = held
@@ -617,15 +650,18 @@ export const make = (options: Options) =>
           if (Failure.isHostEvidence(Failure.classify(cause).kind)) broke()
           return options.onFailure(pool, cause)
         }
-        return transactional(
-          pool,
-          connectionOver(
-            (sql, params, _operation, shape, rows) =>
-              Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), shape, rows), failed),
-            // The cursor closes with the stream; the connection stays held for its own scope.
-            (sql, params, rows) => Stream.tapError(cursorStream(client, sql, pgValues(params), rows), failed)
-          ),
-          errors.outcomeUnknown
+        return annotated(
+          held.target,
+          transactional(
+            pool,
+            connectionOver(
+              (sql, params, _operation, shape, rows) =>
+                Effect.tapError(runHeld(client, pool.pgPool, sql, pgValues(params), shape, rows), failed),
+              // The cursor closes with the stream; the connection stays held for its own scope.
+              (sql, params, rows) => Stream.tapError(cursorStream(client, sql, pgValues(params), rows), failed)
+            ),
+            errors.outcomeUnknown
+          )
         )
       })
     )
