@@ -244,19 +244,14 @@ interface Request {
 /** A connection held for a scope: node-postgres's, or (`DB_DRIVER=sql-pg`) sql-pg's. */
 type Held =
   | {
+    /** Where it was picked: its pool and route. */
     readonly target: Target
-    readonly pool: HostPool
     readonly client: pg.PoolClient
     /** It failed with its host: destroy it, do not pool it. */
     readonly broke: () => void
     readonly connection: undefined
   }
-  | {
-    readonly target: Target
-    readonly pool: HostPool
-    readonly connection: SqlPgConnectionOf
-    readonly client: undefined
-  }
+  | { readonly target: Target; readonly connection: SqlPgConnectionOf; readonly client: undefined }
 
 /** Runs one statement and gives its result as `shape` asks. */
 type Run = (
@@ -583,7 +578,7 @@ export const make = (options: Options) =>
           Effect.tapError(acquire, (cause) => options.onFailure(pool, cause)),
           (client) => Effect.sync(() => client.release(broken))
         ),
-        (client) => ({ client, pool, target, broke: () => (broken = true), connection: undefined })
+        (client) => ({ client, target, broke: () => (broken = true), connection: undefined })
       )
     }
 
@@ -605,7 +600,7 @@ export const make = (options: Options) =>
         Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
         Effect.tapError((cause) => options.onFailure(pool, cause))
       )
-      return Effect.map(reserved, (connection) => ({ connection, pool, target, client: undefined }))
+      return Effect.map(reserved, (connection) => ({ connection, target, client: undefined }))
     }
 
     /**
@@ -635,9 +630,10 @@ export const make = (options: Options) =>
     const reserve: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.withFiber((fiber) =>
       Effect.map(holdPicked(fiber, undefined), (held) => {
         if (held.connection !== undefined) {
-          const { connection, pool } = held
+          const { connection, target } = held
+          const { pool } = target
           return annotated(
-            held.target,
+            target,
             transactional(
               pool,
               SqlPgConnection.held(connection, (cause) => options.onFailure(pool, cause)),
@@ -645,13 +641,14 @@ export const make = (options: Options) =>
             )
           )
         }
-        const { broke, client, pool } = held
+        const { broke, client, target } = held
+        const { pool } = target
         const failed = (cause: SqlError) => {
           if (Failure.isHostEvidence(Failure.classify(cause).kind)) broke()
           return options.onFailure(pool, cause)
         }
         return annotated(
-          held.target,
+          target,
           transactional(
             pool,
             connectionOver(
