@@ -131,7 +131,7 @@ const runProcess = (place: Place, config: unknown): Promise<ReadonlyArray<Instal
 
 /**
  * The goal's pairs, each contender in a process of its own beside raw pg, as a user's process runs
- * pgfleet: in one process, identical copies of pgfleet's reader measured 1.6–3.9 µs per statement
+ * pgfleet: in one process, identical copies of pgfleet's reader measured 0.6–3.9 µs per statement
  * apart depending on their order, so the one-process table alone cannot decide a 1.0× goal.
  */
 export const ownProcessPairs = [
