@@ -7,8 +7,10 @@
  *   pnpm --filter @pgfleet/bench exec tsx src/effect4-quick.ts --dir /tmp/e4 --pack \
  *     --contenders pgfleet4-reader,sql-pg-off,driver-node-postgres --rounds 7 --ms 2000
  *   ... --prof /tmp/e4/prof --no-raw --contenders pgfleet4-reader   (node --cpu-prof, one contender alone)
- *   ... --fake-wire --contenders pgfleet4-reader,driver-node-postgres   (node-postgres answers the two
- *       benchmark statements itself: the libraries' own CPU, without socket or protocol; see effect4-run.mjs)
+ *   ... --fake-wire --contenders pgfleet4-reader,driver-node-postgres   (the drivers answer the two
+ *       benchmark statements themselves: the libraries' own CPU, without socket or protocol; see effect4-run.mjs)
+ *   ... --fake-wire --own-process 3 --contenders sql-pg-off,pgfleet4-reader-sql-pg-off   (each contender
+ *       alone in a process, 3 processes each, alternated: CPU µs/statement medians, and each ÷ the first)
  *
  * `--pack` builds @pgfleet/effect4, packs it (and @pgfleet/core, the first time) into `--dir` and
  * installs the tarballs there with npm beside the pinned effect 4 and @effect/sql-pg 4.
@@ -66,8 +68,89 @@ const pack = () => {
   })
 }
 
+/**
+ * `--fake-wire` on sql-pg 4: its `PgPool.use` lends a view of the checked-out connection whose `query`
+ * and `queryValues` answer the statements in `globalThis.pgfleetFakeWire` on the next turn of the event
+ * loop (one view per connection, so the connection's identity holds). Patched into this installed copy
+ * only, once; without the global it behaves as shipped.
+ */
+const patchPgPool = () => {
+  const file = path.join(dir, "node_modules/@effect/sql-pg/dist/PgPool.js")
+  const source = fs.readFileSync(file, "utf8")
+  const marker = "/* pgfleet bench: fake wire */"
+  if (source.includes(marker)) return
+  const lent = "    use,\n"
+  if (!source.includes(lent)) throw new Error(`${file}: no "use," in the pool object to patch`)
+  const fake = `${marker} (() => {
+    const views = new WeakMap();
+    const answer = (real) => (sql, params, prepare) => {
+      const result = globalThis.pgfleetFakeWire[sql];
+      return result === undefined ? real(sql, params, prepare)
+        : Effect.callback((resume) => void setImmediate(() => resume(Effect.succeed(result))));
+    };
+    const viewOf = (connection) => {
+      let view = views.get(connection);
+      if (view === undefined) {
+        view = Object.create(connection, { query: { value: answer(connection.query) }, queryValues: { value: answer(connection.queryValues) } });
+        views.set(connection, view);
+      }
+      return view;
+    };
+    return (f) => globalThis.pgfleetFakeWire === undefined ? use(f) : use((connection) => f(viewOf(connection)));
+  })()`
+  fs.writeFileSync(file, source.replace(lent, `    use: ${fake},\n`))
+}
+
+/** Runs effect4-run.mjs with `config`, and gives its runs. */
+const runChild = (config: object, nodeArgs: ReadonlyArray<string>) =>
+  new Promise<ReadonlyArray<Installed.Run>>((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, "effect4-run.mjs", JSON.stringify(config)], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
+    child.on("error", reject)
+    child.on("close", (code) =>
+      code === 0
+        ? resolve((JSON.parse(out.trim().split("\n").at(-1)!) as { runs: ReadonlyArray<Installed.Run> }).runs)
+        : reject(new Error(`effect4-run.mjs exited with ${code}`)))
+  })
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+/**
+ * `--own-process N`: each contender alone in a process (no raw pg beside it), N processes each,
+ * alternated; per workload, the median over every round of every process of its CPU µs per statement.
+ */
+const ownProcesses = async (config: { readonly workloads: ReadonlyArray<string> }, times: number) => {
+  const cpu = new Map<string, Array<number>>()
+  for (let i = 0; i < times; i++) {
+    for (const key of contenders) {
+      const runs = await runChild({ ...config, contenders: [key], withoutRaw: true }, [])
+      for (const r of runs) {
+        const id = `${r.workload} ${key}`
+        cpu.set(id, [...(cpu.get(id) ?? []), r.cpuUs])
+        console.error(`[own process ${i + 1}/${times}] ${id}: ${r.cpuUs.toFixed(2)} µs`)
+      }
+    }
+  }
+  for (const workload of config.workloads) {
+    const first = median(cpu.get(`${workload} ${contenders[0]}`) ?? [])
+    console.log(`\n${workload}: CPU µs/statement, each contender alone, ${times} processes, medians of rounds`)
+    for (const key of contenders) {
+      const c = median(cpu.get(`${workload} ${key}`) ?? [])
+      console.log(`  ${key.padEnd(28)} ${c.toFixed(2).padStart(7)}  ÷ ${contenders[0]} ${(c / first).toFixed(2)}`)
+    }
+  }
+}
+
 const main = async () => {
   if (flag("--pack") || !fs.existsSync(path.join(dir, "node_modules/@pgfleet/effect4"))) pack()
+  if (flag("--fake-wire")) patchPgPool()
   if (flag("--before")) {
     fs.rmSync(path.join(dir, "node_modules/@pgfleet/effect4-before"), { recursive: true, force: true })
     execFileSync("npm", [
@@ -101,29 +184,14 @@ const main = async () => {
       pool: 8,
       rows: ROWS
     }
+    if (flag("--own-process")) return await ownProcesses(config, Number(option("--own-process", "3")))
     const nodeArgs = prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`]
-    const runs = await new Promise<ReadonlyArray<Installed.Run>>((resolve, reject) => {
-      const child = spawn(process.execPath, [...nodeArgs, "effect4-run.mjs", JSON.stringify(config)], {
-        cwd: dir,
-        stdio: ["ignore", "pipe", "inherit"]
-      })
-      let out = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-      child.on("error", reject)
-      child.on("close", (code) =>
-        code === 0
-          ? resolve((JSON.parse(out.trim().split("\n").at(-1)!) as { runs: ReadonlyArray<Installed.Run> }).runs)
-          : reject(new Error(`effect4-run.mjs exited with ${code}`)))
-    })
+    const runs = await runChild(config, nodeArgs)
     if (flag("--no-raw")) return
     const rows = Installed.rows("one replica, effect 4", `raw pg + ${contenders.join(", ")}`, runs)
     console.log(Installed.markdown(rows))
     // CPU per statement: medians of rounds, ÷ raw pg and ÷ sql-pg 4 PgClient (multiplex off) when it ran.
     for (const workload of config.workloads) {
-      const median = (xs: Array<number>) => {
-        const s = [...xs].sort((a, b) => a - b)
-        return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-      }
       const cpu = (key: string) =>
         median(runs.filter((r) => r.workload === workload && r.key === key).map((r) => r.cpuUs))
       const raw = cpu("raw-pg")

@@ -28,17 +28,18 @@ const replica = cluster.readers[0];
 const LOOKUP = "SELECT id, v FROM kv WHERE id = $1";
 const randomId = () => 1 + Math.floor(Math.random() * ROWS);
 
-// `fakeWire` (src/effect4-quick.ts --fake-wire): node-postgres's client answers the two benchmark
-// statements itself, on the next turn of the event loop (setImmediate), with a fixed result; pools,
-// checkouts and everything above them run as usual, and every other statement (probes, warm-up) goes
-// to the server. The client CPU per statement is then the libraries' own, without the socket or the
-// protocol: steadier on a loaded machine, and for node-postgres contenders only (sql-pg 4 has its own
-// protocol).
+// `fakeWire` (src/effect4-quick.ts --fake-wire): the drivers answer the two benchmark statements
+// themselves, on the next turn of the event loop (setImmediate), with a fixed result: node-postgres's
+// client here, and a connection lent by sql-pg 4's `PgPool.use` through the patch effect4-quick.ts puts
+// in the installed PgPool (it reads `globalThis.pgfleetFakeWire`). Pools, checkouts and everything above
+// them run as usual, and every other statement (probes, warm-up) goes to the server. The client CPU per
+// statement is then the libraries' own, without the socket or the protocol: steadier on a loaded machine.
 if (config.fakeWire) {
   const canned = {
     "SELECT 1": { command: "SELECT", rowCount: 1, rows: [{ "?column?": 1 }], fields: [] },
     [LOOKUP]: { command: "SELECT", rowCount: 1, rows: [{ id: 1, v: "c4ca4238a0b923820dcc509a6f75849b" }], fields: [] },
   };
+  globalThis.pgfleetFakeWire = canned;
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function(config, values, callback) {
     const result = canned[typeof config === "string" ? config : config?.text];

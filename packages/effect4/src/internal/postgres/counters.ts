@@ -102,11 +102,28 @@ export const make = (fleet: string, namespace: string, fleetContext: Context.Con
       useTime: KeptSeries.histogram(metrics.useTime, PostgresMetrics.secondsBoundaries, context)
     }
   })
+  const made = (ran: Ran) => {
+    const host = ran.pool.host
+    return {
+      host,
+      read: reads(host, undefined)(ran.route, undefined)(ran.reason ?? "", undefined),
+      durations: durations(host, ran.pool)(ran.route, undefined)
+    }
+  }
+  // A routing decision is made once per host and route and reused (`Routing.router`), so its series are
+  // kept beside it: one lookup a statement. The host is checked, since the writer's pool outlives its host.
+  const byRan = new WeakMap<Ran, ReturnType<typeof made>>()
+  const seriesOf = (ran: Ran) => {
+    // pg.auto makes a decision per statement (with its reason): those are not kept.
+    if (ran.reason !== undefined) return made(ran)
+    let series = byRan.get(ran)
+    if (series === undefined || series.host !== ran.pool.host) byRan.set(ran, series = made(ran))
+    return series
+  }
   return {
-    read: (ran) => reads(ran.pool.host, undefined)(ran.route, undefined)(ran.reason ?? "", undefined).add(1),
+    read: (ran) => seriesOf(ran).read.add(1),
     retry: (failed) => retries(failed.host, undefined).updateUnsafe(1, context),
-    operation: (ran, operation, ms) =>
-      durations(ran.pool.host, ran.pool)(ran.route, undefined)(operation, undefined).record(ms / 1000),
+    operation: (ran, operation, ms) => seriesOf(ran).durations(operation, undefined).record(ms / 1000),
     // A failure's error.type is one more attribute; failures are few, so its metric is made each time.
     failed: (ran, operation, ms, errorType) =>
       PostgresMetrics.operationDurationOf({

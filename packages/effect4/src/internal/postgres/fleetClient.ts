@@ -150,9 +150,37 @@ const shaped = (shape: Shape, rows: TransformRows, result: pg.QueryResult): Effe
  * either way.
  */
 const statementSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
-  if (!fiber.getRef(References.TracerEnabled) || !fiber.getRef(Statement.SpanPropagationEnabled)) return undefined
+  if (!viewOf(fiber).spans) return undefined
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   return span !== undefined && span._tag === "Span" ? span : undefined
+}
+
+/** What a statement reads of its fiber's context besides the span. */
+interface ContextView {
+  /** The statement's span reaches the connection (see {@link statementSpan}). */
+  readonly spans: boolean
+  /** `ReaderRouter.currentMinimumPosition`. */
+  readonly minimumPosition: bigint | undefined
+}
+
+const views = new WeakMap<Context.Context<never>, ContextView>()
+
+/**
+ * The fiber's {@link ContextView}, read once per context: a context does not
+ * change, and a fiber's statements mostly run in the one its last ran in
+ * (each `getRef` walks the context's overlays).
+ */
+const viewOf = (fiber: Fiber.Fiber<unknown, unknown>): ContextView => {
+  const context = fiber.context
+  let view = views.get(context)
+  if (view === undefined) {
+    view = {
+      spans: fiber.getRef(References.TracerEnabled) && fiber.getRef(Statement.SpanPropagationEnabled),
+      minimumPosition: fiber.getRef(ReaderRouter.currentMinimumPosition)
+    }
+    views.set(context, view)
+  }
+  return view
 }
 
 /** The span attributes of where a statement ran, and why. */
@@ -376,7 +404,8 @@ export const make = (options: Options) =>
     /**
      * `start` on @effect/sql-pg 4's pool (`DB_DRIVER=sql-pg`): the statement
      * runs in the fiber, on a connection `PgPool.use` lends it; sql-pg
-     * cancels it on the server if the fiber is interrupted.
+     * cancels it on the server if the fiber is interrupted. A result is
+     * recorded in an `Effect.map`, which hands it on without an `Exit`.
      */
     const startSqlPg = (
       target: Target,
@@ -387,39 +416,45 @@ export const make = (options: Options) =>
       const counted = begin(target, exclude, span)
       const sqlPg = target.pool.sqlPg!
       const gauges = sqlPg.gauges
+      const { rows, shape } = request
       const prepare = request.operation !== "executeUnprepared"
+      const notes = !(target.read ?? options.reads) && options.succeeded !== undefined
       const started = performance.now()
-      let checkedOutAt: number | undefined
-      let lent: SqlPgConnectionOf | undefined
+      // Which gauge the statement is counted in: waiting, then in use, then neither.
+      let stage: "waiting" | "using" | "done" = "waiting"
       gauges.waiting++
-      return Effect.matchCauseEffect(
-        sqlPg.pool.use((connection) => {
-          checkedOutAt = performance.now()
-          lent = connection
-          gauges.waiting--
-          gauges.inUse++
-          return SqlPgConnection.query(connection, request.sql, request.values, request.shape, prepare)
-        }),
-        {
-          onSuccess: (result) => {
-            const ended = performance.now()
-            gauges.inUse--
-            sqlPg.retireIfOld(lent!, ended)
-            record.connection(target.pool, checkedOutAt! - started, ended - checkedOutAt!)
-            record.operation(counted, request.operation, ended - started)
-            return succeeded(target, request, SqlPgConnection.shaped(request.shape, request.rows, result))
-          },
-          onFailure: (cause) => {
-            if (checkedOutAt === undefined) gauges.waiting--
-            else gauges.inUse--
-            const error = Cause.findErrorOption(cause)
-            if (error._tag === "None") return Effect.failCause(cause)
-            // Never checked out: never sent, whatever sql-pg called the failure.
-            const failure = checkedOutAt === undefined ? StatementErrors.fromPg(error.value, "acquire") : error.value
-            return failed(target, counted, failure, performance.now() - started, request, exclude, span)
-          }
-        }
-      )
+      const recorded = (connection: SqlPgConnectionOf, checkedOutAt: number, result: any) => {
+        const ended = performance.now()
+        stage = "done"
+        gauges.inUse--
+        sqlPg.retireIfOld(connection, ended)
+        record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
+        record.operation(counted, request.operation, ended - started)
+        return shape !== "rows" ? result : rows === undefined ? result.rows : rows(result.rows)
+      }
+      const used = sqlPg.pool.use((connection) => {
+        const checkedOutAt = performance.now()
+        stage = "using"
+        gauges.waiting--
+        gauges.inUse++
+        const ran = SqlPgConnection.query(connection, request.sql, request.values, shape, prepare)
+        return notes
+          ? Effect.flatMap(ran, (result) =>
+            succeeded(target, request, Effect.succeed(recorded(connection, checkedOutAt, result))))
+          : Effect.map(ran, (result) =>
+            recorded(connection, checkedOutAt, result))
+      })
+      return Effect.catchCause(used, (cause) => {
+        const sent = stage !== "waiting"
+        if (stage === "waiting") gauges.waiting--
+        else if (stage === "using") gauges.inUse--
+        stage = "done"
+        const error = Cause.findErrorOption(cause)
+        if (error._tag === "None") return Effect.failCause(cause)
+        // Never checked out: never sent, whatever sql-pg called the failure.
+        const failure = sent ? error.value : StatementErrors.fromPg(error.value, "acquire")
+        return failed(target, counted, failure, performance.now() - started, request, exclude, span)
+      })
     }
 
     /** One attempt at `target`, on whichever driver its pool runs. */
@@ -490,7 +525,7 @@ export const make = (options: Options) =>
 
     /** The WAL position the fiber's reads must see. */
     const minimumPositionOf = (fiber: Fiber.Fiber<unknown, unknown>) => {
-      const asked = fiber.getRef(ReaderRouter.currentMinimumPosition)
+      const asked = viewOf(fiber).minimumPosition
       return options.minimumPosition === undefined ? asked : options.minimumPosition(fiber, asked)
     }
 
@@ -512,19 +547,37 @@ export const make = (options: Options) =>
       })
 
     /** One routed statement on sql-pg's pools (`DB_DRIVER=sql-pg`), run in the fiber by {@link startSqlPg}. */
-    const routedOnSqlPg: Run = (sql, params, operation, shape, rows) =>
-      Effect.withFiber((fiber) => {
-        const span = spanOf(fiber, operation)
-        const minimumPosition = minimumPositionOf(fiber)
-        const target = options.pick(noExclusions, minimumPosition, sql)
-        if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
-        return startSqlPg(
-          target,
-          { sql, values: params, operation, shape, rows, minimumPosition, fiber },
-          noExclusions,
-          span
-        )
-      })
+    const routeSqlPg = (
+      fiber: Fiber.Fiber<unknown, unknown>,
+      sql: string,
+      params: ReadonlyArray<unknown>,
+      operation: Operation,
+      shape: Shape,
+      rows: TransformRows
+    ): Effect.Effect<any, SqlError> => {
+      const span = spanOf(fiber, operation)
+      const minimumPosition = minimumPositionOf(fiber)
+      const target = options.pick(noExclusions, minimumPosition, sql)
+      if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
+      return startSqlPg(
+        target,
+        { sql, values: params, operation, shape, rows, minimumPosition, fiber },
+        noExclusions,
+        span
+      )
+    }
+    /**
+     * effect/sql makes a statement's effect in the fiber that runs it, just
+     * before it runs, so the host is picked for the current fiber as the
+     * effect is made: no `Effect.withFiber` a statement (kept for a caller
+     * outside any fiber). Whatever must happen first is run before it is made.
+     */
+    const routedOnSqlPg: Run = (sql, params, operation, shape, rows) => {
+      const fiber = Fiber.getCurrent()
+      return fiber === undefined
+        ? Effect.withFiber((current) => routeSqlPg(current, sql, params, operation, shape, rows))
+        : routeSqlPg(fiber, sql, params, operation, shape, rows)
+    }
 
     const routedStatement = settings.driver === "sql-pg" ? routedOnSqlPg : routedOnPg
 
@@ -533,8 +586,10 @@ export const make = (options: Options) =>
       prepare === undefined ? routedStatement : (sql, params, operation, shape, rows) =>
         Effect.withFiber((fiber) => {
           const before = prepare(sql, fiber)
-          const go = routedStatement(sql, params, operation, shape, rows)
-          return before === undefined ? go : Effect.andThen(before, go)
+          // Routed after `before`: the statement picks its host when it is made.
+          return before === undefined
+            ? routedStatement(sql, params, operation, shape, rows)
+            : Effect.andThen(before, () => routedStatement(sql, params, operation, shape, rows))
         }), // A stream holds its connection while it is read, so it is not retried.
       (sql, params, rows) =>
         Stream.unwrap(Effect.withFiber((fiber) => {

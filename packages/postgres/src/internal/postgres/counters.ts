@@ -5,7 +5,7 @@
  */
 import type { HostPool } from "../../HostPool.js"
 import * as PostgresMetrics from "../../PostgresMetrics.js"
-import type { Recorders } from "./routedQuery.js"
+import type { Recorders, Target } from "./routedQuery.js"
 
 const noTags: ReadonlyArray<never> = []
 
@@ -48,18 +48,29 @@ export const make = (fleet: string, namespace: string): Recorders => {
   const pools = cached((_: string, pool: HostPool) =>
     PostgresMetrics.poolMetrics(PostgresMetrics.poolName(fleet, pool.role, pool.host))
   )
+  const made = (target: Target) => {
+    const host = target.pool.host
+    return {
+      host,
+      read: reads(host, undefined)(target.route, undefined)(target.reason ?? "", undefined),
+      durations: durations(host, target.pool)(target.route, undefined)
+    }
+  }
+  // A routing decision is made once per host and route and reused (`Routing.router`), so its metrics are
+  // kept beside it: one lookup a statement. The host is checked, since the writer's pool outlives its host.
+  const byTarget = new WeakMap<Target, ReturnType<typeof made>>()
+  const metricsOf = (target: Target) => {
+    // pg.auto makes a target per statement (with its reason): those are not kept.
+    if (target.reason !== undefined) return made(target)
+    let metrics = byTarget.get(target)
+    if (metrics === undefined || metrics.host !== target.pool.host) byTarget.set(target, metrics = made(target))
+    return metrics
+  }
   return {
-    read: (target) =>
-      reads(target.pool.host, undefined)(target.route, undefined)(target.reason ?? "", undefined).unsafeUpdate(
-        1,
-        noTags
-      ),
+    read: (target) => metricsOf(target).read.unsafeUpdate(1, noTags),
     retry: (failed) => retries(failed.host, undefined).unsafeUpdate(1, noTags),
     operation: (target, operation, ms) =>
-      durations(target.pool.host, target.pool)(target.route, undefined)(operation, undefined).unsafeUpdate(
-        ms / 1000,
-        noTags
-      ),
+      metricsOf(target).durations(operation, undefined).unsafeUpdate(ms / 1000, noTags),
     // A failure's error.type is one more attribute; failures are few, so its key is made each time.
     failed: (target, operation, ms, errorType) =>
       PostgresMetrics.operationDurationWith({
