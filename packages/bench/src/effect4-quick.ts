@@ -69,10 +69,11 @@ const pack = () => {
 }
 
 /**
- * `--fake-wire` on sql-pg 4: its `PgPool.use` lends a view of the checked-out connection whose `query`
- * and `queryValues` answer the statements in `globalThis.pgfleetFakeWire` on the next turn of the event
- * loop (one view per connection, so the connection's identity holds). Patched into this installed copy
- * only, once; without the global it behaves as shipped.
+ * `--fake-wire` on sql-pg 4: its `PgPool.use` lends, without a checkout, one connection of its own that
+ * answers the statements in `globalThis.pgfleetFakeWire` on the next turn of the event loop, and sends
+ * any other statement through a real checkout (probes, warm-up). Left with the pool's checkout in it,
+ * the same measure spread ±25% between processes. Patched into this installed copy only, once; without
+ * the global it behaves as shipped.
  */
 const patchPgPool = () => {
   const file = path.join(dir, "node_modules/@effect/sql-pg/dist/PgPool.js")
@@ -82,21 +83,13 @@ const patchPgPool = () => {
   const lent = "    use,\n"
   if (!source.includes(lent)) throw new Error(`${file}: no "use," in the pool object to patch`)
   const fake = `${marker} (() => {
-    const views = new WeakMap();
-    const answer = (real) => (sql, params, prepare) => {
+    const answer = (method) => (sql, params, prepare) => {
       const result = globalThis.pgfleetFakeWire[sql];
-      return result === undefined ? real(sql, params, prepare)
+      return result === undefined ? use((connection) => connection[method](sql, params, prepare))
         : Effect.callback((resume) => void setImmediate(() => resume(Effect.succeed(result))));
     };
-    const viewOf = (connection) => {
-      let view = views.get(connection);
-      if (view === undefined) {
-        view = Object.create(connection, { query: { value: answer(connection.query) }, queryValues: { value: answer(connection.queryValues) } });
-        views.set(connection, view);
-      }
-      return view;
-    };
-    return (f) => globalThis.pgfleetFakeWire === undefined ? use(f) : use((connection) => f(viewOf(connection)));
+    const fake = { query: answer("query"), queryValues: answer("queryValues") };
+    return (f) => globalThis.pgfleetFakeWire === undefined ? use(f) : f(fake);
   })()`
   fs.writeFileSync(file, source.replace(lent, `    use: ${fake},\n`))
 }
