@@ -30,10 +30,11 @@ const randomId = () => 1 + Math.floor(Math.random() * ROWS);
 
 // `fakeWire` (src/effect4-quick.ts --fake-wire): the drivers answer the two benchmark statements
 // themselves, on the next turn of the event loop (setImmediate), with a fixed result: node-postgres's
-// client here, and a connection lent by sql-pg 4's `PgPool.use` through the patch effect4-quick.ts puts
-// in the installed PgPool (it reads `globalThis.pgfleetFakeWire`). Pools, checkouts and everything above
-// them run as usual, and every other statement (probes, warm-up) goes to the server. The client CPU per
-// statement is then the libraries' own, without the socket or the protocol: steadier on a loaded machine.
+// client here (its pool's checkouts run as usual), and on sql-pg 4 the connection that the patch
+// effect4-quick.ts puts in the installed PgPool lends without a checkout (it reads
+// `globalThis.pgfleetFakeWire`). Everything above them runs as usual, and every other statement (probes,
+// warm-up) goes to the server. The client CPU per statement is then the libraries' own, without the
+// socket or the protocol: steadier on a loaded machine.
 if (config.fakeWire) {
   const canned = {
     "SELECT 1": { command: "SELECT", rowCount: 1, rows: [{ "?column?": 1 }], fields: [] },
