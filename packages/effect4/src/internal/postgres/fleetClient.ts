@@ -568,9 +568,9 @@ export const make = (options: Options) =>
     }
     /**
      * effect/sql makes a statement's effect in the fiber that runs it, just
-     * before it runs, so the host is picked for the current fiber as the
-     * effect is made: no `Effect.withFiber` a statement (kept for a caller
-     * outside any fiber). Whatever must happen first is run before it is made.
+     * before running it, so the host is picked for the current fiber as the
+     * effect is made, with no `Effect.withFiber` per statement (kept for a
+     * caller outside any fiber). Work that must come first runs before it is made.
      */
     const routedOnSqlPg: Run = (sql, params, operation, shape, rows) => {
       const fiber = Fiber.getCurrent()
