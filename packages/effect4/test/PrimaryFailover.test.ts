@@ -1,4 +1,4 @@
-import { Effect, Exit, Fiber, Layer, Queue, Redacted, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Queue, Redacted, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { HealthMonitor, Postgres, PostgresError } from "../src/index.js"
 import { eventually, fast, label, reasonOf, settingsOf, startCluster, withFleet } from "./helpers.js"
@@ -84,7 +84,7 @@ describe("primary failover (effect 4)", () => {
           "listen heard the new primary"
         )
         yield* Scope.close(scope, Exit.void)
-        return { written, read, stats: yield* pg.stats, config: pg.writer.config }
+        return { written, read, stats: yield* pg.stats, config: pg.writer.config, metrics: yield* Metric.snapshot }
       })
     )
     const firstOnNew = outcome.written.find((w) => w.port === r0!.port)
@@ -104,6 +104,16 @@ describe("primary failover (effect 4)", () => {
     expect(outcome.stats[0]!.role).toBe("writer")
     expect(outcome.config.port).toBe(r0!.port)
     expect(Redacted.value(outcome.config.url!)).toContain(`:${r0!.port}/`)
+    // Durations name the server that ran each statement: every write that landed on the promoted
+    // replica is counted under its port, though the writer's routing decision is the same object.
+    const countOn = (port: number) =>
+      outcome.metrics.filter((m) =>
+        m.id === "db.client.operation.duration" && m.attributes?.["pgfleet.route"] === "writer" &&
+        m.attributes?.["error.type"] === undefined && m.attributes?.["server.port"] === String(port)
+      ).reduce((n, m) => n + (m.state as { count: number }).count, 0)
+    const landedOn = (port: number) => outcome.written.filter((w) => w.port === port).length
+    expect(countOn(r0!.port)).toBeGreaterThanOrEqual(landedOn(r0!.port))
+    expect(countOn(c.writer.port)).toBeGreaterThanOrEqual(landedOn(c.writer.port))
   })
 
   it("two primaries at once: writes are refused with SplitBrain and land nowhere; a start against them fails", async () => {

@@ -111,6 +111,22 @@ describe("primary failover", () => {
           Effect.map(hostUp, (byRole) => byRole.writer === 1 && byRole.reader === 0),
           "the promoted host's pgfleet_host_up: 1 as writer, 0 as reader"
         )
+        // Durations name the server that ran each statement: every write that landed on the promoted
+        // replica is counted under its port, though the writer's routing decision is the same object.
+        const writerDurations = yield* Effect.map(Metric.snapshot, (pairs) =>
+          pairs.flatMap((p) => {
+            const tag = (key: string) => p.metricKey.tags.find((t) => t.key === key)?.value
+            return p.metricKey.name === "db.client.operation.duration" && tag("pgfleet.route") === "writer" &&
+                tag("error.type") === undefined && MetricState.isHistogramState(p.metricState)
+              ? [{ port: tag("server.port"), count: p.metricState.count }]
+              : []
+          }))
+        const countOn = (port: number) =>
+          writerDurations.filter((d) => d.port === String(port)).reduce((n, d) => n + d.count, 0)
+        const landedOn = (port: number) =>
+          written.filter((w) => Either.isRight(w.result) && w.result.right === port).length
+        assert.isAtLeast(countOn(r0!.port), landedOn(r0!.port))
+        assert.isAtLeast(countOn(cluster.writer.port), landedOn(cluster.writer.port))
         // config describes the fleet as it is now.
         assert.strictEqual(pg.writer.config.port, r0!.port)
         assert.include(Redacted.value(pg.writer.config.url!), `:${r0!.port}/`)
