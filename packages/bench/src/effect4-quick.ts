@@ -24,6 +24,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Installed from "./installed.js"
+import { median } from "./measure.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../../..")
@@ -109,11 +110,6 @@ const runChild = (config: object, nodeArgs: ReadonlyArray<string>) =>
         ? resolve((JSON.parse(out.trim().split("\n").at(-1)!) as { runs: ReadonlyArray<Installed.Run> }).runs)
         : reject(new Error(`effect4-run.mjs exited with ${code}`)))
   })
-
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
 
 /**
  * `--own-process N`: each contender alone in a process (no raw pg beside it), N processes each,
