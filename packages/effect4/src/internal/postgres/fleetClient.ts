@@ -430,7 +430,7 @@ export const make = (options: Options) =>
         sqlPg.retireIfOld(connection, ended)
         record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
         record.operation(counted, request.operation, ended - started)
-        return shape !== "rows" ? result : rows === undefined ? result.rows : rows(result.rows)
+        return SqlPgConnection.valueOf(shape, rows, result)
       }
       const used = sqlPg.pool.use((connection) => {
         const checkedOutAt = performance.now()

@@ -24,13 +24,13 @@ export const query = (
 ): Effect.Effect<any, SqlError> =>
   shape === "values" ? connection.queryValues(sql, params, prepare) : connection.query(sql, params, prepare)
 
-/** A result of {@link query} as effect/sql wants it back, the row transform run in the fiber. */
-export const shaped = (shape: Shape, rows: TransformRows, result: any): Effect.Effect<any> =>
-  shape !== "rows"
-    ? Effect.succeed(result)
-    : rows === undefined
-    ? Effect.succeed(result.rows)
-    : Effect.sync(() => rows(result.rows))
+/**
+ * A result of {@link query} as effect/sql wants it back, through the row
+ * transform. Called in an `Effect.map`, so the transform runs in the fiber
+ * (a throw there is a defect).
+ */
+export const valueOf = (shape: Shape, rows: TransformRows, result: any): any =>
+  shape !== "rows" ? result : rows === undefined ? result.rows : rows(result.rows)
 
 /** A held connection's rows, streamed, through the row transform. */
 export const stream = (
@@ -50,7 +50,7 @@ export const held = (
 ): Connection => {
   const run = (sql: string, params: ReadonlyArray<unknown>, shape: Shape, prepare: boolean, rows: TransformRows) =>
     Effect.tapError(
-      Effect.flatMap(query(connection, sql, params, shape, prepare), (result) => shaped(shape, rows, result)),
+      Effect.map(query(connection, sql, params, shape, prepare), (result) => valueOf(shape, rows, result)),
       failed
     )
   return {
