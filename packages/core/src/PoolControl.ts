@@ -102,7 +102,7 @@ export const answerWhenDead = (client: pg.Client): void => {
  * import { PoolControl } from "@pgfleet/core"
  * import type pg from "pg"
  *
- * export const dropAll = (checkedOut: Set<pg.PoolClient>) => PoolControl.destroyAll(checkedOut)
+ * export const dropAll = (pool: pg.Pool) => PoolControl.destroyAll(PoolControl.checkedOut(pool))
  * ```
  *
  * @since 0.2.0
@@ -112,10 +112,38 @@ export const destroyAll = (clients: Iterable<pg.PoolClient>): void => {
   for (const c of clients) Connection.destroySocket(c)
 }
 
-/** pg-pool's internals that {@link abandon} empties: its clients (idle, checked out or connecting) and its waiters. */
+/** pg-pool's internals: its clients (idle, checked out or connecting), its idle ones and its waiters. */
 interface PoolInternals {
   readonly _clients: Array<pg.PoolClient>
+  readonly _idle: Array<{ readonly client: pg.PoolClient }>
   readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
+  _remove(client: pg.PoolClient): void
+}
+
+/**
+ * The pool's connections lent out now: connected, and not idle. Read from
+ * pg-pool's own lists when asked, so no statement pays to keep a set of
+ * them (its `acquire` and `release` events ran on every checkout).
+ *
+ * @example
+ * ```ts
+ * import { PoolControl } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * const pool = new pg.Pool({ host: "127.0.0.1", max: 4 })
+ * console.log(PoolControl.checkedOut(pool).length) // 0
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const checkedOut = (pool: pg.Pool): Array<pg.PoolClient> => {
+  const internals = pool as unknown as PoolInternals
+  if (internals._clients.length === internals._idle.length) return []
+  const idle = new Set(internals._idle.map((item) => item.client))
+  return internals._clients.filter((client) =>
+    !idle.has(client) && typeof (client as unknown as { processID: unknown }).processID === "number"
+  )
 }
 
 /**
@@ -129,8 +157,8 @@ interface PoolInternals {
  * import { PoolControl } from "@pgfleet/core"
  * import type pg from "pg"
  *
- * export const giveUp = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) =>
- *   PoolControl.abandon(pool, checkedOut, new Set(), new Error("db1:5432 stopped answering"))
+ * export const giveUp = (pool: pg.Pool) =>
+ *   PoolControl.abandon(pool, PoolControl.checkedOut(pool), new Set(), new Error("db1:5432 stopped answering"))
  * ```
  *
  * @since 0.2.0
@@ -138,7 +166,7 @@ interface PoolInternals {
  */
 export const abandon = (
   pool: pg.Pool,
-  checkedOut: ReadonlySet<pg.PoolClient>,
+  checkedOut: Iterable<pg.PoolClient>,
   others: ReadonlySet<pg.Client>,
   error: Error
 ): void => {
@@ -164,15 +192,15 @@ export const abandon = (
  * import { PoolControl } from "@pgfleet/core"
  * import type pg from "pg"
  *
- * export const afterDnsFlip = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>) => PoolControl.recycle(pool, checkedOut)
+ * export const afterDnsFlip = (pool: pg.Pool) => PoolControl.recycle(pool, PoolControl.checkedOut(pool))
  * ```
  *
  * @since 0.2.0
  * @category pools
  */
-export const recycle = (pool: pg.Pool, checkedOut: ReadonlySet<pg.PoolClient>): void => {
+export const recycle = (pool: pg.Pool, checkedOut: Iterable<pg.PoolClient>): void => {
   for (const client of checkedOut) (client as unknown as { _poolUseCount: number })._poolUseCount = Infinity
-  const internals = pool as unknown as { _idle: Array<{ client: pg.PoolClient }>; _remove(c: pg.PoolClient): void }
+  const internals = pool as unknown as PoolInternals
   for (const idle of [...internals._idle]) internals._remove(idle.client)
 }
 
@@ -186,7 +214,8 @@ export const recycle = (pool: pg.Pool, checkedOut: ReadonlySet<pg.PoolClient>): 
  * @category models
  */
 export interface Tracked {
-  readonly checkedOut: Set<pg.PoolClient>
+  /** {@link checkedOut} of the pool, now. */
+  readonly checkedOut: () => ReadonlyArray<pg.PoolClient>
   readonly others: Set<pg.Client>
   /** A new, unconnected client with `config`, outside the pool, kept in `others` until it ends. */
   readonly newClient: () => pg.Client
@@ -221,20 +250,16 @@ export const abandonedMessage = (host: string): string =>
  * const pool = new pg.Pool(config)
  * const tracked = PoolControl.track(pool, config)
  * const listener = tracked.newClient() // destroyed with the pool's own by `abandon`
- * console.log(tracked.checkedOut.size, tracked.others.has(listener)) // 0 true
+ * console.log(tracked.checkedOut().length, tracked.others.has(listener)) // 0 true
  * ```
  *
  * @since 0.2.0
  * @category pools
  */
 export const track = (pool: pg.Pool, config: pg.ClientConfig): Tracked => {
-  const checkedOut = new Set<pg.PoolClient>()
   const others = new Set<pg.Client>()
-  pool.on("acquire", (client) => checkedOut.add(client))
-  pool.on("release", (_err, client) => checkedOut.delete(client))
-  pool.on("remove", (client) => checkedOut.delete(client as pg.PoolClient))
   return {
-    checkedOut,
+    checkedOut: () => checkedOut(pool),
     others,
     newClient: () => {
       const other = new pg.Client(config)
@@ -242,8 +267,8 @@ export const track = (pool: pg.Pool, config: pg.ClientConfig): Tracked => {
       other.once("end", () => others.delete(other))
       return other
     },
-    dropCheckedOut: () => destroyAll(checkedOut),
-    abandon: (error) => abandon(pool, checkedOut, others, error),
-    recycle: () => recycle(pool, checkedOut)
+    dropCheckedOut: () => destroyAll(checkedOut(pool)),
+    abandon: (error) => abandon(pool, checkedOut(pool), others, error),
+    recycle: () => recycle(pool, checkedOut(pool))
   }
 }

@@ -1,6 +1,6 @@
 /**
  * One host's pool (node-postgres's `pg.Pool`, or under `DB_DRIVER=sql-pg`
- * @effect/sql-pg 4's `PgPool`), opened, warmed and role-checked when its
+ * the `PgPool` of @effect/sql-pg 4), opened, warmed and role-checked when its
  * scope opens, and closed within a bounded time when it closes.
  *
  * @since 0.1.0
@@ -125,15 +125,16 @@ const warmPg = (pool: pg.Pool) => (n: number, verify: boolean) =>
   Effect.tryPromise({ try: () => PoolControl.warm(pool, n, verify), catch: (cause) => cause })
 
 /** Ends the pool; connections still checked out after `grace` are terminated on the server and destroyed. */
-const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Duration, config: pg.ClientConfig) =>
+const close = (pool: pg.Pool, grace: Duration.Duration, config: pg.ClientConfig) =>
   Effect.gen(function*() {
     // pg-pool rejects a second end(), so both waits below share one.
     const ending = pool.end()
     // Finalizers run uninterruptibly: without `interruptible`, the timeouts below could not cut the wait short.
     const ended = Effect.interruptible(Effect.promise(() => ending))
     const done = yield* Effect.option(Effect.timeout(ended, grace))
-    if (done._tag === "Some" || checkedOut.size === 0) return
-    const pids = [...checkedOut].map((c) => (c as unknown as { processID: number }).processID)
+    const stuck = PoolControl.checkedOut(pool)
+    if (done._tag === "Some" || stuck.length === 0) return
+    const pids = stuck.map((c) => (c as unknown as { processID: number }).processID)
     yield* Effect.tryPromise(async () => {
       const admin = new pg.Client(config)
       admin.on("error", () => {})
@@ -144,7 +145,7 @@ const close = (pool: pg.Pool, checkedOut: Set<pg.PoolClient>, grace: Duration.Du
         await admin.end()
       }
     }).pipe(Effect.interruptible, Effect.timeout(config.connectionTimeoutMillis ?? 5000), Effect.ignore)
-    PoolControl.destroyAll(checkedOut)
+    PoolControl.destroyAll(PoolControl.checkedOut(pool))
     yield* Effect.ignore(Effect.timeout(ended, "1 second"))
   })
 
@@ -313,7 +314,7 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
       )
     })
     const tracked = PoolControl.track(pool, config)
-    const { checkedOut, others } = tracked
+    const { others } = tracked
     const createTime = PostgresMetrics.poolMetrics(PostgresMetrics.poolName(settings.fleetName, role, host)).createTime
     pool.on("connect", (client) => {
       const createdAt = (client as { createdAt?: number }).createdAt
@@ -321,7 +322,7 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
     })
 
     yield* Effect.addFinalizer(() =>
-      close(pool, checkedOut, settings.closeGrace, config).pipe(
+      close(pool, settings.closeGrace, config).pipe(
         // A closed pool's host is no longer ours to use: `listen` reconnects to the current writer.
         Effect.andThen(Effect.sync(() => others.forEach(Connection.destroySocket))),
         Effect.withSpan("pgfleet.pool.close", { attributes: { "pgfleet.host": host, "pgfleet.role": role } })

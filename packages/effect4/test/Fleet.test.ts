@@ -92,6 +92,25 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
     expect(running[0]!.n).toBe(0)
   })
 
+  it("statements interrupted while they wait for a connection or run leave none counted as waiting or in use", async () => {
+    const stats = await run(Effect.gen(function*() {
+      const pg = yield* Postgres.Postgres
+      // 64 callers on pools of fewer connections: most wait, and the timeouts end some waiting, some running.
+      yield* Effect.forEach(
+        Array.from({ length: 256 }, (_, i) => i),
+        (i) => Effect.ignore(Effect.timeout(pg.reader`SELECT pg_sleep(${(i % 5) / 1000})`, `${i % 7} millis`)),
+        { concurrency: 64, discard: true }
+      )
+      // Interrupted statements are cancelled on the server before their connections come back.
+      yield* Effect.sleep("1 second")
+      return yield* pg.stats
+    }))
+    expect(stats.filter((s) => s.role === "reader").length).toBe(2)
+    for (const s of stats) {
+      expect({ host: s.host, waiting: s.waiting, inUse: s.inUse }).toEqual({ host: s.host, waiting: 0, inUse: 0 })
+    }
+  })
+
   it("loses no read when a replica dies: each read that failed there is retried in a pgfleet.read.retry span, and counted", async () => {
     const { spans, tracer } = recordingTracer()
     const stopped = label(cluster.readers[0]!)

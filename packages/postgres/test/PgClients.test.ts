@@ -191,6 +191,25 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         assert.include(afterKill, readers[1]!.address.port)
       }).pipe(Effect.provide(fleet({ readerStrategy: "round-robin", healthCheckInterval: "10 seconds" }))))
 
+    it.effect("statements inside a transaction name the server of the connection it holds", () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        const pg = yield* Postgres.Postgres
+        const served = (sql: PgClient.PgClient) =>
+          Effect.map(sql<{ port: number }>`SELECT current_setting('port')::int AS port`, (r) => r[0]!.port)
+        const [onWriter, onReader] = yield* Effect.all([
+          pg.writer.withTransaction(Effect.zipRight(pg.writer`SELECT 1`, served(pg.writer))),
+          pg.reader.withTransaction(served(pg.reader))
+        ]).pipe(Effect.withTracer(tracer))
+        const executes = spans.filter((s) => s.name === "sql.execute")
+        assert.deepStrictEqual(
+          executes.map((s) => [s.attributes.get("server.address"), s.attributes.get("server.port")]),
+          [["127.0.0.1", onWriter], ["127.0.0.1", onWriter], ["127.0.0.1", onReader]]
+        )
+        assert.notStrictEqual(onWriter, onReader)
+        assert.deepStrictEqual(executes.map((s) => s.attributes.get("pgfleet.route")), ["writer", "writer", "strategy"])
+      }).pipe(Effect.provide(fleet())))
+
     for (const side of ["writer", "reader"] as const) {
       it.effect(`an interrupted pg_sleep(30) on the ${side} is cancelled at once, and its connection returns`, () =>
         Effect.gen(function*() {

@@ -406,8 +406,17 @@ export const make = (options: Options) =>
      * runs in the fiber, on a connection `PgPool.use` lends it; sql-pg
      * cancels it on the server if the fiber is interrupted. A result is
      * recorded in an `Effect.map`, which hands it on without an `Exit`.
+     * Counted when it starts to run, not when it is made: a fiber interrupted
+     * in between never runs it, and its gauges must not keep it.
      */
     const startSqlPg = (
+      target: Target,
+      request: Request,
+      exclude: ReadonlyArray<string>,
+      span: Tracer.Span | undefined
+    ): Effect.Effect<any, SqlError> => Effect.suspend(() => runSqlPg(target, request, exclude, span))
+
+    const runSqlPg = (
       target: Target,
       request: Request,
       exclude: ReadonlyArray<string>,
@@ -423,10 +432,14 @@ export const make = (options: Options) =>
       // Which gauge the statement is counted in: waiting, then in use, then neither.
       let stage: "waiting" | "using" | "done" = "waiting"
       gauges.waiting++
+      const letGo = () => {
+        if (stage === "waiting") gauges.waiting--
+        else if (stage === "using") gauges.inUse--
+        stage = "done"
+      }
       const recorded = (connection: SqlPgConnectionOf, checkedOutAt: number, result: any) => {
         const ended = performance.now()
-        stage = "done"
-        gauges.inUse--
+        letGo()
         sqlPg.retireIfOld(connection, ended)
         record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
         record.operation(counted, request.operation, ended - started)
@@ -444,11 +457,11 @@ export const make = (options: Options) =>
           : Effect.map(ran, (result) =>
             recorded(connection, checkedOutAt, result))
       })
-      return Effect.catchCause(used, (cause) => {
+      // An interrupted fiber skips `catchCause`, so its gauges are let go here.
+      const letGoIfInterrupted = Effect.onInterrupt(used, () => Effect.sync(letGo))
+      return Effect.catchCause(letGoIfInterrupted, (cause) => {
         const sent = stage !== "waiting"
-        if (stage === "waiting") gauges.waiting--
-        else if (stage === "using") gauges.inUse--
-        stage = "done"
+        letGo()
         const error = Cause.findErrorOption(cause)
         if (error._tag === "None") return Effect.failCause(cause)
         // Never checked out: never sent, whatever sql-pg called the failure.

@@ -99,6 +99,40 @@ const bySqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
   Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ||
   fiber.getFiberRef(Statement.currentTransformer)._tag === "Some"
 
+/** The connection each transaction or `reserve` holds, and where it was picked. */
+const heldOn = new WeakMap<Connection, Target>()
+
+/** Where the current fiber's transaction holds its connection, if it is in one of a fleet's. */
+const transactionTarget = (): Target | undefined => {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "None") return undefined
+  const held = Context.getOption(fiber.value.currentContext, SqlClient.TransactionConnection)
+  return held._tag === "Some" ? heldOn.get(held.value[0]) : undefined
+}
+
+/**
+ * The attributes effect/sql gives the span of each statement it runs itself
+ * (inside a transaction). It iterates them as it runs the statement, in the
+ * statement's fiber, so the held connection's host and route are added then:
+ * effect/sql 0.x gives a connection no other way to reach that span.
+ */
+const spanAttributesWithHost = (
+  fixed: ReadonlyArray<readonly [string, unknown]>
+): ReadonlyArray<readonly [string, unknown]> => {
+  const attributes = [...fixed]
+  Object.defineProperty(attributes, Symbol.iterator, {
+    value: function*() {
+      yield* fixed
+      const target = transactionTarget()
+      if (target === undefined) return
+      yield ["server.address", target.pool.address.host] as const
+      yield ["server.port", target.pool.address.port] as const
+      yield ["pgfleet.route", target.route] as const
+    }
+  })
+  return attributes
+}
+
 /** `PgClient.config`. The writer's address is read when asked: it changes when writes follow a promotion. */
 const pgClientConfig = (
   settings: PostgresSettings,
@@ -207,7 +241,11 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
     (target) =>
       Effect.map(
         typed(target.pool, target.pool.client.reserve),
-        (c) => StatementErrors.transactional(target.pool, c, errors.outcomeUnknown)
+        (c) => {
+          const held = StatementErrors.transactional(target.pool, c, errors.outcomeUnknown)
+          heldOn.set(held, target)
+          return held
+        }
       )
   )
 
@@ -325,12 +363,12 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
           acquirer: reserve,
           transactionAcquirer: reserve,
           compiler,
-          spanAttributes: [
+          spanAttributes: spanAttributesWithHost([
             ["db.system.name", "postgresql"],
             ["db.namespace", namespace],
             ["pgfleet.client", options.name],
             ["pgfleet.fleet", settings.fleetName]
-          ],
+          ]),
           transformRows: rows
         })
         return wrapConstructor(base, runner, rows) as SqlClient.SqlClient
