@@ -366,6 +366,7 @@ const writerFreeze = async (probeIntervalMs: number) => {
 const installedThroughput = async (cluster: TestCluster.TestClusterPromise) => {
   const place = Installed.prepare(smoke, log)
   const only = argValue("--replicas")
+  const picked = argValue("--contenders")?.split(",")
   try {
     const options = {
       rounds: ROUNDS,
@@ -377,9 +378,10 @@ const installedThroughput = async (cluster: TestCluster.TestClusterPromise) => {
     const rows: Array<Installed.Row> = []
     for (const s of Installed.scenarios.filter((s) => only === undefined || s.replicas === Number(only))) {
       // Smoke: one process per scenario with every contender in it, to keep CI fast.
-      const groups = smoke ? [s.contenders] : [
-        ...s.contenders.map((c) => [c]),
-        ...(process.argv.includes("--mixed") ? [s.contenders] : [])
+      const contenders = s.contenders.filter((c) => picked === undefined || picked.includes(c))
+      const groups = smoke ? [contenders] : [
+        ...contenders.map((c) => [c]),
+        ...(process.argv.includes("--mixed") ? [contenders] : [])
       ]
       for (const group of groups) {
         const processName = group.length === 1 ? "raw pg + this" : `raw pg + ${group.length} (all)`

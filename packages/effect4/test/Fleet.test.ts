@@ -92,7 +92,7 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
     expect(running[0]!.n).toBe(0)
   })
 
-  it("statements interrupted while they wait for a connection or run leave none counted as waiting or in use", async () => {
+  it("statements, transactions and streams interrupted while they wait for a connection or run leave none counted as waiting or in use", async () => {
     const stats = await run(Effect.gen(function*() {
       const pg = yield* Postgres.Postgres
       // 64 callers on pools of fewer connections: most wait, and the timeouts end some waiting, some running.
@@ -100,6 +100,18 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
         Array.from({ length: 256 }, (_, i) => i),
         (i) => Effect.ignore(Effect.timeout(pg.reader`SELECT pg_sleep(${(i % 5) / 1000})`, `${i % 7} millis`)),
         { concurrency: 64, discard: true }
+      )
+      // Transactions and streams, which hold a connection, ended the same ways.
+      yield* Effect.forEach(
+        Array.from({ length: 64 }, (_, i) => i),
+        (i) =>
+          Effect.ignore(Effect.timeout(
+            i % 2 === 0
+              ? pg.writer.withTransaction(pg.writer`SELECT pg_sleep(${(i % 5) / 1000})`)
+              : Stream.runDrain(pg.reader`SELECT g FROM generate_series(1, ${i * 100}) AS g`.stream),
+            `${i % 7} millis`
+          )),
+        { concurrency: 16, discard: true }
       )
       // Interrupted statements are cancelled on the server before their connections come back.
       yield* Effect.sleep("1 second")
