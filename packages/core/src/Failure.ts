@@ -86,11 +86,26 @@ const CERTIFICATE_CODES = new Set([
   "CERT_SIGNATURE_FAILURE",
   "ERR_TLS_CERT_ALTNAME_INVALID"
 ])
+/**
+ * pg-pool's message when a wait for a free pooled connection ran out: an
+ * overload. pgfleet's own bound on sql-pg 4's pool fails with it too.
+ *
+ * @example
+ * ```ts
+ * import { Failure } from "@pgfleet/core"
+ *
+ * Failure.classify(new Error(Failure.POOL_WAIT_TIMEOUT)).kind // "overload"
+ * ```
+ *
+ * @since 0.2.0
+ * @category classification
+ */
+export const POOL_WAIT_TIMEOUT = "timeout exceeded when trying to connect"
+
 /** pg's own messages, which carry no code. */
 const MESSAGES: ReadonlyArray<readonly [string, Kind, Misconfigured?]> = [
   ["The server does not support SSL connections", "misconfiguration", "tls-not-offered"],
-  // pg-pool: the wait in its queue for a free client ran out.
-  ["timeout exceeded when trying to connect", "overload"],
+  [POOL_WAIT_TIMEOUT, "overload"],
   // pg-pool and pg.Client: opening one connection ran out of time.
   ["Connection terminated due to connection timeout", "unreachable"],
   ["timeout expired", "unreachable"],

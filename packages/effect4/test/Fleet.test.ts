@@ -2,7 +2,7 @@ import { Effect, Fiber, ManagedRuntime, Metric, Stream } from "effect"
 import { Statement } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Postgres } from "../src/index.js"
-import { driver, label, recordingTracer, servedBy, startCluster } from "./helpers.js"
+import { driver, label, reasonOf, recordingTracer, servedBy, settingsOf, startCluster, withFleet } from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
 
@@ -121,6 +121,38 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
     for (const s of stats) {
       expect({ host: s.host, waiting: s.waiting, inUse: s.inUse }).toEqual({ host: s.host, waiting: 0, inUse: 0 })
     }
+  })
+
+  it("DB_POOL_TIMEOUT bounds the wait for a free connection: statements and transactions fail with AcquireTimeout", async () => {
+    const outcome = await withFleet(
+      settingsOf(cluster, { minPoolSize: 1, maxPoolSize: 2, poolTimeout: "300 millis" }),
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        // Both of the writer's connections busy for 2 s.
+        const sleepers = yield* Effect.forkChild(
+          Effect.all([pg.writer`SELECT pg_sleep(2)`, pg.writer`SELECT pg_sleep(2)`], { concurrency: 2 })
+        )
+        yield* Effect.sleep("500 millis")
+        const statement = yield* Effect.flip(pg.writer`SELECT 1`)
+        const transaction = yield* Effect.flip(pg.writer.withTransaction(pg.writer`SELECT 1`))
+        const whileBusy = yield* pg.stats
+        yield* Fiber.join(sleepers)
+        const after = yield* pg.writer<{ n: number }>`SELECT 1 AS n`
+        const stats = yield* pg.stats
+        const timeouts = (yield* Metric.snapshot).filter((m) =>
+          m.id === "db.client.connection.timeouts" &&
+          String(m.attributes?.["db.client.connection.pool.name"]).includes(label(cluster.writer))
+        ).reduce((n, m) => n + (m.state as { count: number }).count, 0)
+        return { statement, transaction, whileBusy, after, stats, timeouts }
+      })
+    )
+    expect(reasonOf(outcome.statement)).toBe("AcquireTimeout")
+    expect(reasonOf(outcome.transaction)).toBe("AcquireTimeout")
+    expect(outcome.whileBusy.find((s) => s.role === "writer")!.inUse).toBe(2)
+    expect(outcome.after).toEqual([{ n: 1 }])
+    const writer = outcome.stats.find((s) => s.role === "writer")!
+    expect({ waiting: writer.waiting, inUse: writer.inUse }).toEqual({ waiting: 0, inUse: 0 })
+    expect(outcome.timeouts).toBeGreaterThanOrEqual(1)
   })
 
   it("loses no read when a replica dies: each read that failed there is retried in a pgfleet.read.retry span, and counted", async () => {

@@ -17,6 +17,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import * as Net from "node:net"
 import type { HostAddress, PostgresSettings } from "../PostgresConfig.js"
 import { connectionOptions } from "./postgresConfig.js"
+import * as SqlPgAdmission from "./sqlPgAdmission.js"
 
 /** What pgfleet counts of a `PgPool`, which keeps no statistics: updated by the statements that use it. */
 export interface Gauges {
@@ -30,6 +31,11 @@ export interface Gauges {
 export interface SqlPgPool {
   readonly pool: PgPool.PgPool
   readonly gauges: Gauges
+  /**
+   * `DB_POOL_TIMEOUT` on waits for a connection, which sql-pg does not bound;
+   * `undefined` under `DB_MULTIPLEX`, where statements share connections.
+   */
+  readonly admission: SqlPgAdmission.Admission | undefined
   /** Sockets open to the host now. */
   readonly sockets: () => number
   /** Ends every socket to the host with `error`: what runs on it fails at once, and the pool replaces it. */
@@ -147,6 +153,9 @@ export const make = (
     return {
       pool,
       gauges: { waiting: 0, inUse: 0 },
+      admission: settings.multiplex
+        ? undefined
+        : SqlPgAdmission.make(maxPoolSize, Duration.toMillis(settings.poolTimeout)),
       retireIfOld,
       sockets: () => sockets.size,
       destroy,

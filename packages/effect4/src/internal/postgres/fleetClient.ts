@@ -35,6 +35,7 @@ import * as Counters from "./counters.js"
 import type { Listener } from "./listen.js"
 
 import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
+import type * as SqlPgAdmission from "../sqlPgAdmission.js"
 import * as SqlPgConnection from "./sqlPgConnection.js"
 import type { Shape, TransformRows } from "./sqlPgConnection.js"
 import * as StatementErrors from "./statementErrors.js"
@@ -341,6 +342,9 @@ export const make = (options: Options) =>
     const namespace = settings.database
     const record = Counters.make(settings.fleetName, namespace, yield* Effect.context<never>())
     const errors = StatementErrors.make(settings, record.timeout)
+    /** A wait for a free connection that ran out: classified as pg-pool's own, an overload (`AcquireTimeout`). */
+    const poolWaitTimedOut = () => StatementErrors.fromPg(new Error(Failure.POOL_WAIT_TIMEOUT), "acquire")
+
     const noExclusions: ReadonlyArray<string> = []
 
     /** An attempt at `target` begins: a read is counted (a second try under the route "retry"), the span annotated. */
@@ -432,10 +436,14 @@ export const make = (options: Options) =>
       // Which gauge the statement is counted in: waiting, then in use, then neither.
       let stage: "waiting" | "using" | "done" = "waiting"
       gauges.waiting++
+      const admission = sqlPg.admission
+      // A slot of the host's, had now when one is free (see `SqlPgAdmission`).
+      let ticket = admission?.tryTake()
       const letGo = () => {
         if (stage === "waiting") gauges.waiting--
         else if (stage === "using") gauges.inUse--
         stage = "done"
+        if (ticket !== undefined) admission!.give(ticket)
       }
       const recorded = (connection: SqlPgConnectionOf, checkedOutAt: number, result: any) => {
         const ended = performance.now()
@@ -457,8 +465,15 @@ export const make = (options: Options) =>
           : Effect.map(ran, (result) =>
             recorded(connection, checkedOutAt, result))
       })
+      const admitted = admission === undefined || ticket !== undefined ? used : Effect.flatMap(
+        admission.take(poolWaitTimedOut),
+        (taken) => {
+          ticket = taken
+          return used
+        }
+      )
       // An interrupted fiber skips `catchCause`, so its gauges are let go here.
-      const letGoIfInterrupted = Effect.onInterrupt(used, () => Effect.sync(letGo))
+      const letGoIfInterrupted = Effect.onInterrupt(admitted, () => Effect.sync(letGo))
       return Effect.catchCause(letGoIfInterrupted, (cause) => {
         const sent = stage !== "waiting"
         letGo()
@@ -628,8 +643,19 @@ export const make = (options: Options) =>
     ): Effect.Effect<Held, SqlError, Scope.Scope> {
       const target = options.pick(noExclusions, minimumPositionOf(fiber), sql)
       if (target instanceof PostgresError) return Effect.fail(StatementErrors.toSqlError(target))
+      const held = target.pool.sqlPg !== undefined ? holdSqlPg(target, target.pool.sqlPg) : holdPg(target)
+      // Nothing was sent: it fails as a statement that found no connection does (`AcquireTimeout`, `NotSent`).
+      return Effect.mapError(held, (cause) => {
+        const failure = Failure.classify(cause)
+        return (target.read ?? options.reads)
+          ? errors.readError(target.pool, cause, failure)
+          : errors.writeError(target.pool, cause, failure)
+      })
+    }
+
+    /** {@link holdPicked} on node-postgres's pool. */
+    function holdPg(target: Target): Effect.Effect<Held, SqlError, Scope.Scope> {
       const pool = target.pool
-      if (pool.sqlPg !== undefined) return holdSqlPg(target, pool.sqlPg)
       let broken = false
       const acquire = Effect.callback<pg.PoolClient, SqlError>((resume) => {
         pool.pgPool.connect((error, client, release) => {
@@ -656,19 +682,36 @@ export const make = (options: Options) =>
       sqlPg: NonNullable<HostPool["sqlPg"]>
     ): Effect.Effect<Held, SqlError, Scope.Scope> => {
       const { pool } = target
-      const { gauges } = sqlPg
-      // Waiting until sql-pg lends the connection, in use from then until the scope closes.
+      const { admission, gauges } = sqlPg
+      // Waiting for a slot and until sql-pg lends the connection, in use from then until the scope closes.
       const reserved = Effect.acquireRelease(
         Effect.suspend(() => {
           gauges.waiting++
-          return Effect.ensuring(sqlPg.pool.reserve, Effect.sync(() => gauges.waiting--))
-        }).pipe(Effect.tap(() => Effect.sync(() => gauges.inUse++))),
-        () => Effect.sync(() => gauges.inUse--)
+          let ticket: SqlPgAdmission.Ticket | undefined
+          const slot = admission === undefined ? Effect.void : Effect.suspend(() => {
+            ticket = admission.tryTake()
+            return ticket !== undefined ? Effect.void : Effect.map(admission.take(poolWaitTimedOut), (taken) => {
+              ticket = taken
+            })
+          })
+          const lent = Effect.onExit(Effect.andThen(slot, sqlPg.pool.reserve), (exit) =>
+            Effect.sync(() => {
+              gauges.waiting--
+              if (exit._tag === "Success") gauges.inUse++
+              else if (ticket !== undefined) admission!.give(ticket)
+            }))
+          return Effect.map(lent, (connection) => ({ connection, ticket }))
+        }),
+        ({ ticket }) =>
+          Effect.sync(() => {
+            gauges.inUse--
+            if (ticket !== undefined) admission!.give(ticket)
+          })
       ).pipe(
         Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
         Effect.tapError((cause) => options.onFailure(pool, cause))
       )
-      return Effect.map(reserved, (connection) => ({ connection, target, client: undefined }))
+      return Effect.map(reserved, ({ connection }) => ({ connection, target, client: undefined }))
     }
 
     /**
