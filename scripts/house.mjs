@@ -59,7 +59,7 @@ const WAY = {
     ["PostgresError.ts"],
     ["internal/postgresConfig.ts", "PostgresConfig.ts"],
     ["PostgresMetrics.ts"],
-    ["internal/sqlPgPool.ts", "HostPool.ts"],
+    ["internal/sqlPgAdmission.ts", "internal/sqlPgPool.ts", "HostPool.ts"],
     ["WriterPool.ts"],
     ["ReaderPools.ts"],
     ["internal/healthMonitor/", "HealthMonitor.ts"],
