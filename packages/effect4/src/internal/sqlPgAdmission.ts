@@ -6,6 +6,7 @@
  * connection. One timer per host while anyone waits, not one per statement.
  */
 import * as Effect from "effect/Effect"
+import type { SchedulerDispatcher } from "effect/Scheduler"
 
 /** One caller's place: in line, then holding a slot, then done with it. */
 export interface Ticket {
@@ -18,8 +19,13 @@ export interface Admission {
   readonly tryTake: () => Ticket | undefined
   /** A ticket holding a slot once one frees; fails with `timedOut()` when none does within `waitMs`. */
   readonly take: <E>(timedOut: () => E) => Effect.Effect<Ticket, E>
-  /** Gives `ticket`'s slot back to the next in line; once, whoever calls it. */
-  readonly give: (ticket: Ticket) => void
+  /**
+   * Gives `ticket`'s slot back; once, whoever calls it. The next in line is
+   * woken through `dispatcher` (the giving fiber's), as effect's own `Pool`
+   * wakes its waiters: woken inside the giver, it would run, and write to its
+   * socket, before the giver's own work is done.
+   */
+  readonly give: (ticket: Ticket, dispatcher: SchedulerDispatcher) => void
 }
 
 interface Waiter {
@@ -47,12 +53,16 @@ export const make = (capacity: number, waitMs: number): Admission => {
     timer.unref()
   }
 
-  const give = (ticket: Ticket) => {
+  const give = (ticket: Ticket, dispatcher: SchedulerDispatcher) => {
     if (!ticket.held || ticket.returned) return
     ticket.returned = true
     const next = line.shift()
     if (next === undefined) free++
-    else next.admit()
+    else {
+      // Its slot from now: an interrupt before it wakes gives it back.
+      next.ticket.held = true
+      dispatcher.scheduleTask(next.admit, 0)
+    }
   }
 
   return {
@@ -72,19 +82,17 @@ export const make = (capacity: number, waitMs: number): Admission => {
         const waiter: Waiter = {
           ticket,
           since: performance.now(),
-          admit: () => {
-            ticket.held = true
-            resume(Effect.succeed(ticket))
-          },
+          admit: () => resume(Effect.succeed(ticket)),
           fail: () => resume(Effect.fail(timedOut()))
         }
         line.push(waiter)
         arm(waitMs)
         // Interrupted: out of line, or the slot it was just handed goes to the next.
-        return Effect.sync(() => {
+        return Effect.withFiber((fiber) => {
           const at = line.indexOf(waiter)
           if (at >= 0) line.splice(at, 1)
-          else give(ticket)
+          else give(ticket, fiber.currentDispatcher)
+          return Effect.void
         })
       }),
     give

@@ -35,7 +35,6 @@ import * as Counters from "./counters.js"
 import type { Listener } from "./listen.js"
 
 import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
-import type * as SqlPgAdmission from "../sqlPgAdmission.js"
 import * as SqlPgConnection from "./sqlPgConnection.js"
 import type { Shape, TransformRows } from "./sqlPgConnection.js"
 import * as StatementErrors from "./statementErrors.js"
@@ -443,7 +442,6 @@ export const make = (options: Options) =>
         if (stage === "waiting") gauges.waiting--
         else if (stage === "using") gauges.inUse--
         stage = "done"
-        if (ticket !== undefined) admission!.give(ticket)
       }
       const recorded = (connection: SqlPgConnectionOf, checkedOutAt: number, result: any) => {
         const ended = performance.now()
@@ -465,12 +463,16 @@ export const make = (options: Options) =>
           : Effect.map(ran, (result) =>
             recorded(connection, checkedOutAt, result))
       })
-      const admitted = admission === undefined || ticket !== undefined ? used : Effect.flatMap(
-        admission.take(poolWaitTimedOut),
-        (taken) => {
+      // The slot goes back once sql-pg has its connection back, so the next in line finds it free.
+      const admitted = admission === undefined ? used : Effect.ensuring(
+        ticket !== undefined ? used : Effect.flatMap(admission.take(poolWaitTimedOut), (taken) => {
           ticket = taken
           return used
-        }
+        }),
+        Effect.withFiber((fiber) => {
+          if (ticket !== undefined) admission.give(ticket, fiber.currentDispatcher)
+          return Effect.void
+        })
       )
       // An interrupted fiber skips `catchCause`, so its gauges are let go here.
       const letGoIfInterrupted = Effect.onInterrupt(admitted, () => Effect.sync(letGo))
@@ -684,34 +686,39 @@ export const make = (options: Options) =>
       const { pool } = target
       const { admission, gauges } = sqlPg
       // Waiting for a slot and until sql-pg lends the connection, in use from then until the scope closes.
-      const reserved = Effect.acquireRelease(
-        Effect.suspend(() => {
-          gauges.waiting++
-          let ticket: SqlPgAdmission.Ticket | undefined
-          const slot = admission === undefined ? Effect.void : Effect.suspend(() => {
-            ticket = admission.tryTake()
-            return ticket !== undefined ? Effect.void : Effect.map(admission.take(poolWaitTimedOut), (taken) => {
-              ticket = taken
+      // The slot is released last, after sql-pg has its connection back, so the next in line finds it free.
+      const reserved = Effect.suspend(() => {
+        gauges.waiting++
+        let waiting = true
+        const stopWaiting = () => {
+          if (waiting) gauges.waiting--
+          waiting = false
+        }
+        const slot = admission === undefined ? Effect.void : Effect.acquireRelease(
+          Effect.suspend(() => {
+            const ticket = admission.tryTake()
+            return ticket === undefined ? admission.take(poolWaitTimedOut) : Effect.succeed(ticket)
+          }),
+          (ticket) =>
+            Effect.withFiber((fiber) => {
+              admission.give(ticket, fiber.currentDispatcher)
+              return Effect.void
             })
-          })
-          const lent = Effect.onExit(Effect.andThen(slot, sqlPg.pool.reserve), (exit) =>
+        )
+        const lent = Effect.acquireRelease(
+          Effect.onExit(sqlPg.pool.reserve, (exit) =>
             Effect.sync(() => {
-              gauges.waiting--
+              stopWaiting()
               if (exit._tag === "Success") gauges.inUse++
-              else if (ticket !== undefined) admission!.give(ticket)
-            }))
-          return Effect.map(lent, (connection) => ({ connection, ticket }))
-        }),
-        ({ ticket }) =>
-          Effect.sync(() => {
-            gauges.inUse--
-            if (ticket !== undefined) admission!.give(ticket)
-          })
-      ).pipe(
+            })),
+          () => Effect.sync(() => gauges.inUse--)
+        )
+        return Effect.onError(Effect.andThen(slot, lent), () => Effect.sync(stopWaiting))
+      }).pipe(
         Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
         Effect.tapError((cause) => options.onFailure(pool, cause))
       )
-      return Effect.map(reserved, ({ connection }) => ({ connection, target, client: undefined }))
+      return Effect.map(reserved, (connection) => ({ connection, target, client: undefined }))
     }
 
     /**
