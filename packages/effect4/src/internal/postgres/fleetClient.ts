@@ -35,6 +35,7 @@ import * as Counters from "./counters.js"
 import type { Listener } from "./listen.js"
 
 import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
+import type * as SqlPgAdmission from "../sqlPgAdmission.js"
 import * as SqlPgConnection from "./sqlPgConnection.js"
 import type { Shape, TransformRows } from "./sqlPgConnection.js"
 import * as StatementErrors from "./statementErrors.js"
@@ -409,35 +410,26 @@ export const make = (options: Options) =>
      * runs in the fiber, on a connection `PgPool.use` lends it; sql-pg
      * cancels it on the server if the fiber is interrupted. A result is
      * recorded in an `Effect.map`, which hands it on without an `Exit`.
-     * Counted when it starts to run, not when it is made: a fiber interrupted
-     * in between never runs it, and its gauges must not keep it.
+     * It is counted, and takes its slot, only once it runs inside the frames
+     * that let go of both: a fiber interrupted at any point keeps neither.
      */
     const startSqlPg = (
       target: Target,
       request: Request,
       exclude: ReadonlyArray<string>,
       span: Tracer.Span | undefined
-    ): Effect.Effect<any, SqlError> => Effect.suspend(() => runSqlPg(target, request, exclude, span))
-
-    const runSqlPg = (
-      target: Target,
-      request: Request,
-      exclude: ReadonlyArray<string>,
-      span: Tracer.Span | undefined
     ): Effect.Effect<any, SqlError> => {
-      const counted = begin(target, exclude, span)
       const sqlPg = target.pool.sqlPg!
-      const gauges = sqlPg.gauges
+      const { admission, gauges } = sqlPg
       const { rows, shape } = request
       const prepare = request.operation !== "executeUnprepared"
       const notes = !(target.read ?? options.reads) && options.succeeded !== undefined
-      const started = performance.now()
-      // Which gauge the statement is counted in: waiting, then in use, then neither.
-      let stage: "waiting" | "using" | "done" = "waiting"
-      gauges.waiting++
-      const admission = sqlPg.admission
-      // A slot of the host's, had now when one is free (see `SqlPgAdmission`).
-      let ticket = admission?.tryTake()
+      let counted = target
+      let started = 0
+      // Which gauge the statement is counted in: none yet, waiting, in use, then none again.
+      let stage: "made" | "waiting" | "using" | "done" = "made"
+      // Its slot of the host's (see `SqlPgAdmission`).
+      let ticket: SqlPgAdmission.Ticket | undefined
       const letGo = () => {
         if (stage === "waiting") gauges.waiting--
         else if (stage === "using") gauges.inUse--
@@ -463,12 +455,21 @@ export const make = (options: Options) =>
           : Effect.map(ran, (result) =>
             recorded(connection, checkedOutAt, result))
       })
-      // The slot goes back once sql-pg has its connection back, so the next in line finds it free.
-      const admitted = admission === undefined ? used : Effect.ensuring(
-        ticket !== undefined ? used : Effect.flatMap(admission.take(poolWaitTimedOut), (taken) => {
+      const run = Effect.suspend(() => {
+        counted = begin(target, exclude, span)
+        started = performance.now()
+        stage = "waiting"
+        gauges.waiting++
+        if (admission === undefined) return used
+        ticket = admission.tryTake()
+        return ticket !== undefined ? used : Effect.flatMap(admission.take(poolWaitTimedOut), (taken) => {
           ticket = taken
           return used
-        }),
+        })
+      })
+      // The slot goes back once sql-pg has its connection back, so the next in line finds it free.
+      const admitted = admission === undefined ? run : Effect.ensuring(
+        run,
         Effect.withFiber((fiber) => {
           if (ticket !== undefined) admission.give(ticket, fiber.currentDispatcher)
           return Effect.void
@@ -477,7 +478,7 @@ export const make = (options: Options) =>
       // An interrupted fiber skips `catchCause`, so its gauges are let go here.
       const letGoIfInterrupted = Effect.onInterrupt(admitted, () => Effect.sync(letGo))
       return Effect.catchCause(letGoIfInterrupted, (cause) => {
-        const sent = stage !== "waiting"
+        const sent = stage === "using" || stage === "done"
         letGo()
         const error = Cause.findErrorOption(cause)
         if (error._tag === "None") return Effect.failCause(cause)
@@ -688,8 +689,7 @@ export const make = (options: Options) =>
       // Waiting for a slot and until sql-pg lends the connection, in use from then until the scope closes.
       // The slot is released last, after sql-pg has its connection back, so the next in line finds it free.
       const reserved = Effect.suspend(() => {
-        gauges.waiting++
-        let waiting = true
+        let waiting = false
         const stopWaiting = () => {
           if (waiting) gauges.waiting--
           waiting = false
@@ -713,7 +713,12 @@ export const make = (options: Options) =>
             })),
           () => Effect.sync(() => gauges.inUse--)
         )
-        return Effect.onError(Effect.andThen(slot, lent), () => Effect.sync(stopWaiting))
+        const start = Effect.sync(() => {
+          gauges.waiting++
+          waiting = true
+        })
+        // Counted inside the frame that stops counting it, whatever ends the wait.
+        return Effect.onError(Effect.andThen(start, Effect.andThen(slot, lent)), () => Effect.sync(stopWaiting))
       }).pipe(
         Effect.mapError((cause) => StatementErrors.fromPg(cause, "acquire")),
         Effect.tapError((cause) => options.onFailure(pool, cause))
