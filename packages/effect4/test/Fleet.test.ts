@@ -2,7 +2,17 @@ import { Effect, Fiber, ManagedRuntime, Metric, Stream } from "effect"
 import { Statement } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Postgres } from "../src/index.js"
-import { driver, label, reasonOf, recordingTracer, servedBy, settingsOf, startCluster, withFleet } from "./helpers.js"
+import {
+  driver,
+  eventually,
+  label,
+  reasonOf,
+  recordingTracer,
+  servedBy,
+  settingsOf,
+  startCluster,
+  withFleet
+} from "./helpers.js"
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>
 
@@ -132,7 +142,11 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
         const sleepers = yield* Effect.forkChild(
           Effect.all([pg.writer`SELECT pg_sleep(2)`, pg.writer`SELECT pg_sleep(2)`], { concurrency: 2 })
         )
-        yield* Effect.sleep("500 millis")
+        // Both sleeps hold their connections, not a fixed pause: a loaded machine is slow to start them.
+        yield* eventually(
+          Effect.map(pg.stats, (stats) => stats.find((s) => s.role === "writer")!.inUse === 2),
+          "both writer connections in use"
+        )
         const statement = yield* Effect.flip(pg.writer`SELECT 1`)
         const transaction = yield* Effect.flip(pg.writer.withTransaction(pg.writer`SELECT 1`))
         const whileBusy = yield* pg.stats
