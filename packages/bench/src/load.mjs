@@ -76,7 +76,7 @@ export const effectLoad = (Effect, runPromise, op, callers, ms) => {
 
 /**
  * Each workload: a warm-up run of every contender (not kept), then `rounds` rounds of one run each,
- * alternated; every run logged to stderr. Closes the contenders and gives the runs.
+ * alternated, each round starting one contender later; every run logged to stderr. Closes the contenders and gives the runs.
  */
 export const alternate = async (contenders, workloads, rounds) => {
   const width = Math.max(...contenders.map((c) => c.name.length));
@@ -84,7 +84,9 @@ export const alternate = async (contenders, workloads, rounds) => {
   for (const workload of workloads) {
     for (const c of contenders) await c.load(workload);
     for (let round = 1; round <= rounds; round++) {
-      for (const c of contenders) {
+      // In one process the order moves the figures, so each round starts one contender further on.
+      const first = (round - 1) % contenders.length;
+      for (const c of [...contenders.slice(first), ...contenders.slice(0, first)]) {
         const f = await c.load(workload);
         runs.push({ key: c.key, name: c.name, workload, round, ...f });
         console.error(
