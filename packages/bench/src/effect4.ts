@@ -1,13 +1,16 @@
 /**
- * `pnpm bench --effect4`: the Effect 4 line in one plain-node process (`effect4-run.mjs`), one replica,
- * 32 callers, pools of 8: raw pg, the two drivers under Effect 4 (node-postgres's pg.Pool; @effect/sql-pg
- * 4's PgPool, multiplex off and on), effect/sql's SqlClient.make over pg.Pool.query (effect/sql's own
- * statement path on node-postgres), @effect/sql-pg 4's PgClient (multiplex off and on), pgfleet v4's
- * reader on each driver (node-postgres; DB_DRIVER=sql-pg with multiplex off and on), alternated, medians of rounds, client CPU µs per statement beside every ratio. Then the goal's pairs
- * (pgfleet's reader on sql-pg against sql-pg's PgClient, multiplex off and on) again, each contender in
- * processes of its own beside raw pg, as a user's process runs one of them (`ownProcessPairs`). `src/effect4-quick.ts`
- * re-measures a few of them against a kept installed project. Full runs use
- * the packed @pgfleet/core and @pgfleet/effect4 installed with npm beside the pinned effect 4 and
+ * `pnpm bench --effect4`: the Effect 4 line, one replica, 32 callers, pools of 8, alternated in plain-node
+ * processes (`effect4-run.mjs`), medians of rounds, client CPU µs per statement beside every ratio:
+ * - the goal's process, the contenders the goal names: raw pg, @effect/sql-pg 4's PgClient (multiplex off
+ *   and on) and pgfleet v4's reader on each driver (node-postgres; DB_DRIVER=sql-pg, multiplex off and on);
+ * - the drivers' process, what the choice of driver rests on: raw pg, the two drivers under Effect 4
+ *   (node-postgres's pg.Pool; @effect/sql-pg 4's PgPool, multiplex off and on) and effect/sql's
+ *   SqlClient.make over pg.Pool.query (effect/sql's own statement path on node-postgres). Apart, because
+ *   every contender in a process moves the others' figures;
+ * - the goal's pairs again, each contender in processes of its own beside raw pg, as a user's process
+ *   runs one of them (`ownProcessPairs`).
+ * `src/effect4-quick.ts` re-measures a few of them against a kept installed project. Full runs use the
+ * packed @pgfleet/core and @pgfleet/effect4 installed with npm beside the pinned effect 4 and
  * @effect/sql-pg 4; `--smoke` loads the workspace's built dist by file URL (no npm install).
  */
 import { startTestCluster } from "@pgfleet/testing"
@@ -24,17 +27,26 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../../..")
 const SCRIPT = "effect4-run.mjs"
 
-/** Every contender after raw pg, in the order they alternate. */
-export const contenders = [
-  "driver-node-postgres",
-  "driver-pgpool-off",
-  "driver-pgpool-on",
-  "sql-pg-off",
-  "sql-pg-on",
-  "sqlclient-node-postgres",
-  "pgfleet4-reader",
-  "pgfleet4-reader-sql-pg-off",
-  "pgfleet4-reader-sql-pg-on"
+/**
+ * The one-process measures, each contender after raw pg in the order they alternate. With all ten in one
+ * process (stop 29), pgfleet's rows ran 0.75–0.86× `PgClient`'s; with three, 0.98×: every contender in
+ * a process moves the others' figures, so the goal's contenders run without the drivers' rows beside them.
+ */
+export const processes = [
+  {
+    name: "the goal's",
+    contenders: [
+      "sql-pg-off",
+      "sql-pg-on",
+      "pgfleet4-reader",
+      "pgfleet4-reader-sql-pg-off",
+      "pgfleet4-reader-sql-pg-on"
+    ]
+  },
+  {
+    name: "the drivers'",
+    contenders: ["driver-node-postgres", "driver-pgpool-off", "driver-pgpool-on", "sqlclient-node-postgres"]
+  }
 ] as const
 
 interface Place {
@@ -206,13 +218,8 @@ export const run = async (
   const cluster = await startTestCluster({ replicas: 1 })
   try {
     await seed(cluster)
-    log(
-      `Effect 4 line, one process (${place.describe}; ${JSON.stringify(place.versions)}): raw pg + ${
-        contenders.join(", ")
-      }, ${options.rounds} round(s) of ${options.ms} ms, ${options.callers} callers`
-    )
     const config = {
-      contenders: contenders as ReadonlyArray<string>,
+      contenders: [] as ReadonlyArray<string>,
       cluster: Installed.clusterForChild(cluster),
       modules: place.modules,
       replicas: 1,
@@ -222,10 +229,20 @@ export const run = async (
       pool: 8,
       rows: 100_000
     }
-    const runs = await runProcess(place, config)
-    const workloads = [...new Set(runs.map((r) => r.workload))]
-    const rows = Installed.rows("one replica, effect 4", `raw pg + ${contenders.length} (all)`, runs)
-    log(Installed.markdown(rows))
+    const rows: Array<Installed.Row> = []
+    let workloads: ReadonlyArray<string> = []
+    for (const { contenders, name } of processes) {
+      log(
+        `Effect 4 line, ${name} process (${place.describe}; ${JSON.stringify(place.versions)}): raw pg + ${
+          contenders.join(", ")
+        }, ${options.rounds} round(s) of ${options.ms} ms, ${options.callers} callers`
+      )
+      const runs = await runProcess(place, { ...config, contenders })
+      workloads = [...new Set(runs.map((r) => r.workload))]
+      const these = Installed.rows("one replica, effect 4", `${name}: raw pg + ${contenders.join(", ")}`, runs)
+      log(Installed.markdown(these))
+      rows.push(...these)
+    }
 
     // The same pairs again, each in its own processes beside raw pg, alternated `repeats` times.
     const repeats = options.smoke ? 1 : 2
