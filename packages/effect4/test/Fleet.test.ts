@@ -169,6 +169,42 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
     expect(outcome.timeouts).toBeGreaterThanOrEqual(1)
   })
 
+  it("a transaction's span and its statements' spans name the server of the connection it holds", async () => {
+    const { spans, tracer } = recordingTracer()
+    const [onWriter, onReader] = await run(
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        return yield* Effect.all([
+          pg.writer.withTransaction(Effect.andThen(pg.writer`SELECT 1`, servedBy(pg.writer))),
+          pg.reader.withTransaction(servedBy(pg.reader))
+        ])
+      }).pipe(Effect.provideService(Statement.SpanPropagationEnabled, true), Effect.withTracer(tracer))
+    )
+    expect(onWriter.port).not.toBe(onReader.port)
+    const transactions = spans.filter((s) => s.name === "sql.transaction")
+    expect(transactions.map((s) => [s.attributes.get("server.port"), s.attributes.get("pgfleet.route")])).toEqual([
+      [onWriter.port, "writer"],
+      [onReader.port, "strategy"]
+    ])
+    const statements = spans.filter((s) => s.name === "sql.execute")
+    expect(statements.map((s) => s.attributes.get("server.port"))).toEqual([
+      onWriter.port,
+      onWriter.port,
+      onReader.port
+    ])
+    // Without span propagation, the transaction's span still names its server.
+    spans.length = 0
+    await run(
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        yield* pg.writer.withTransaction(pg.writer`SELECT 1`)
+      }).pipe(Effect.withTracer(tracer))
+    )
+    expect(spans.filter((s) => s.name === "sql.transaction").map((s) => s.attributes.get("server.port"))).toEqual([
+      onWriter.port
+    ])
+  })
+
   it("loses no read when a replica dies: each read that failed there is retried in a pgfleet.read.retry span, and counted", async () => {
     const { spans, tracer } = recordingTracer()
     const stopped = label(cluster.readers[0]!)

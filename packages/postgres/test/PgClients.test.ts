@@ -191,7 +191,7 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         assert.include(afterKill, readers[1]!.address.port)
       }).pipe(Effect.provide(fleet({ readerStrategy: "round-robin", healthCheckInterval: "10 seconds" }))))
 
-    it.effect("statements inside a transaction name the server of the connection it holds", () =>
+    it.effect("a transaction and its statements name the server of the connection it holds", () =>
       Effect.gen(function*() {
         const { spans, tracer } = recordingTracer()
         const pg = yield* Postgres.Postgres
@@ -208,6 +208,16 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         )
         assert.notStrictEqual(onWriter, onReader)
         assert.deepStrictEqual(executes.map((s) => s.attributes.get("pgfleet.route")), ["writer", "writer", "strategy"])
+        // The transactions' own spans name the server too.
+        const transactions = spans.filter((s) => s.name === "sql.transaction")
+        assert.deepStrictEqual(
+          transactions.map((s) => [s.attributes.get("server.port"), s.attributes.get("pgfleet.route")]),
+          [[onWriter, "writer"], [onReader, "strategy"]]
+        )
+        assert.deepStrictEqual(
+          executes.map((s) => Option.getOrThrow(s.parent).spanId),
+          [transactions[0]!.spanId, transactions[0]!.spanId, transactions[1]!.spanId]
+        )
       }).pipe(Effect.provide(fleet())))
 
     for (const side of ["writer", "reader"] as const) {

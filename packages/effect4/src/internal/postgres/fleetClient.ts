@@ -200,6 +200,26 @@ const annotate = (span: Tracer.Span | undefined, target: Target) => {
   }
 }
 
+/** The target of each connection a transaction or `reserve` holds. */
+const heldOn = new WeakMap<Connection, Target>()
+
+/**
+ * Names the server on the `sql.transaction` span: run first inside the
+ * transaction, where effect/sql has made that span the parent and holds the
+ * connection. The span is made before the connection is had, so its own
+ * attributes cannot.
+ */
+const nameTransactionSpan = (
+  transactionService: Context.Service<SqlClient.TransactionConnection, SqlClient.TransactionConnection.Service>
+) =>
+  Effect.withFiber<void>((fiber) => {
+    const held = Context.getOrUndefined(fiber.context, transactionService)
+    const target = held === undefined ? undefined : heldOn.get(held[0])
+    const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+    if (target !== undefined && span !== undefined && span._tag === "Span") annotate(span, target)
+    return Effect.void
+  })
+
 /** `error.type`: pgfleet's reason, the SQLSTATE, or the failure's kind. */
 const errorType = (error: PostgresError | undefined, failure: Failure.Failure): string =>
   error !== undefined ? error.reason : failure.code ?? failure.kind
@@ -737,7 +757,7 @@ export const make = (options: Options) =>
           annotate(spanOf(fiber, operation), target)
           return statement()
         })
-      return {
+      const held: Connection = {
         execute: (sql, params, rows) => run("execute", () => connection.execute(sql, params, rows)),
         executeUnprepared: (sql, params, rows) =>
           run("executeUnprepared", () => connection.executeUnprepared(sql, params, rows)),
@@ -747,6 +767,8 @@ export const make = (options: Options) =>
           run("executeValues", () => connection.executeValuesUnprepared(sql, params)),
         executeStream: connection.executeStream
       }
+      heldOn.set(held, target)
+      return held
     }
 
     /** A connection of the picked host, held for a scope (transactions, `reserve`). */
@@ -802,8 +824,11 @@ export const make = (options: Options) =>
         ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
         : undefined
     })
+    const withTransaction = client.withTransaction
+    const named = nameTransactionSpan(options.transactionService)
     return Object.assign(client, {
       [PgClient.TypeId]: PgClient.TypeId,
+      withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => withTransaction(Effect.andThen(named, effect)),
       config: configOf(settings, options.writer, transforms),
       json: (value: unknown) => Statement.fragment([PgJson(value, undefined, undefined)]),
       listen: options.listener.listen,

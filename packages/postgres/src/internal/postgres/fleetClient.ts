@@ -20,6 +20,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as String from "effect/String"
+import * as Tracer from "effect/Tracer"
 import type pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresSettings } from "../../PostgresConfig.js"
@@ -102,13 +103,34 @@ const bySqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
 /** The connection each transaction or `reserve` holds, and where it was picked. */
 const heldOn = new WeakMap<Connection, Target>()
 
+/** Where `context`'s transaction holds its connection, if it is in one of a fleet's. */
+const heldIn = (context: Context.Context<never>): Target | undefined => {
+  const held = Context.getOption(context, SqlClient.TransactionConnection)
+  return held._tag === "Some" ? heldOn.get(held.value[0]) : undefined
+}
+
 /** Where the current fiber's transaction holds its connection, if it is in one of a fleet's. */
 const transactionTarget = (): Target | undefined => {
   const fiber = Fiber.getCurrentFiber()
-  if (fiber._tag === "None") return undefined
-  const held = Context.getOption(fiber.value.currentContext, SqlClient.TransactionConnection)
-  return held._tag === "Some" ? heldOn.get(held.value[0]) : undefined
+  return fiber._tag === "None" ? undefined : heldIn(fiber.value.currentContext)
 }
+
+/**
+ * Names the server on the `sql.transaction` span: run first inside the
+ * transaction, where effect/sql has made that span the parent and the
+ * connection is held. The span is made before the connection is had, so its
+ * own attributes cannot.
+ */
+const nameTransactionSpan = Effect.withFiberRuntime<void>((fiber) => {
+  const target = heldIn(fiber.currentContext)
+  const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+  if (target !== undefined && span._tag === "Some" && span.value._tag === "Span") {
+    span.value.attribute("server.address", target.pool.address.host)
+    span.value.attribute("server.port", target.pool.address.port)
+    span.value.attribute("pgfleet.route", target.route)
+  }
+  return Effect.void
+})
 
 /**
  * The attributes effect/sql gives the span of each statement it runs itself
@@ -385,7 +407,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
         // @effect/sql turns a failed COMMIT into a defect; one whose outcome is unknown is the caller's to handle.
         withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           Effect.catchSomeDefect(
-            withTransaction(effect),
+            withTransaction(Effect.zipRight(nameTransactionSpan, effect)),
             (defect) => StatementErrors.isOutcomeUnknown(defect) ? Option.some(Effect.fail(defect)) : Option.none()
           )
       })
