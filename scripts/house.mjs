@@ -33,6 +33,7 @@ const WAY = {
     ["ReaderPick.ts"],
     ["Routing.ts"],
     ["StatementClass.ts"],
+    ["StatementText.ts"],
     ["Check.ts"],
     ["index.ts"]
   ],

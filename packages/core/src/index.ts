@@ -67,3 +67,8 @@ export * as Settings from "./Settings.js"
  * @since 0.2.0
  */
 export * as StatementClass from "./StatementClass.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as StatementText from "./StatementText.js"

@@ -8,7 +8,7 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
-import { Connection as PgConnection, Failure, PooledQuery } from "@pgfleet/core"
+import { Connection as PgConnection, Failure, PooledQuery, StatementText } from "@pgfleet/core"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -814,7 +814,7 @@ export const make = (options: Options) =>
       // No scope per statement: the routed connection checks out and returns its own.
       borrower: (f) => f(routed),
       transactionAcquirer: reserve,
-      compiler: PgClient.makeCompiler(transforms.query, settings.transformJson),
+      compiler: StatementText.keeping(PgClient.makeCompiler(transforms.query, settings.transformJson)),
       driver: "pgfleet",
       transactionService: options.transactionService,
       // No db.namespace or db.system.name here: effect/sql would name the span after them. The statement

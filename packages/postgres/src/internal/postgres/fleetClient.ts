@@ -9,7 +9,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import type { PooledQuery } from "@pgfleet/core"
-import { Failure } from "@pgfleet/core"
+import { Failure, StatementText } from "@pgfleet/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -125,12 +125,17 @@ const nameTransactionSpan = Effect.withFiberRuntime<void>((fiber) => {
   const target = heldIn(fiber.currentContext)
   const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
   if (target !== undefined && span._tag === "Some" && span.value._tag === "Span") {
-    span.value.attribute("server.address", target.pool.address.host)
-    span.value.attribute("server.port", target.pool.address.port)
-    span.value.attribute("pgfleet.route", target.route)
+    for (const [key, value] of heldAttributes(target)) span.value.attribute(key, value)
   }
   return Effect.void
 })
+
+/** The span attributes of a held connection: its server, and the route it was picked by. */
+const heldAttributes = (target: Target): ReadonlyArray<readonly [string, unknown]> => [
+  ["server.address", target.pool.address.host],
+  ["server.port", target.pool.address.port],
+  ["pgfleet.route", target.route]
+]
 
 /**
  * The attributes effect/sql gives the span of each statement it runs itself
@@ -146,10 +151,7 @@ const spanAttributesWithHost = (
     value: function*() {
       yield* fixed
       const target = transactionTarget()
-      if (target === undefined) return
-      yield ["server.address", target.pool.address.host] as const
-      yield ["server.port", target.pool.address.port] as const
-      yield ["pgfleet.route", target.route] as const
+      if (target !== undefined) yield* heldAttributes(target)
     }
   })
   return attributes
@@ -379,7 +381,9 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
     const build = (withTransforms: boolean) =>
       Effect.gen(function*() {
         const rows = withTransforms ? transformRows : undefined
-        const compiler = PgClient.makeCompiler(withTransforms ? transforms.query : undefined, settings.transformJson)
+        const compiler = StatementText.keeping(
+          PgClient.makeCompiler(withTransforms ? transforms.query : undefined, settings.transformJson)
+        )
         const base = yield* SqlClient.make({
           // Only statements inside a transaction reach @effect/sql's own execution, on the held connection.
           acquirer: reserve,

@@ -1,0 +1,152 @@
+/**
+ * An effect/sql compiler (effect 3's `@effect/sql` or effect 4's
+ * `effect/sql`) that keeps the SQL text of plain statements. effect/sql
+ * compiles each statement object once, but a template makes a new object on
+ * every call, so a statement run in a loop is compiled on every run. A
+ * statement of literal text and parameters only (no identifiers, helpers or
+ * custom segments) compiles to the same text whatever its values: that text
+ * is kept, found by the statement's first literal, and only the parameters
+ * are read off the segments.
+ *
+ * @since 0.2.0
+ */
+
+/**
+ * What this reads of a statement's segment: effect/sql's `Literal` and
+ * `Parameter` by their tag; any other kind is compiled as usual.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Segment {
+  readonly _tag: string
+  readonly value?: unknown
+  readonly params?: ReadonlyArray<unknown> | undefined
+}
+
+/**
+ * What this reads of a statement: its segments.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Fragment {
+  readonly segments: ReadonlyArray<Segment>
+}
+
+/**
+ * An effect/sql `Statement.Compiler`, as both lines declare it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Compiler {
+  readonly dialect: string
+  // A method, so that each line's compiler, whose statements are its own `Fragment`, is one.
+  compile(statement: Fragment, withoutTransform: boolean): readonly [string, ReadonlyArray<unknown>]
+  readonly withoutTransform: Compiler
+}
+
+interface Kept {
+  /** Each segment: a literal's text, or `undefined` for a parameter. */
+  readonly shape: ReadonlyArray<string | undefined>
+  readonly sql: string
+}
+
+/** Texts kept at most: `sql.unsafe` makes literals of any text, so the statements are not all the code's own. */
+const MAX_KEPT = 512
+
+/** The shape of a plain statement's segments, or `undefined` when it has any other kind. */
+const shapeOf = (segments: ReadonlyArray<Segment>): Array<string | undefined> | undefined => {
+  const shape: Array<string | undefined> = []
+  for (const segment of segments) {
+    if (segment._tag === "Parameter") shape.push(undefined)
+    else if (segment._tag === "Literal" && segment.params === undefined) shape.push(segment.value as string)
+    else return undefined
+  }
+  return shape
+}
+
+/** The parameters of `segments` if they have `kept`'s shape, else `undefined`. */
+const paramsIfShaped = (kept: Kept, segments: ReadonlyArray<Segment>): Array<unknown> | undefined => {
+  const shape = kept.shape
+  if (segments.length !== shape.length) return undefined
+  const params: Array<unknown> = []
+  for (let i = 0; i < shape.length; i++) {
+    const segment = segments[i]!
+    const text = shape[i]
+    if (text === undefined) {
+      if (segment._tag !== "Parameter") return undefined
+      params.push(segment.value)
+    } else if (segment._tag !== "Literal" || segment.value !== text || segment.params !== undefined) {
+      return undefined
+    }
+  }
+  return params
+}
+
+/**
+ * `compiler`, keeping the text of plain statements: it gives the same text
+ * and parameters as `compiler` would, without compiling a statement whose
+ * shape it has seen. At most 512 texts are kept.
+ *
+ * @example
+ * ```ts
+ * import { StatementText } from "@pgfleet/core"
+ *
+ * // A stand-in for an effect/sql compiler (e.g. `PgClient.makeCompiler()` of @effect/sql-pg), counting its work.
+ * let compiled = 0
+ * const compiler: StatementText.Compiler = {
+ *   dialect: "pg",
+ *   compile: (statement) => {
+ *     compiled++
+ *     const params = statement.segments.filter((s) => s._tag === "Parameter").map((s) => s.value)
+ *     let n = 0
+ *     return [statement.segments.map((s) => s._tag === "Parameter" ? `$${++n}` : String(s.value)).join(""), params]
+ *   },
+ *   get withoutTransform() {
+ *     return compiler
+ *   }
+ * }
+ *
+ * const kept = StatementText.keeping(compiler)
+ * const lookup = (id: number) => ({
+ *   segments: [{ _tag: "Literal", value: "SELECT v FROM kv WHERE id = " }, { _tag: "Parameter", value: id }]
+ * })
+ * kept.compile(lookup(1), false) // ["SELECT v FROM kv WHERE id = $1", [1]]
+ * kept.compile(lookup(2), false) // ["SELECT v FROM kv WHERE id = $1", [2]], kept
+ * console.log(compiled) // 1
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const keeping = <C extends Compiler>(compiler: C): C => {
+  const kept = new Map<string, Kept>()
+  const compile = (statement: Fragment, withoutTransform: boolean): readonly [string, ReadonlyArray<unknown>] => {
+    const segments = statement.segments
+    const first = segments[0]
+    if (first === undefined || first._tag !== "Literal") return compiler.compile(statement, withoutTransform)
+    const known = kept.get(first.value as string)
+    if (known !== undefined) {
+      const params = paramsIfShaped(known, segments)
+      if (params !== undefined) return [known.sql, params]
+    }
+    const compiled = compiler.compile(statement, withoutTransform)
+    const shape = shapeOf(segments)
+    if (shape !== undefined) {
+      if (kept.size >= MAX_KEPT) kept.clear()
+      kept.set(first.value as string, { shape, sql: compiled[0] })
+    }
+    return compiled
+  }
+  let withoutTransform: Compiler | undefined
+  return {
+    dialect: compiler.dialect,
+    compile,
+    // Plain statements' text does not depend on transforms; the rest goes to the compiler's own variant.
+    get withoutTransform() {
+      return withoutTransform ??= keeping(compiler.withoutTransform)
+    }
+  } as unknown as C
+}
