@@ -4,7 +4,8 @@
  * compiles each statement object once, but a template makes a new object on
  * every call, so a statement run in a loop is compiled on every run. A
  * statement of literal text and parameters only (no identifiers, helpers or
- * custom segments) compiles to the same text whatever its values: that text
+ * custom segments) compiles to the same text whatever its values, where a
+ * placeholder depends on its position alone (PostgreSQL's `$1`): that text
  * is kept, found by the statement's first literal, and only the parameters
  * are read off the segments.
  *
@@ -88,7 +89,9 @@ const paramsIfShaped = (kept: Kept, segments: ReadonlyArray<Segment>): Array<unk
 /**
  * `compiler`, keeping the text of plain statements: it gives the same text
  * and parameters as `compiler` would, without compiling a statement whose
- * shape it has seen. At most 512 texts are kept.
+ * shape it has seen. At most 512 texts are kept. Only the `pg` dialect's
+ * compilers are wrapped; any other is returned as it is, since a dialect's
+ * placeholder may depend on the value (ClickHouse's `{p1:Int32}`).
  *
  * @example
  * ```ts
@@ -122,6 +125,7 @@ const paramsIfShaped = (kept: Kept, segments: ReadonlyArray<Segment>): Array<unk
  * @category constructors
  */
 export const keeping = <C extends Compiler>(compiler: C): C => {
+  if (compiler.dialect !== "pg") return compiler
   const kept = new Map<string, Kept>()
   const compile = (statement: Fragment, withoutTransform: boolean): readonly [string, ReadonlyArray<unknown>] => {
     const segments = statement.segments

@@ -62,4 +62,10 @@ describe("StatementText.keeping (sql-pg 4's compiler)", () => {
     sql`SELECT ${sql("a")} FROM kv`.compile()
     expect(asked).toBe(3)
   })
+
+  it("leaves other dialects' compilers as they are: their placeholders may depend on the value", () => {
+    const sqlite = Statement.makeCompilerSqlite()
+    expect(StatementText.keeping(sqlite)).toBe(sqlite)
+    expect(StatementText.keeping(compiler)).not.toBe(compiler)
+  })
 })
