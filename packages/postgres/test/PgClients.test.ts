@@ -214,6 +214,8 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
           transactions.map((s) => [s.attributes.get("server.port"), s.attributes.get("pgfleet.route")]),
           [[onWriter, "writer"], [onReader, "strategy"]]
         )
+        // As a statement's span: the reader's strategy by name, and none on the writer.
+        assert.deepStrictEqual(transactions.map((s) => s.attributes.get("pgfleet.strategy")), [undefined, "random"])
         assert.deepStrictEqual(
           executes.map((s) => Option.getOrThrow(s.parent).spanId),
           [transactions[0]!.spanId, transactions[0]!.spanId, transactions[1]!.spanId]

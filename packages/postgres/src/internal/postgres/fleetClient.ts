@@ -125,7 +125,7 @@ const nameTransactionSpan = Effect.withFiberRuntime<void>((fiber) => {
   const target = heldIn(fiber.currentContext)
   const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
   if (target !== undefined && span._tag === "Some" && span.value._tag === "Span") {
-    for (const [key, value] of heldAttributes(target)) span.value.attribute(key, value)
+    RoutedQuery.annotate(span.value, target)
   }
   return Effect.void
 })

@@ -100,8 +100,8 @@ export interface Call {
 
 const noExclusions: ReadonlyArray<string> = []
 
-/** The span attributes of where a statement ran, and why. */
-const annotate = (span: Tracer.Span, target: Target) => {
+/** The span attributes of where a statement ran, and why (also a transaction's, of where it holds its connection). */
+export const annotate = (span: Tracer.Span, target: Target) => {
   span.attribute("server.address", target.pool.address.host)
   span.attribute("server.port", target.pool.address.port)
   span.attribute("pgfleet.route", target.route)
