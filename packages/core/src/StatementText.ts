@@ -68,22 +68,30 @@ const shapeOf = (segments: ReadonlyArray<Segment>): Array<string | undefined> | 
   return shape
 }
 
+/**
+ * The parameters of a statement without any: one frozen array for all, not
+ * one per statement. A statement with some gets an array made from its first
+ * (an empty array grown by `push` reserves 17 slots).
+ */
+const noParams: ReadonlyArray<unknown> = Object.freeze([])
+
 /** The parameters of `segments` if they have `kept`'s shape, else `undefined`. */
-const paramsIfShaped = (kept: Kept, segments: ReadonlyArray<Segment>): Array<unknown> | undefined => {
+const paramsIfShaped = (kept: Kept, segments: ReadonlyArray<Segment>): ReadonlyArray<unknown> | undefined => {
   const shape = kept.shape
   if (segments.length !== shape.length) return undefined
-  const params: Array<unknown> = []
+  let params: Array<unknown> | undefined
   for (let i = 0; i < shape.length; i++) {
     const segment = segments[i]!
     const text = shape[i]
     if (text === undefined) {
       if (segment._tag !== "Parameter") return undefined
-      params.push(segment.value)
+      if (params === undefined) params = [segment.value]
+      else params.push(segment.value)
     } else if (segment._tag !== "Literal" || segment.value !== text || segment.params !== undefined) {
       return undefined
     }
   }
-  return params
+  return params ?? noParams
 }
 
 /**
