@@ -5,6 +5,7 @@
 // @pgfleet/effect4 were installed with npm beside effect@4 and @effect/sql-pg@4 (src/effect4.ts); for
 // `--smoke`, from the workspace by file URLs. Prints each run's figures as JSON, as installed-run.mjs.
 //   node effect4-run.mjs '<json: see `config` below>'
+import * as FakeWire from "./fakeWire.mjs";
 import * as Load from "./load.mjs";
 /**
  * @type {{
@@ -29,26 +30,16 @@ const LOOKUP = "SELECT id, v FROM kv WHERE id = $1";
 const randomId = () => 1 + Math.floor(Math.random() * ROWS);
 
 // `fakeWire` (src/effect4-quick.ts --fake-wire): the drivers answer the two benchmark statements
-// themselves, on the next turn of the event loop (setImmediate), with a fixed result: node-postgres's
-// client here (its pool's checkouts run as usual), and on sql-pg 4 the connection that the patch
+// themselves (fakeWire.mjs): node-postgres's client here, and on sql-pg 4 the connection that the patch
 // effect4-quick.ts puts in the installed PgPool lends without a checkout (it reads
-// `globalThis.pgfleetFakeWire`). Everything above them runs as usual, and every other statement (probes,
-// warm-up) goes to the server. The client CPU per statement is then the libraries' own, without the
-// socket or the protocol: steadier on a loaded machine.
+// `globalThis.pgfleetFakeWire`).
 if (config.fakeWire) {
   const canned = {
-    "SELECT 1": { command: "SELECT", rowCount: 1, rows: [{ "?column?": 1 }], fields: [] },
-    [LOOKUP]: { command: "SELECT", rowCount: 1, rows: [{ id: 1, v: "c4ca4238a0b923820dcc509a6f75849b" }], fields: [] },
+    "SELECT 1": FakeWire.oneRow({ "?column?": 1 }),
+    [LOOKUP]: FakeWire.oneRow({ id: 1, v: "c4ca4238a0b923820dcc509a6f75849b" }),
   };
   globalThis.pgfleetFakeWire = canned;
-  const query = pg.Client.prototype.query;
-  pg.Client.prototype.query = function(config, values, callback) {
-    const result = canned[typeof config === "string" ? config : config?.text];
-    if (result === undefined) return query.call(this, config, values, callback);
-    const done = typeof values === "function" ? values : callback;
-    if (done === undefined) return new Promise((resolve) => setImmediate(resolve, result));
-    setImmediate(done, null, result);
-  };
+  FakeWire.answerOnClient(pg, canned);
 }
 
 const promiseLoad = (op) => Load.promiseLoad(op, CALLERS, MS);

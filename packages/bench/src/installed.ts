@@ -12,9 +12,9 @@ import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { median } from "./measure.js"
 
-/** A client script of the bench into `dir`, with the load loops it imports (load.mjs). */
+/** A client script of the bench into `dir`, with the modules it imports (the load loops, the fake wire). */
 export const copyScript = (script: string, dir: string) => {
-  for (const file of [script, "load.mjs"]) fs.copyFileSync(path.join(here, file), path.join(dir, file))
+  for (const file of [script, "load.mjs", "fakeWire.mjs"]) fs.copyFileSync(path.join(here, file), path.join(dir, file))
 }
 
 /** What a bench child process needs of the cluster: its addresses, login and `DB_*` variables. */
