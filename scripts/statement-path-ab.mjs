@@ -1,17 +1,15 @@
 // The Effect 3 reader's statement path, before and after: this checkout's packed @pgfleet/core,
-// @pgfleet/postgres and @pgfleet/testing installed with npm into an empty project, an older checkout's
-// built dists installed beside them, and one plain-node process alternating raw pg.Pool, the Effect
-// floor (Effect.async around pool.query), the older reader and this one: one replica, 32 fibers,
-// pools of 8, medians of rounds; reads/s and client CPU µs per statement, each ÷ raw pg. The statement
-// is `SELECT 1`, or with `--workload lookup` a one-row lookup by a parameter (of pg_class, which every
+// @pgfleet/postgres and @pgfleet/testing installed with npm into an empty project, a copy of that project
+// with an older checkout's built dists, and plain-node processes of each in turn (`--processes`, 3 each),
+// every process alone with its own effect, alternating raw pg.Pool, the Effect floor (Effect.async around
+// pool.query) and its reader: one replica, 32 fibers, pools of 8; reads/s and client CPU µs per
+// statement, each ÷ raw pg in the same round, medians of all rounds of a build. The statement is
+// `SELECT 1`, or with `--workload lookup` a one-row lookup by a parameter (of pg_class, which every
 // server has). `--fake-wire`: node-postgres's client answers it itself (packages/bench/src/fakeWire.mjs),
 // so the CPU per statement is the libraries' own, without socket, protocol or server.
-// The older build runs on a second copy of effect in the same process, and is slowed by it: with the
-// same build on both sides (fake wire, SELECT 1), "before" took 9.7 µs a statement and "after" 5.6. Its
-// figures are not comparable with the others'; "after" against raw pg and the floor are.
 //   pnpm build && git worktree add /tmp/old <rev> && (cd /tmp/old && pnpm install --offline &&
 //   pnpm --filter @pgfleet/core --filter @pgfleet/postgres build)
-//   node scripts/statement-path-ab.mjs --before /tmp/old [--rounds 7] [--seconds 2] [--workload lookup] [--fake-wire]
+//   node scripts/statement-path-ab.mjs --before /tmp/old [--processes 3] [--rounds 5] [--seconds 2] [--workload lookup] [--fake-wire]
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -60,14 +58,40 @@ for (const name of ["core", "postgres"]) {
   fs.rmSync(dist, { recursive: true });
   fs.cpSync(path.join(before, "packages", name, "dist"), dist, { recursive: true });
 }
-fs.writeFileSync(
-  path.join(after, "ab.mjs"),
-  fs.readFileSync(path.join(import.meta.dirname, "statement-path-ab.run.mjs"), "utf8"),
-);
-fs.copyFileSync(path.join(root, "packages/bench/src/fakeWire.mjs"), path.join(after, "fakeWire.mjs"));
+// One script for both builds, beside the projects: each process loads only its own project's modules.
+for (const file of ["scripts/statement-path-ab.run.mjs", "packages/bench/src/fakeWire.mjs"]) {
+  fs.copyFileSync(path.join(root, file), path.join(work, path.basename(file)));
+}
 const wire = process.argv.includes("--fake-wire") ? "fake" : "real";
-execFileSync("node", ["ab.mjs", old, arg("--rounds", "7"), arg("--seconds", "2"), arg("--workload", "select1"), wire], {
-  cwd: after,
-  stdio: "inherit",
-});
+const workload = arg("--workload", "select1");
+const rounds = { after: [], before: [] };
+for (let p = 1; p <= Number(arg("--processes", "3")); p++) {
+  for (const [label, project] of [["after", after], ["before", old]]) {
+    log(`process ${p}, ${label}`);
+    const out = execFileSync("node", [
+      path.join(work, "statement-path-ab.run.mjs"),
+      project,
+      arg("--rounds", "5"),
+      arg("--seconds", "2"),
+      workload,
+      wire,
+    ], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    for (const line of out.trim().split("\n").filter((l) => l.startsWith("{"))) rounds[label].push(JSON.parse(line));
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+log(
+  `${workload}, ${wire === "fake" ? "fake wire" : "on the server"}; medians of ${rounds.after.length} rounds a build`,
+);
+for (const [label, rows] of Object.entries(rounds)) {
+  for (const k of ["floor", "reader"]) {
+    log(
+      `${label.padEnd(6)} ${k.padEnd(6)} reads/s ÷ raw ${
+        median(rows.map((r) => r[k].perSec / r.raw.perSec)).toFixed(2)
+      }  CPU ÷ raw ${median(rows.map((r) => r[k].cpuUs / r.raw.cpuUs)).toFixed(2)}  CPU µs ${
+        median(rows.map((r) => r[k].cpuUs)).toFixed(1)
+      } (raw ${median(rows.map((r) => r.raw.cpuUs)).toFixed(1)})`,
+    );
+  }
+}
 fs.rmSync(work, { recursive: true, force: true });
