@@ -43,26 +43,94 @@ export interface Running {
   readonly interrupt: (cancelGraceMs: number) => void
 }
 
-/** Where a pooled client's connection failure goes: the statement it runs now, if any. */
+/** What a pooled client's connection failure is told to: the statement it runs now, if any. */
 interface Watch {
-  onError: ((cause: Error) => void) | undefined
+  statement: Pooled | undefined
 }
 const watches = new WeakMap<pg.PoolClient, Watch>()
 
 /** One "error" listener per client for its life, pointed at each statement in turn: cheaper than `once`/`off` per statement. */
-const watch = (client: pg.PoolClient, onError: (cause: Error) => void): Watch => {
+const watch = (client: pg.PoolClient, statement: Pooled): Watch => {
   let slot = watches.get(client)
   if (slot === undefined) {
-    const created: Watch = { onError: undefined }
+    const created: Watch = { statement: undefined }
     client.on("error", (cause: Error) => {
-      const handler = created.onError
-      created.onError = undefined
-      handler?.(cause)
+      const running = created.statement
+      created.statement = undefined
+      running?.finish(cause, cause, undefined, "connection")
     })
     watches.set(client, slot = created)
   }
-  slot.onError = onError
+  slot.statement = statement
   return slot
+}
+
+type Done = (
+  cause: Error | undefined,
+  result: pg.QueryResult | undefined,
+  stage: Stage,
+  checkedOutAt: number | undefined
+) => void
+
+/** One statement on its way through a pool: its state in one object, so a statement costs few allocations. */
+class Pooled implements Running {
+  settled = false
+  client: pg.PoolClient | undefined = undefined
+  watched: Watch | undefined = undefined
+  release: ((destroy?: Error | boolean) => void) | undefined = undefined
+  grace: ReturnType<typeof setTimeout> | undefined = undefined
+  // performance.now() when the connection was had: the wait before it, the use after it.
+  checkedOutAt: number | undefined = undefined
+  constructor(readonly pool: pg.Pool, readonly submit: Submit, readonly done: Done) {}
+
+  start() {
+    this.pool.connect((error, checkedOut, giveBack) => {
+      if (this.settled) {
+        giveBack?.()
+        return
+      }
+      if (error || !checkedOut) {
+        this.settled = true
+        this.done(error ?? new Error("no connection"), undefined, "acquire", undefined)
+        return
+      }
+      this.checkedOutAt = performance.now()
+      this.client = checkedOut
+      this.release = giveBack
+      this.watched = watch(checkedOut, this)
+      this.submit(checkedOut, (cause, result) => {
+        // A connection that broke mid-statement must not go back to the pool.
+        if (cause) {
+          const broken = Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined
+          this.finish(broken, cause, undefined, "statement")
+        } else this.finish(undefined, undefined, result, "statement")
+      })
+    })
+  }
+
+  finish(destroy: Error | undefined, cause: Error | undefined, result: pg.QueryResult | undefined, stage: Stage) {
+    if (this.watched !== undefined && this.watched.statement === this) this.watched.statement = undefined
+    this.release?.(destroy)
+    this.release = undefined
+    if (this.grace !== undefined) clearTimeout(this.grace)
+    if (!this.settled) {
+      this.settled = true
+      this.done(cause, result, stage, this.checkedOutAt)
+    }
+  }
+
+  // A plain callback, not an effect: an interrupted fiber would never run an effect here.
+  interrupt(cancelGraceMs: number) {
+    this.settled = true
+    if (this.client === undefined || this.release === undefined) return
+    this.grace = setTimeout(() => {
+      // The statement did not stop: the connection cannot go back to the pool.
+      if (this.watched !== undefined && this.watched.statement === this) this.watched.statement = undefined
+      this.release?.(true)
+      this.release = undefined
+    }, cancelGraceMs)
+    Connection.sendCancel(this.pool.options, this.client)
+  }
 }
 
 /**
@@ -101,67 +169,7 @@ export const runPooled = (
     checkedOutAt: number | undefined
   ) => void
 ): Running => {
-  let settled = false
-  let client: pg.PoolClient | undefined
-  let watched: Watch | undefined
-  let release: ((destroy?: Error | boolean) => void) | undefined
-  let stopped: (() => void) | undefined
-  // performance.now() when the connection was had: the wait before it, the use after it.
-  let checkedOutAt: number | undefined
-
-  const finish = (
-    destroy: Error | undefined,
-    cause: Error | undefined,
-    result: pg.QueryResult | undefined,
-    stage: Stage
-  ) => {
-    if (watched !== undefined) watched.onError = undefined
-    release?.(destroy)
-    release = undefined
-    stopped?.()
-    if (!settled) {
-      settled = true
-      done(cause, result, stage, checkedOutAt)
-    }
-  }
-  const onConnectionError = (cause: Error) => finish(cause, cause, undefined, "connection")
-
-  pool.connect((error, checkedOut, giveBack) => {
-    if (settled) {
-      giveBack?.()
-      return
-    }
-    if (error || !checkedOut) {
-      settled = true
-      done(error ?? new Error("no connection"), undefined, "acquire", undefined)
-      return
-    }
-    checkedOutAt = performance.now()
-    client = checkedOut
-    release = giveBack
-    watched = watch(checkedOut, onConnectionError)
-    submit(client, (cause, result) => {
-      // A connection that broke mid-statement must not go back to the pool.
-      if (cause) {
-        finish(Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined, cause, undefined, "statement")
-      } else finish(undefined, undefined, result, "statement")
-    })
-  })
-
-  return {
-    // A plain callback, not an effect: an interrupted fiber would never run an effect here.
-    interrupt: (cancelGraceMs) => {
-      settled = true
-      if (client === undefined || release === undefined) return
-      const running = client
-      const grace = setTimeout(() => {
-        // The statement did not stop: the connection cannot go back to the pool.
-        if (watched !== undefined) watched.onError = undefined
-        release?.(true)
-        release = undefined
-      }, cancelGraceMs)
-      stopped = () => clearTimeout(grace)
-      Connection.sendCancel(pool.options, running)
-    }
-  }
+  const statement = new Pooled(pool, submit, done)
+  statement.start()
+  return statement
 }

@@ -58,6 +58,23 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         assert.deepStrictEqual(seen, [{ n: 7 }])
       }).pipe(Effect.provide(fleet())))
 
+    it.effect("a statement made again from its template runs as the first did, in and out of a transaction", () =>
+      Effect.gen(function*() {
+        const pg = yield* Postgres.Postgres
+        // The first call compiles the template; the ones after run on its kept text.
+        const onStandby = (n: number) => pg.reader`SELECT pg_is_in_recovery() AS standby, ${n}::int AS n`
+        for (let i = 0; i < 3; i++) {
+          assert.deepStrictEqual(yield* onStandby(i), [{ standby: true, n: i }])
+          assert.deepStrictEqual(yield* onStandby(i).values, [[true, i]])
+          const inTransaction = yield* pg.writer.withTransaction(Effect.gen(function*() {
+            yield* pg.writer`CREATE TEMP TABLE IF NOT EXISTS again (n int) ON COMMIT DROP`
+            yield* pg.writer`INSERT INTO again VALUES (${i})`
+            return yield* pg.reader`SELECT n, pg_is_in_recovery() AS standby FROM again`
+          }))
+          assert.deepStrictEqual(inTransaction, [{ n: i, standby: false }])
+        }
+      }).pipe(Effect.provide(fleet())))
+
     it.effect("json with the insert and update helpers", () =>
       Effect.gen(function*() {
         const { writer: sql } = yield* Postgres.Postgres

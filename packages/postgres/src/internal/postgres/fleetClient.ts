@@ -30,7 +30,7 @@ import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
 import * as FiberStatement from "./fiberStatement.js"
 import type { Operation, Runner, TransformRows } from "./fleetStatement.js"
-import { wrapConstructor } from "./fleetStatement.js"
+import * as FleetStatement from "./fleetStatement.js"
 import type { Listener } from "./listen.js"
 import * as RoutedQuery from "./routedQuery.js"
 import type { Target } from "./routedQuery.js"
@@ -96,7 +96,7 @@ const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
  * transformer installed, @effect/sql applies it. Both run @effect/sql's own
  * execution, on a connection of the picked host.
  */
-const bySqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+const inSqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
   Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ||
   fiber.getFiberRef(Statement.currentTransformer)._tag === "Some"
 
@@ -188,7 +188,7 @@ const pgClientConfig = (
 })
 
 /** What a statement's result becomes, by @effect/sql operation. */
-const shapeOf = (operation: Operation, rows: TransformRows) => (result: pg.QueryResult): any => {
+const shaped = (operation: Operation, rows: TransformRows, result: pg.QueryResult): any => {
   switch (operation) {
     case "executeRaw":
       return result
@@ -283,7 +283,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
     operation: Operation,
     sql: string,
     submit: PooledQuery.Submit,
-    shape: (result: pg.QueryResult) => unknown
+    rows: TransformRows
   ) =>
     Effect.async<any, SqlError>((resume) => {
       const trace = StatementSpan.traceOf(fiber)
@@ -314,7 +314,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
           if (waiting.abandoned) return
           if (error === undefined) {
             if (traced !== undefined) StatementSpan.end(traced.trace, traced.span, Exit.void)
-            const value = shape(result!)
+            const value = shaped(operation, rows, result!)
             // Only writes have work after success (pg.auto notes them for read-your-writes).
             const after = options.succeeded !== undefined && !(target!.read ?? options.reads)
               ? options.succeeded(target!)
@@ -334,16 +334,16 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
    * @effect/sql's own execution on the held connection.
    */
   const runner: Runner = {
-    run: (operation, statement, withoutTransform, rows, viaSqlClient) => {
+    run: (operation, statement, withoutTransform, rows) => {
       const runIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-        if (bySqlClient(fiber)) return viaSqlClient()
+        if (inSqlClient(fiber)) return FleetStatement.bySqlClient(operation, statement)
         const [sql, params] = statement.compile(withoutTransform)
         const submit: PooledQuery.Submit = operation === "executeValues"
           ? (client, callback) =>
             client.query({ text: sql, values: params as Array<unknown>, rowMode: "array" }, callback)
           // A config object costs pg a clone on every call; text and values do not.
           : (client, callback) => client.query(sql, params as Array<unknown>, callback)
-        const statementRun = execute(fiber, operation, sql, submit, shapeOf(operation, rows))
+        const statementRun = execute(fiber, operation, sql, submit, rows)
         const before = options.prepare?.(sql, fiber)
         return before === undefined ? statementRun : Effect.zipRight(before, statementRun)
       }
@@ -354,7 +354,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
     // A stream holds its connection while it is read, so it is not retried.
     stream: (statement, rows, viaSqlClient) =>
       Stream.unwrapScoped(Effect.withFiberRuntime((fiber) => {
-        if (bySqlClient(fiber)) return Effect.succeed(viaSqlClient())
+        if (inSqlClient(fiber)) return Effect.succeed(viaSqlClient())
         const [sql, params] = statement.compile()
         return Effect.map(reserve, (c) => c.executeStream(sql, params, rows) as Stream.Stream<any, SqlError>)
       }))
@@ -397,7 +397,7 @@ export const make = (options: Options): Effect.Effect<PgClient.PgClient, never, 
           ]),
           transformRows: rows
         })
-        return wrapConstructor(base, runner, rows) as SqlClient.SqlClient
+        return FleetStatement.wrapConstructor(base, runner, rows) as SqlClient.SqlClient
       })
 
     const client = yield* build(true)

@@ -17,34 +17,38 @@ export type Operation = "execute" | "executeRaw" | "executeValues" | "executeUnp
 
 /**
  * How pgfleet runs a statement: routed, traced and retried; or, inside a
- * transaction or under a statement transformer, by @effect/sql itself.
+ * transaction or under a statement transformer, by @effect/sql itself
+ * ({@link bySqlClient}).
  */
 export interface Runner {
   readonly run: <A>(
     operation: Operation,
-    statement: Statement.Statement<unknown>,
+    statement: FleetStatement<unknown>,
     withoutTransform: boolean,
-    transformRows: TransformRows,
-    viaSqlClient: () => Effect.Effect<A, SqlError>
+    transformRows: TransformRows
   ) => Effect.Effect<A, SqlError>
   readonly stream: <A>(
-    statement: Statement.Statement<unknown>,
+    statement: FleetStatement<unknown>,
     transformRows: TransformRows,
     viaSqlClient: () => Stream.Stream<A, SqlError>
   ) => Stream.Stream<A, SqlError>
 }
 
 /**
- * A statement built by @effect/sql (segments, compiler, helpers), executed
- * by pgfleet outside a transaction and by @effect/sql inside one. Only the
- * execution differs, so every helper and fragment works as in @effect/sql.
+ * A statement executed by pgfleet outside a transaction and by @effect/sql
+ * inside one. Its @effect/sql statement (`inner`: segments, compiler,
+ * helpers) is what a transaction runs, so every helper and fragment works as
+ * in @effect/sql.
  */
-class FleetStatement<A> extends Effectable.Class<ReadonlyArray<A>, SqlError> implements Statement.Statement<A> {
+export abstract class FleetStatement<A> extends Effectable.Class<ReadonlyArray<A>, SqlError>
+  implements Statement.Statement<A>
+{
   get [Statement.FragmentId]() {
     return identity
   }
+  abstract readonly inner: Statement.Statement<A>
+  abstract compile(withoutTransform?: boolean | undefined): readonly [string, ReadonlyArray<unknown>]
   constructor(
-    readonly inner: Statement.Statement<A>,
     readonly runner: Runner,
     readonly transformRows: TransformRows
   ) {
@@ -53,47 +57,135 @@ class FleetStatement<A> extends Effectable.Class<ReadonlyArray<A>, SqlError> imp
   get segments() {
     return this.inner.segments
   }
-  compile(withoutTransform?: boolean | undefined) {
-    return this.inner.compile(withoutTransform)
-  }
   commit(): Effect.Effect<ReadonlyArray<A>, SqlError> {
-    return this.runner.run("execute", this.inner, false, this.transformRows, () => this.inner)
+    return this.runner.run("execute", this, false, this.transformRows)
   }
   get raw(): Effect.Effect<unknown, SqlError> {
-    return this.runner.run("executeRaw", this.inner, true, undefined, () => this.inner.raw)
+    return this.runner.run("executeRaw", this, true, undefined)
   }
   get withoutTransform(): Effect.Effect<ReadonlyArray<A>, SqlError> {
-    return this.runner.run("executeWithoutTransform", this.inner, true, undefined, () => this.inner.withoutTransform)
+    return this.runner.run("executeWithoutTransform", this, true, undefined)
   }
   get values(): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
-    return this.runner.run("executeValues", this.inner, false, undefined, () => this.inner.values)
+    return this.runner.run("executeValues", this, false, undefined)
   }
   get unprepared(): Effect.Effect<ReadonlyArray<A>, SqlError> {
-    return this.runner.run("executeUnprepared", this.inner, false, this.transformRows, () => this.inner.unprepared)
+    return this.runner.run("executeUnprepared", this, false, this.transformRows)
   }
   get stream(): Stream.Stream<A, SqlError> {
-    return this.runner.stream(this.inner, this.transformRows, () => this.inner.stream)
+    return this.runner.stream(this, this.transformRows, () => this.inner.stream)
   }
   toJSON() {
     return this.inner
   }
 }
 
+/** `operation` run by @effect/sql's own execution of `statement`, on a transaction's connection. */
+export const bySqlClient = (operation: Operation, statement: FleetStatement<unknown>): Effect.Effect<any, SqlError> => {
+  const inner = statement.inner
+  switch (operation) {
+    case "execute":
+      return inner
+    case "executeRaw":
+      return inner.raw
+    case "executeWithoutTransform":
+      return inner.withoutTransform
+    case "executeValues":
+      return inner.values
+    case "executeUnprepared":
+      return inner.unprepared
+  }
+}
+
+/** Any statement @effect/sql built: helpers, identifiers, fragments, `unsafe`. */
+class Built<A> extends FleetStatement<A> {
+  constructor(readonly inner: Statement.Statement<A>, runner: Runner, transformRows: TransformRows) {
+    super(runner, transformRows)
+  }
+  compile(withoutTransform?: boolean | undefined) {
+    return this.inner.compile(withoutTransform)
+  }
+}
+
+/** What the plain statements of one constructor share. */
+interface Site {
+  readonly base: Statement.Constructor
+  readonly runner: Runner
+  readonly transformRows: TransformRows
+  /** Each template's text, by its strings' identity; `null` when its statements are not plain. */
+  readonly texts: WeakMap<TemplateStringsArray, string | null>
+}
+
+/**
+ * A template of literal text and plain values, whose text is known: one
+ * object per statement, its values its parameters. @effect/sql's statement
+ * (segments and all) is built only if something asks for it.
+ */
+class Plain<A> extends FleetStatement<A> {
+  private built: Statement.Statement<A> | undefined = undefined
+  constructor(
+    readonly site: Site,
+    readonly strings: TemplateStringsArray,
+    readonly args: ReadonlyArray<unknown>,
+    readonly text: string
+  ) {
+    super(site.runner, site.transformRows)
+  }
+  get inner(): Statement.Statement<A> {
+    return this.built ??= (this.site.base as any)(this.strings, ...this.args)
+  }
+  // A plain statement's text depends on neither the values nor the name transforms.
+  compile() {
+    return [this.text, this.args] as const
+  }
+}
+
 const isStatement = (u: unknown): u is Statement.Statement<any> =>
   typeof u === "object" && u !== null && "compile" in u && Statement.FragmentId in u
 
+const isTemplate = (u: unknown): u is TemplateStringsArray => Array.isArray(u) && "raw" in u
+
+/**
+ * A value @effect/sql makes a parameter of: not a fragment, a helper or an
+ * identifier (objects with a `_tag` are left to @effect/sql to tell).
+ */
+const isPlainValue = (u: unknown): boolean =>
+  typeof u !== "object" || u === null || !(Statement.FragmentId in u || "_tag" in u)
+
+const allPlainValues = (args: ReadonlyArray<unknown>): boolean => {
+  for (let i = 0; i < args.length; i++) if (!isPlainValue(args[i])) return false
+  return true
+}
+
+/** The text of a statement @effect/sql built, if it is literal text and parameters only. */
+const plainText = (statement: Statement.Statement<unknown>): string | null => {
+  for (const segment of statement.segments) {
+    if (segment._tag === "Parameter") continue
+    if (segment._tag !== "Literal" || segment.params !== undefined) return null
+  }
+  return statement.compile()[0]
+}
+
 /**
  * A statement constructor with every helper of `base`, whose statements run
- * through `runner`. Identifiers and fragments pass through unchanged.
+ * through `runner`. Identifiers and fragments pass through unchanged. A
+ * template of plain values, once its text is known, is one object per
+ * statement ({@link Plain}).
  */
 export const wrapConstructor = <C extends Statement.Constructor>(
   base: C,
   runner: Runner,
   transformRows: TransformRows
 ): C => {
-  const wrap = (result: unknown) => isStatement(result) ? new FleetStatement(result, runner, transformRows) : result
-  const sql = function(this: unknown, ...args: Array<any>) {
-    return wrap((base as any)(...args))
+  const site: Site = { base, runner, transformRows, texts: new WeakMap() }
+  const wrap = (result: unknown) => isStatement(result) ? new Built(result, runner, transformRows) : result
+  const sql = function(strings: unknown, ...args: Array<any>) {
+    if (!isTemplate(strings) || !allPlainValues(args)) return wrap((base as any)(strings, ...args))
+    const text = site.texts.get(strings)
+    if (typeof text === "string") return new Plain(site, strings, args, text)
+    const built = (base as any)(strings, ...args) as Statement.Statement<unknown>
+    if (text === undefined) site.texts.set(strings, plainText(built))
+    return new Built(built, runner, transformRows)
   }
   return Object.assign(sql, base, {
     unsafe: (text: string, params?: ReadonlyArray<any>) => wrap(base.unsafe(text, params))
