@@ -333,23 +333,31 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
    * statement path; inside one, or with a statement transformer installed,
    * @effect/sql's own execution on the held connection.
    */
+  const runIn = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    operation: Operation,
+    statement: FleetStatement.FleetStatement<unknown>,
+    withoutTransform: boolean,
+    rows: TransformRows
+  ) => {
+    if (inSqlClient(fiber)) return FleetStatement.bySqlClient(operation, statement)
+    const [sql, params] = statement.compile(withoutTransform)
+    const submit: PooledQuery.Submit = operation === "executeValues"
+      ? (client, callback) => client.query({ text: sql, values: params as Array<unknown>, rowMode: "array" }, callback)
+      // A config object costs pg a clone on every call; text and values do not.
+      : (client, callback) => client.query(sql, params as Array<unknown>, callback)
+    const statementRun = execute(fiber, operation, sql, submit, rows)
+    const before = options.prepare?.(sql, fiber)
+    return before === undefined ? statementRun : Effect.zipRight(before, statementRun)
+  }
+
   const runner: Runner = {
     run: (operation, statement, withoutTransform, rows) => {
-      const runIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-        if (inSqlClient(fiber)) return FleetStatement.bySqlClient(operation, statement)
-        const [sql, params] = statement.compile(withoutTransform)
-        const submit: PooledQuery.Submit = operation === "executeValues"
-          ? (client, callback) =>
-            client.query({ text: sql, values: params as Array<unknown>, rowMode: "array" }, callback)
-          // A config object costs pg a clone on every call; text and values do not.
-          : (client, callback) => client.query(sql, params as Array<unknown>, callback)
-        const statementRun = execute(fiber, operation, sql, submit, rows)
-        const before = options.prepare?.(sql, fiber)
-        return before === undefined ? statementRun : Effect.zipRight(before, statementRun)
-      }
       // A statement is committed by the fiber that runs it: no effect is needed to find that fiber.
       const current = Fiber.getCurrentFiber()
-      return current._tag === "Some" ? runIn(current.value) : Effect.withFiberRuntime(runIn)
+      return current._tag === "Some"
+        ? runIn(current.value, operation, statement, withoutTransform, rows)
+        : Effect.withFiberRuntime((fiber) => runIn(fiber, operation, statement, withoutTransform, rows))
     },
     // A stream holds its connection while it is read, so it is not retried.
     stream: (statement, rows, viaSqlClient) =>
