@@ -6,10 +6,14 @@
 // statement, each ÷ raw pg in the same round, medians of all rounds of a build. The statement is
 // `SELECT 1`, or with `--workload lookup` a one-row lookup by a parameter (of pg_class, which every
 // server has). `--fake-wire`: node-postgres's client answers it itself (packages/bench/src/fakeWire.mjs),
-// so the CPU per statement is the libraries' own, without socket, protocol or server.
+// so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds two
+// floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`) and `floorRun`
+// (Effect.async around @pgfleet/core's PooledQuery.runPooled on it), to tell the pool and the pooled
+// query apart from the Effect client's own work.
 //   pnpm build && git worktree add /tmp/old <rev> && (cd /tmp/old && pnpm install --offline &&
 //   pnpm --filter @pgfleet/core --filter @pgfleet/postgres build)
-//   node scripts/statement-path-ab.mjs --before /tmp/old [--processes 3] [--rounds 5] [--seconds 2] [--workload lookup] [--fake-wire]
+//   node scripts/statement-path-ab.mjs --before /tmp/old [--processes 3] [--rounds 5] [--seconds 2] [--workload lookup]
+//   [--fake-wire] [--bisect]
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -75,6 +79,7 @@ for (let p = 1; p <= Number(arg("--processes", "3")); p++) {
       arg("--seconds", "2"),
       workload,
       wire,
+      process.argv.includes("--bisect") ? "bisect" : "",
     ], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     for (const line of out.trim().split("\n").filter((l) => l.startsWith("{"))) rounds[label].push(JSON.parse(line));
   }
@@ -84,9 +89,9 @@ log(
   `${workload}, ${wire === "fake" ? "fake wire" : "on the server"}; medians of ${rounds.after.length} rounds a build`,
 );
 for (const [label, rows] of Object.entries(rounds)) {
-  for (const k of ["floor", "reader"]) {
+  for (const k of Object.keys(rows[0]).filter((k) => k !== "raw")) {
     log(
-      `${label.padEnd(6)} ${k.padEnd(6)} reads/s ÷ raw ${
+      `${label.padEnd(6)} ${k.padEnd(10)} reads/s ÷ raw ${
         median(rows.map((r) => r[k].perSec / r.raw.perSec)).toFixed(2)
       }  CPU ÷ raw ${median(rows.map((r) => r[k].cpuUs / r.raw.cpuUs)).toFixed(2)}  CPU µs ${
         median(rows.map((r) => r[k].cpuUs)).toFixed(1)

@@ -4,9 +4,10 @@
 // round's figures as one JSON line.
 import * as FakeWire from "./fakeWire.mjs";
 
-const [project, rounds, seconds, workload, wire] = process.argv.slice(2);
+const [project, rounds, seconds, workload, wire, bisect] = process.argv.slice(2);
 const from = (file) => import(`${project}/node_modules/${file}`);
-const { Postgres } = await from("@pgfleet/postgres/dist/index.js");
+const { Postgres, ReaderPools } = await from("@pgfleet/postgres/dist/index.js");
+const { PooledQuery } = await from("@pgfleet/core/dist/index.js");
 const { TestCluster } = await from("@pgfleet/testing/dist/index.js");
 const { ConfigProvider, Effect, Layer, ManagedRuntime } = await from("effect/dist/esm/index.js");
 const pg = (await from("pg/lib/index.js")).default;
@@ -39,6 +40,8 @@ const runtime = ManagedRuntime.make(
   ),
 );
 const fleet = await runtime.runPromise(Postgres.Postgres);
+// The reader's own pool, for the floors of `bisect`.
+const readerPool = (await runtime.runPromise(ReaderPools.ReaderPools))[0].pgPool;
 const cs = await Promise.all(Array.from({ length: POOL }, () => raw.connect()));
 cs.forEach((c) => c.release());
 
@@ -70,13 +73,25 @@ const effectLoop = (one) => () =>
 // A statement made per call, as code that passes its values does.
 const statement = () =>
   workload === "lookup" ? fleet.reader`SELECT oid, relname FROM pg_class WHERE oid = ${1259}` : fleet.reader`SELECT 1`;
+/** Effect's floor: one `Effect.async` around a callback query. */
+const floorOn = (query) =>
+  effectLoop(Effect.suspend(() =>
+    Effect.async((resume) => {
+      query((e, r) => resume(e ? Effect.fail(e) : Effect.succeed(r)));
+    })
+  ));
 const contenders = {
   raw: () => loop(() => raw.query(text, params())),
-  floor: effectLoop(Effect.suspend(() =>
-    Effect.async((resume) => {
-      raw.query(text, params(), (e, r) => resume(e ? Effect.fail(e) : Effect.succeed(r)));
-    })
-  )),
+  floor: floorOn((done) => raw.query(text, params(), done)),
+  ...(bisect === "bisect"
+    ? {
+      floorPool: floorOn((done) => readerPool.query(text, params(), done)),
+      floorRun: floorOn((done) => {
+        const values = params();
+        PooledQuery.runPooled(readerPool, (client, callback) => client.query(text, values, callback), done);
+      }),
+    }
+    : {}),
   reader: effectLoop(Effect.suspend(() => Effect.asVoid(statement()))),
 };
 const measure = async (run) => {
