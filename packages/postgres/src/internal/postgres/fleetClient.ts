@@ -329,9 +329,9 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
     })
 
   /**
-   * What @effect/sql's statements run through: outside a transaction, the
-   * statement path; inside one, or with a statement transformer installed,
-   * @effect/sql's own execution on the held connection.
+   * One statement in `fiber`: outside a transaction, the statement path;
+   * inside one, or with a statement transformer installed, @effect/sql's own
+   * execution on the held connection.
    */
   const runIn = (
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -351,6 +351,7 @@ const statementPath = (options: Options, runtime: Runtime.Runtime<never>) => {
     return before === undefined ? statementRun : Effect.zipRight(before, statementRun)
   }
 
+  /** What pgfleet's statements run through. */
   const runner: Runner = {
     run: (operation, statement, withoutTransform, rows) => {
       // A statement is committed by the fiber that runs it: no effect is needed to find that fiber.
