@@ -27,6 +27,21 @@ export type Submit = (client: pg.PoolClient, callback: (cause: Error | null, res
 export type Stage = "acquire" | "connection" | "statement"
 
 /**
+ * Told once when a statement ends: its failure (with the `stage` it failed
+ * at) or its result, and the `performance.now()` at which its connection
+ * was had, if it was.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Done = (
+  cause: Error | undefined,
+  result: pg.QueryResult | undefined,
+  stage: Stage,
+  checkedOutAt: number | undefined
+) => void
+
+/**
  * A statement under way.
  *
  * @since 0.2.0
@@ -64,13 +79,6 @@ const watch = (client: pg.PoolClient, statement: Pooled): Watch => {
   slot.statement = statement
   return slot
 }
-
-type Done = (
-  cause: Error | undefined,
-  result: pg.QueryResult | undefined,
-  stage: Stage,
-  checkedOutAt: number | undefined
-) => void
 
 /** One statement on its way through a pool: its state in one object, so a statement costs few allocations. */
 class Pooled implements Running {
@@ -162,12 +170,7 @@ class Pooled implements Running {
 export const runPooled = (
   pool: pg.Pool,
   submit: Submit,
-  done: (
-    cause: Error | undefined,
-    result: pg.QueryResult | undefined,
-    stage: Stage,
-    checkedOutAt: number | undefined
-  ) => void
+  done: Done
 ): Running => {
   const statement = new Pooled(pool, submit, done)
   statement.start()

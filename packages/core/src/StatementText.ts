@@ -1,13 +1,15 @@
 /**
- * An effect/sql compiler (effect 3's `@effect/sql` or effect 4's
- * `effect/sql`) that keeps the SQL text of plain statements. effect/sql
+ * The SQL text of plain statements, kept for effect/sql (effect 3's
+ * `@effect/sql` or effect 4's `effect/sql`): by a compiler, and by template
+ * for a client that runs such statements itself. effect/sql
  * compiles each statement object once, but a template makes a new object on
  * every call, so a statement run in a loop is compiled on every run. A
  * statement of literal text and parameters only (no identifiers, helpers or
  * custom segments) compiles to the same text whatever its values, where a
  * placeholder depends on its position alone (PostgreSQL's `$1`): that text
  * is kept, found by the statement's first literal, and only the parameters
- * are read off the segments.
+ * are read off the segments ({@link keeping}), or a template's call is not
+ * built into segments at all ({@link plainTemplates}).
  *
  * @since 0.2.0
  */
@@ -161,4 +163,90 @@ export const keeping = <C extends Compiler>(compiler: C): C => {
       return withoutTransform ??= keeping(compiler.withoutTransform)
     }
   } as unknown as C
+}
+
+/**
+ * What {@link plainTemplates} reads of a statement an effect/sql constructor
+ * built: its segments, and its text.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Compiled extends Fragment {
+  compile(): readonly [string, ReadonlyArray<unknown>]
+}
+
+/**
+ * The texts of templates called with plain values: see {@link plainTemplates}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PlainTemplates {
+  /** The text of `strings` called with `args`, when it is known and every value is a plain parameter. */
+  readonly textOf: (strings: unknown, args: ReadonlyArray<unknown>) => string | undefined
+  /** Keeps the text of `statement`, which `strings` and `args` built, if they are a template of plain values. */
+  readonly learn: (strings: unknown, args: ReadonlyArray<unknown>, statement: Compiled) => void
+}
+
+const isTemplate = (u: unknown): u is TemplateStringsArray => Array.isArray(u) && "raw" in u
+
+/** The text of a statement of literal text and parameters only, else `null`. */
+const plainText = (statement: Compiled): string | null => {
+  for (const segment of statement.segments) {
+    if (segment._tag === "Parameter") continue
+    if (segment._tag !== "Literal" || segment.params !== undefined) return null
+  }
+  return statement.compile()[0]
+}
+
+/**
+ * The SQL text of each template called with plain values, kept by the
+ * identity of its strings (a template literal's strings object is the same
+ * on every call). A statement of such a call compiles to that text whatever
+ * its values, which are its parameters in order, so a client can run it
+ * without building effect/sql's segments. A value is plain unless it is an
+ * object `isFragment` tells is a fragment or statement of that effect/sql
+ * line, or one with a `_tag` (a helper, identifier or segment, left to effect/sql to tell).
+ *
+ * @example
+ * ```ts
+ * import { StatementText } from "@pgfleet/core"
+ *
+ * const templates = StatementText.plainTemplates((u) => "segments" in u)
+ * const lookup = (strings: TemplateStringsArray, ...args: Array<unknown>) => ({ strings, args })
+ * const call = (id: unknown) => lookup`SELECT v FROM kv WHERE id = ${id}`
+ *
+ * const first = call(1)
+ * templates.textOf(first.strings, first.args) // undefined: not learnt yet
+ * templates.learn(first.strings, first.args, {
+ *   segments: [{ _tag: "Literal", value: "SELECT v FROM kv WHERE id = " }, { _tag: "Parameter", value: 1 }],
+ *   compile: () => ["SELECT v FROM kv WHERE id = $1", [1]]
+ * })
+ * const second = call(2)
+ * console.log(templates.textOf(second.strings, second.args)) // "SELECT v FROM kv WHERE id = $1"
+ * const helper = call({ _tag: "Identifier", value: "kv" })
+ * console.log(templates.textOf(helper.strings, helper.args)) // undefined: not a plain value
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const plainTemplates = (isFragment: (u: object) => boolean): PlainTemplates => {
+  const texts = new WeakMap<TemplateStringsArray, string | null>()
+  const isPlainValue = (u: unknown): boolean => typeof u !== "object" || u === null || !(isFragment(u) || "_tag" in u)
+  const isPlainCall = (strings: unknown, args: ReadonlyArray<unknown>): strings is TemplateStringsArray => {
+    if (!isTemplate(strings)) return false
+    for (let i = 0; i < args.length; i++) if (!isPlainValue(args[i])) return false
+    return true
+  }
+  return {
+    textOf: (strings, args) => {
+      if (!isPlainCall(strings, args)) return undefined
+      return texts.get(strings) ?? undefined
+    },
+    learn: (strings, args, statement) => {
+      if (isPlainCall(strings, args) && !texts.has(strings)) texts.set(strings, plainText(statement))
+    }
+  }
 }

@@ -32,6 +32,7 @@ import { PostgresError } from "../../PostgresError.js"
 import * as ReaderRouter from "../../ReaderRouter.js"
 import { connectionUrl } from "../postgresConfig.js"
 import * as Counters from "./counters.js"
+import * as FleetStatement from "./fleetStatement.js"
 import type { Listener } from "./listen.js"
 
 import type { PgConnection as SqlPgConnectionOf } from "@effect/sql-pg/PgConnection"
@@ -162,6 +163,8 @@ interface ContextView {
   readonly spans: boolean
   /** `ReaderRouter.currentMinimumPosition`. */
   readonly minimumPosition: bigint | undefined
+  /** No `Statement.CurrentTransformer` is set. */
+  readonly untransformed: boolean
 }
 
 const views = new WeakMap<Context.Context<never>, ContextView>()
@@ -177,7 +180,8 @@ const viewOf = (fiber: Fiber.Fiber<unknown, unknown>): ContextView => {
   if (view === undefined) {
     view = {
       spans: fiber.getRef(References.TracerEnabled) && fiber.getRef(Statement.SpanPropagationEnabled),
-      minimumPosition: fiber.getRef(ReaderRouter.currentMinimumPosition)
+      minimumPosition: fiber.getRef(ReaderRouter.currentMinimumPosition),
+      untransformed: fiber.getRef(Statement.CurrentTransformer) === undefined
     }
     views.set(context, view)
   }
@@ -448,6 +452,8 @@ export const make = (options: Options) =>
       let started = 0
       // Which gauge the statement is counted in: none yet, waiting, in use, then none again.
       let stage: "made" | "waiting" | "using" | "done" = "made"
+      // Checked out, so perhaps sent.
+      let sent = false
       // Its slot of the host's (see `SqlPgAdmission`).
       let ticket: SqlPgAdmission.Ticket | undefined
       const letGo = () => {
@@ -465,6 +471,7 @@ export const make = (options: Options) =>
       }
       const used = sqlPg.pool.use((connection) => {
         const checkedOutAt = performance.now()
+        sent = true
         stage = "using"
         gauges.waiting--
         gauges.inUse++
@@ -487,19 +494,16 @@ export const make = (options: Options) =>
           return used
         })
       })
-      // The slot goes back once sql-pg has its connection back, so the next in line finds it free.
-      const admitted = admission === undefined ? run : Effect.ensuring(
-        run,
-        Effect.withFiber((fiber) => {
-          if (ticket !== undefined) admission.give(ticket, fiber.currentDispatcher)
-          return Effect.void
-        })
-      )
-      // An interrupted fiber skips `catchCause`, so its gauges are let go here.
-      const letGoIfInterrupted = Effect.onInterrupt(admitted, () => Effect.sync(letGo))
-      return Effect.catchCause(letGoIfInterrupted, (cause) => {
-        const sent = stage === "using" || stage === "done"
+      // One frame lets go of both, whatever ends the statement: the gauges, and the slot once sql-pg
+      // has its connection back, so the next in line finds it free.
+      const released = Effect.onExit(run, () => {
         letGo()
+        if (ticket !== undefined) admission!.give(ticket, request.fiber.currentDispatcher)
+        ticket = undefined
+        return Effect.void
+      })
+      // An interrupted fiber skips `catchCause`.
+      return Effect.catchCause(released, (cause) => {
         const error = Cause.findErrorOption(cause)
         if (error._tag === "None") return Effect.failCause(cause)
         // Never checked out: never sent, whatever sql-pg called the failure.
@@ -808,7 +812,18 @@ export const make = (options: Options) =>
       })
     )
 
+    /** See `FleetStatement.Runner.direct`: the tracer is checked first, as it is on the fiber itself. */
+    const direct = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+      const { tracer, tracerEnabled } = fiber.cache
+      if (tracerEnabled && tracer !== undefined && tracer !== Tracer.nativeTracer) return false
+      return Context.getOrUndefined(fiber.context, options.transactionService) === undefined &&
+        viewOf(fiber).untransformed
+    }
+
     const transforms = transformsOf(settings)
+    const transformRows = transforms.result
+      ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
+      : undefined
     const client = yield* SqlClient.make({
       acquirer: Effect.succeed(routed),
       // No scope per statement: the routed connection checks out and returns its own.
@@ -820,21 +835,21 @@ export const make = (options: Options) =>
       // No db.namespace or db.system.name here: effect/sql would name the span after them. The statement
       // path adds them, so the span keeps the Effect 3 line's name, `sql.execute`.
       spanAttributes: [["pgfleet.client", options.name], ["pgfleet.fleet", settings.fleetName]],
-      transformRows: transforms.result
-        ? Statement.defaultTransforms(transforms.result, settings.transformJson).array
-        : undefined
+      transformRows
     })
     const withTransaction = client.withTransaction
     const named = nameTransactionSpan(options.transactionService)
-    return Object.assign(client, {
+    const sql = FleetStatement.wrapConstructor(client, { routed, transformRows, direct })
+    return Object.assign(sql, {
       [PgClient.TypeId]: PgClient.TypeId,
+      safe: sql,
       withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => withTransaction(Effect.andThen(named, effect)),
       config: configOf(settings, options.writer, transforms),
       json: (value: unknown) => Statement.fragment([PgJson(value, undefined, undefined)]),
       listen: options.listener.listen,
       // A NOTIFY statement cannot take its payload as a parameter; pg_notify can. Sent on the writer.
       notify: (channel: string, payload: string) =>
-        Effect.asVoid((options.notifyVia ?? client)`SELECT pg_notify(${channel}, ${payload})`)
+        Effect.asVoid((options.notifyVia ?? sql)`SELECT pg_notify(${channel}, ${payload})`)
     }) as unknown as PgClient.PgClient
   })
 

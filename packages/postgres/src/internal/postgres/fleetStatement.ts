@@ -4,6 +4,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
+import { StatementText } from "@pgfleet/core"
 import type * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import { identity } from "effect/Function"
@@ -112,8 +113,6 @@ interface Site {
   readonly base: Statement.Constructor
   readonly runner: Runner
   readonly transformRows: TransformRows
-  /** Each template's text, by its strings' identity; `null` when its statements are not plain. */
-  readonly texts: WeakMap<TemplateStringsArray, string | null>
 }
 
 /**
@@ -143,29 +142,6 @@ class Plain<A> extends FleetStatement<A> {
 const isStatement = (u: unknown): u is Statement.Statement<any> =>
   typeof u === "object" && u !== null && "compile" in u && Statement.FragmentId in u
 
-const isTemplate = (u: unknown): u is TemplateStringsArray => Array.isArray(u) && "raw" in u
-
-/**
- * A value @effect/sql makes a parameter of: not a fragment, a helper or an
- * identifier (objects with a `_tag` are left to @effect/sql to tell).
- */
-const isPlainValue = (u: unknown): boolean =>
-  typeof u !== "object" || u === null || !(Statement.FragmentId in u || "_tag" in u)
-
-const allPlainValues = (args: ReadonlyArray<unknown>): boolean => {
-  for (let i = 0; i < args.length; i++) if (!isPlainValue(args[i])) return false
-  return true
-}
-
-/** The text of a statement @effect/sql built, if it is literal text and parameters only. */
-const plainText = (statement: Statement.Statement<unknown>): string | null => {
-  for (const segment of statement.segments) {
-    if (segment._tag === "Parameter") continue
-    if (segment._tag !== "Literal" || segment.params !== undefined) return null
-  }
-  return statement.compile()[0]
-}
-
 /**
  * A statement constructor with every helper of `base`, whose statements run
  * through `runner`. Identifiers and fragments pass through unchanged. A
@@ -177,15 +153,15 @@ export const wrapConstructor = <C extends Statement.Constructor>(
   runner: Runner,
   transformRows: TransformRows
 ): C => {
-  const site: Site = { base, runner, transformRows, texts: new WeakMap() }
+  const site: Site = { base, runner, transformRows }
+  const templates = StatementText.plainTemplates((u) => Statement.FragmentId in u)
   const wrap = (result: unknown) => isStatement(result) ? new Built(result, runner, transformRows) : result
   const sql = function(strings: unknown, ...args: Array<any>) {
-    if (!isTemplate(strings) || !allPlainValues(args)) return wrap((base as any)(strings, ...args))
-    const text = site.texts.get(strings)
-    if (typeof text === "string") return new Plain(site, strings, args, text)
-    const built = (base as any)(strings, ...args) as Statement.Statement<unknown>
-    if (text === undefined) site.texts.set(strings, plainText(built))
-    return new Built(built, runner, transformRows)
+    const text = templates.textOf(strings, args)
+    if (text !== undefined) return new Plain(site, strings as TemplateStringsArray, args, text)
+    const built = (base as any)(strings, ...args)
+    if (isStatement(built)) templates.learn(strings, args, built)
+    return wrap(built)
   }
   return Object.assign(sql, base, {
     unsafe: (text: string, params?: ReadonlyArray<any>) => wrap(base.unsafe(text, params))
