@@ -65,6 +65,49 @@ describe(`effect 4 fleet, DB_DRIVER=${driver}`, () => {
     expect(rows).toEqual([{ name: "two" }])
   })
 
+  it("a statement made again from its template runs as the first did: untraced, traced, in a transaction, transformed", async () => {
+    const { spans, tracer } = recordingTracer()
+    const transformed: Array<string> = []
+    const transformer: Statement.Transformer = (self) =>
+      Effect.sync(() => {
+        transformed.push(self.compile()[0])
+        return self
+      })
+    type Row = { id: number; standby: boolean; mark: string | null }
+    // One template site, so every call after the first is the same kept statement.
+    const read = (sql: Postgres.Service["reader"], id: number) =>
+      sql<Row>`SELECT ${id}::int AS id, pg_is_in_recovery() AS standby, current_setting('e4.mark', true) AS mark`
+    const idAndStandby = (rows: ReadonlyArray<Row>) => rows.map(({ id, standby }) => ({ id, standby }))
+    const result = await run(Effect.gen(function*() {
+      const pg = yield* Postgres.Postgres
+      const plain = yield* Effect.forEach([1, 2, 3], (id) => Effect.map(read(pg.reader, id), idAndStandby))
+      const values = yield* read(pg.reader, 4).values
+      const traced = yield* Effect.forEach([5, 6], (id) => Effect.map(read(pg.reader, id), idAndStandby)).pipe(
+        Effect.withTracer(tracer)
+      )
+      // A reader statement inside a writer transaction joins it: the primary, and the transaction's own setting.
+      const inTransaction = yield* pg.writer.withTransaction(
+        Effect.andThen(pg.writer`SET LOCAL e4.mark = 'seven'`, read(pg.reader, 7))
+      )
+      const viaTransformer = yield* read(pg.reader, 8).pipe(
+        Effect.map(idAndStandby),
+        Effect.provideService(Statement.CurrentTransformer, transformer)
+      )
+      return { plain, values, traced, inTransaction, viaTransformer }
+    }))
+    expect(result.plain).toEqual([1, 2, 3].map((id) => [{ id, standby: true }]))
+    expect(result.values.map((row) => row.slice(0, 2))).toEqual([[4, true]])
+    expect(result.traced).toEqual([[{ id: 5, standby: true }], [{ id: 6, standby: true }]])
+    const executed = spans.filter((s) => s.name === "sql.execute")
+    expect(executed.map((s) => s.attributes.get("db.query.text"))).toEqual([
+      expect.stringContaining("SELECT $1::int AS id"),
+      expect.stringContaining("SELECT $1::int AS id")
+    ])
+    expect(result.inTransaction).toEqual([{ id: 7, standby: false, mark: "seven" }])
+    expect(result.viaTransformer).toEqual([{ id: 8, standby: true }])
+    expect(transformed).toEqual([expect.stringContaining("SELECT $1::int AS id")])
+  })
+
   it("streams a replica's rows, and stats count the connections held", async () => {
     const result = await run(Effect.gen(function*() {
       const pg = yield* Postgres.Postgres

@@ -145,14 +145,24 @@ const shaped = (shape: Shape, rows: TransformRows, result: pg.QueryResult): Effe
     : Effect.sync(() => rows(rowsOf(result)))
 
 /**
- * effect/sql's statement span. It reaches the connection only as the parent
- * span, and only with `Statement.SpanPropagationEnabled` on (off by default
- * in effect 4: propagation costs every statement); otherwise the parent span
- * is the caller's own, which is not ours to annotate. Metrics carry the host
+ * The fiber's spans can be seen: tracing is on and its tracer is not
+ * Effect's built-in one, which exports nothing.
+ */
+const exportsSpans = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  const { tracer, tracerEnabled } = fiber.cache
+  return tracerEnabled && tracer !== undefined && tracer !== Tracer.nativeTracer
+}
+
+/**
+ * effect/sql's statement span, when it can be seen. It reaches the
+ * connection only as the parent span, and only with
+ * `Statement.SpanPropagationEnabled` on (off by default in effect 4:
+ * propagation costs every statement); otherwise the parent span is the
+ * caller's own, which is not ours to annotate. Metrics carry the host
  * either way.
  */
 const statementSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
-  if (!viewOf(fiber).spans) return undefined
+  if (!exportsSpans(fiber) || !viewOf(fiber).spans) return undefined
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   return span !== undefined && span._tag === "Span" ? span : undefined
 }
@@ -812,13 +822,10 @@ export const make = (options: Options) =>
       })
     )
 
-    /** See `FleetStatement.Runner.direct`: the tracer is checked first, as it is on the fiber itself. */
-    const direct = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
-      const { tracer, tracerEnabled } = fiber.cache
-      if (tracerEnabled && tracer !== undefined && tracer !== Tracer.nativeTracer) return false
-      return Context.getOrUndefined(fiber.context, options.transactionService) === undefined &&
-        viewOf(fiber).untransformed
-    }
+    /** See `FleetStatement.Runner.direct`. */
+    const direct = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+      !exportsSpans(fiber) && Context.getOrUndefined(fiber.context, options.transactionService) === undefined &&
+      viewOf(fiber).untransformed
 
     const transforms = transformsOf(settings)
     const transformRows = transforms.result
