@@ -192,13 +192,8 @@ export interface PlainTemplates {
 const isTemplate = (u: unknown): u is TemplateStringsArray => Array.isArray(u) && "raw" in u
 
 /** The text of a statement of literal text and parameters only, else `null`. */
-const plainText = (statement: Compiled): string | null => {
-  for (const segment of statement.segments) {
-    if (segment._tag === "Parameter") continue
-    if (segment._tag !== "Literal" || segment.params !== undefined) return null
-  }
-  return statement.compile()[0]
-}
+const plainText = (statement: Compiled): string | null =>
+  shapeOf(statement.segments) === undefined ? null : statement.compile()[0]
 
 /**
  * The SQL text of each template called with plain values, kept by the

@@ -160,8 +160,9 @@ export const wrapConstructor = <C extends Statement.Constructor>(
     const text = templates.textOf(strings, args)
     if (text !== undefined) return new Plain(site, strings as TemplateStringsArray, args, text)
     const built = (base as any)(strings, ...args)
-    if (isStatement(built)) templates.learn(strings, args, built)
-    return wrap(built)
+    if (!isStatement(built)) return built
+    templates.learn(strings, args, built)
+    return new Built(built, runner, transformRows)
   }
   return Object.assign(sql, base, {
     unsafe: (text: string, params?: ReadonlyArray<any>) => wrap(base.unsafe(text, params))
