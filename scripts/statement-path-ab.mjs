@@ -9,11 +9,13 @@
 // so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds two
 // floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`) and `floorRun`
 // (Effect.async around @pgfleet/core's PooledQuery.runPooled on it), to tell the pool and the pooled
-// query apart from the Effect client's own work.
+// query apart from the Effect client's own work. `--profile` runs each round under V8's sampling profiler
+// and prints, per build, the frames where the reader's CPU per statement differs most from the floor's.
+// Without `--before`, only this checkout runs.
 //   pnpm build && git worktree add /tmp/old <rev> && (cd /tmp/old && pnpm install --offline &&
 //   pnpm --filter @pgfleet/core --filter @pgfleet/postgres build)
 //   node scripts/statement-path-ab.mjs --before /tmp/old [--processes 3] [--rounds 5] [--seconds 2] [--workload lookup]
-//   [--fake-wire] [--bisect]
+//   [--fake-wire] [--bisect] [--profile [--frames 20]]
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -25,9 +27,10 @@ const arg = (name, fallback) => {
   return at >= 0 ? process.argv[at + 1] : fallback;
 };
 const before = arg("--before");
-if (before === undefined) {
-  throw new Error("--before DIR: a checkout whose packages/core and packages/postgres are built");
+if (before !== undefined && !fs.existsSync(path.join(before, "packages/postgres/dist"))) {
+  throw new Error(`--before ${before}: expected a checkout whose packages/core and packages/postgres are built`);
 }
+const profile = process.argv.includes("--profile");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-ab-"));
 const log = (message) => console.log(`[statement-path-ab] ${message}`);
 
@@ -53,14 +56,18 @@ execFileSync("npm", [
   "@effect/experimental@0.61",
   "@effect/platform@0.97",
 ], { cwd: after, stdio: "inherit" });
-log(`the same install with ${before}'s core and postgres dists, in ${work}/before`);
-const old = path.join(work, "before");
-fs.mkdirSync(old);
-fs.cpSync(path.join(after, "node_modules"), path.join(old, "node_modules"), { recursive: true });
-for (const name of ["core", "postgres"]) {
-  const dist = path.join(old, "node_modules/@pgfleet", name, "dist");
-  fs.rmSync(dist, { recursive: true });
-  fs.cpSync(path.join(before, "packages", name, "dist"), dist, { recursive: true });
+const builds = [["after", after]];
+if (before !== undefined) {
+  log(`the same install with ${before}'s core and postgres dists, in ${work}/before`);
+  const old = path.join(work, "before");
+  fs.mkdirSync(old);
+  fs.cpSync(path.join(after, "node_modules"), path.join(old, "node_modules"), { recursive: true });
+  for (const name of ["core", "postgres"]) {
+    const dist = path.join(old, "node_modules/@pgfleet", name, "dist");
+    fs.rmSync(dist, { recursive: true });
+    fs.cpSync(path.join(before, "packages", name, "dist"), dist, { recursive: true });
+  }
+  builds.push(["before", old]);
 }
 // One script for both builds, beside the projects: each process loads only its own project's modules.
 for (const file of ["scripts/statement-path-ab.run.mjs", "packages/bench/src/fakeWire.mjs"]) {
@@ -68,9 +75,9 @@ for (const file of ["scripts/statement-path-ab.run.mjs", "packages/bench/src/fak
 }
 const wire = process.argv.includes("--fake-wire") ? "fake" : "real";
 const workload = arg("--workload", "select1");
-const rounds = { after: [], before: [] };
+const rounds = Object.fromEntries(builds.map(([label]) => [label, []]));
 for (let p = 1; p <= Number(arg("--processes", "3")); p++) {
-  for (const [label, project] of [["after", after], ["before", old]]) {
+  for (const [label, project] of builds) {
     log(`process ${p}, ${label}`);
     const out = execFileSync("node", [
       path.join(work, "statement-path-ab.run.mjs"),
@@ -80,6 +87,7 @@ for (let p = 1; p <= Number(arg("--processes", "3")); p++) {
       workload,
       wire,
       process.argv.includes("--bisect") ? "bisect" : "",
+      profile ? "profile" : "",
     ], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     for (const line of out.trim().split("\n").filter((l) => l.startsWith("{"))) rounds[label].push(JSON.parse(line));
   }
@@ -97,6 +105,22 @@ for (const [label, rows] of Object.entries(rounds)) {
         median(rows.map((r) => r[k].cpuUs)).toFixed(1)
       } (raw ${median(rows.map((r) => r.raw.cpuUs)).toFixed(1)})`,
     );
+  }
+}
+if (profile) {
+  const mean = (rows, k, frame) => rows.reduce((sum, r) => sum + (r[k].frames[frame] ?? 0), 0) / rows.length;
+  const show = (us) => `${us.toFixed(2)} µs`.padStart(10);
+  for (const [label, rows] of Object.entries(rounds)) {
+    const columns = Object.keys(rows[0]).filter((k) => k !== "raw");
+    const frames = [...new Set(rows.flatMap((r) => columns.flatMap((k) => Object.keys(r[k].frames))))]
+      .map((frame) => [frame, ...columns.map((k) => mean(rows, k, frame))])
+      .map(([frame, ...us]) => [frame, us[columns.indexOf("reader")] - us[columns.indexOf("floor")], us])
+      .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+    log(`${label}: CPU µs per statement by frame, mean of rounds, where the reader differs most from the floor`);
+    log(`${"reader − floor".padStart(14)} ${columns.map((k) => k.padStart(10)).join(" ")}  frame`);
+    for (const [frame, difference, us] of frames.slice(0, Number(arg("--frames", "20")))) {
+      log(`${show(difference).padStart(14)} ${us.map(show).join(" ")}  ${frame}`);
+    }
   }
 }
 fs.rmSync(work, { recursive: true, force: true });

@@ -1,10 +1,12 @@
 // Run by statement-path-ab.mjs, once per process: node statement-path-ab.run.mjs <project> <rounds> <seconds>
-// <select1|lookup> <real|fake>. Loads pgfleet, effect, pg and the test cluster from <project>'s own
-// node_modules, runs raw pg.Pool, the Effect floor and that project's reader alternated, and prints each
-// round's figures as one JSON line.
+// <select1|lookup> <real|fake> [bisect] [profile]. Loads pgfleet, effect, pg and the test cluster from
+// <project>'s own node_modules, runs raw pg.Pool, the Effect floor and that project's reader alternated, and
+// prints each round's figures as one JSON line. With `profile`, each contender's round runs under V8's
+// sampling profiler, and its CPU per statement is shared out over the frames the samples landed in.
+import * as inspector from "node:inspector/promises";
 import * as FakeWire from "./fakeWire.mjs";
 
-const [project, rounds, seconds, workload, wire, bisect] = process.argv.slice(2);
+const [project, rounds, seconds, workload, wire, bisect, profile] = process.argv.slice(2);
 const from = (file) => import(`${project}/node_modules/${file}`);
 const { Postgres, ReaderPools } = await from("@pgfleet/postgres/dist/index.js");
 const { PooledQuery } = await from("@pgfleet/core/dist/index.js");
@@ -94,12 +96,34 @@ const contenders = {
     : {}),
   reader: effectLoop(Effect.suspend(() => Effect.asVoid(statement()))),
 };
+const profiler = profile === "profile" ? new inspector.Session() : undefined;
+if (profiler !== undefined) {
+  profiler.connect();
+  await profiler.post("Profiler.enable");
+  await profiler.post("Profiler.setSamplingInterval", { interval: 200 });
+}
+/** CPU µs per statement by self-time frame (`function file:line`): the round's CPU, shared out by samples. */
+const framesOf = ({ nodes, samples }, cpuUs) => {
+  const names = new Map(nodes.map(({ id, callFrame: f }) => [
+    id,
+    `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}`,
+  ]));
+  const busy = samples.filter((id) => !names.get(id).startsWith("(idle)"));
+  const frames = {};
+  for (const id of busy) frames[names.get(id)] = (frames[names.get(id)] ?? 0) + cpuUs / busy.length;
+  return frames;
+};
 const measure = async (run) => {
+  await profiler?.post("Profiler.start");
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const n = await run();
   const c = process.cpuUsage(c0);
-  return { perSec: n / ((performance.now() - t0) / 1000), cpuUs: (c.user + c.system) / n };
+  const cpuUs = (c.user + c.system) / n;
+  const figures = { perSec: n / ((performance.now() - t0) / 1000), cpuUs };
+  if (profiler === undefined) return figures;
+  const { profile: samples } = await profiler.post("Profiler.stop");
+  return { ...figures, frames: framesOf(samples, cpuUs) };
 };
 for (const run of Object.values(contenders)) await run();
 // Each round starts one contender later: in one process the order moves the figures.
