@@ -9,13 +9,14 @@
 // so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds two
 // floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`) and `floorRun`
 // (Effect.async around @pgfleet/core's PooledQuery.runPooled on it), to tell the pool and the pooled
-// query apart from the Effect client's own work. `--profile` runs each round under V8's sampling profiler
-// and prints, per build, the frames where the reader's CPU per statement differs most from the floor's.
-// Without `--before`, only this checkout runs.
+// query apart from the Effect client's own work. `--perf` samples each contender's rounds with Linux perf
+// (the client process's threads, kernel included; Debian's `linux-perf`) and prints, per build, the CPU µs
+// per statement by where it went (kernel, node, libc, the JIT's code) and the symbols where the reader
+// differs most from the floor. Without `--before`, only this checkout runs.
 //   pnpm build && git worktree add /tmp/old <rev> && (cd /tmp/old && pnpm install --offline &&
 //   pnpm --filter @pgfleet/core --filter @pgfleet/postgres build)
 //   node scripts/statement-path-ab.mjs --before /tmp/old [--processes 3] [--rounds 5] [--seconds 2] [--workload lookup]
-//   [--fake-wire] [--bisect] [--profile [--frames 20]]
+//   [--fake-wire] [--bisect] [--perf [--symbols 25]]
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -30,7 +31,8 @@ const before = arg("--before");
 if (before !== undefined && !fs.existsSync(path.join(before, "packages/postgres/dist"))) {
   throw new Error(`--before ${before}: expected a checkout whose packages/core and packages/postgres are built`);
 }
-const profile = process.argv.includes("--profile");
+const perf = process.argv.includes("--perf");
+if (perf) execFileSync("perf", ["--version"], { stdio: "ignore" }); // --perf needs Linux perf on the PATH
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-ab-"));
 const log = (message) => console.log(`[statement-path-ab] ${message}`);
 
@@ -79,7 +81,9 @@ const rounds = Object.fromEntries(builds.map(([label]) => [label, []]));
 for (let p = 1; p <= Number(arg("--processes", "3")); p++) {
   for (const [label, project] of builds) {
     log(`process ${p}, ${label}`);
+    // In the work folder, which goes at the end: under --perf-basic-prof V8 writes its isolate logs there.
     const out = execFileSync("node", [
+      ...(perf ? ["--perf-basic-prof"] : []),
       path.join(work, "statement-path-ab.run.mjs"),
       project,
       arg("--rounds", "5"),
@@ -87,8 +91,8 @@ for (let p = 1; p <= Number(arg("--processes", "3")); p++) {
       workload,
       wire,
       process.argv.includes("--bisect") ? "bisect" : "",
-      profile ? "profile" : "",
-    ], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      perf ? "perf" : "",
+    ], { cwd: work, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     for (const line of out.trim().split("\n").filter((l) => l.startsWith("{"))) rounds[label].push(JSON.parse(line));
   }
 }
@@ -107,19 +111,73 @@ for (const [label, rows] of Object.entries(rounds)) {
     );
   }
 }
-if (profile) {
-  const mean = (rows, k, frame) => rows.reduce((sum, r) => sum + (r[k].frames[frame] ?? 0), 0) / rows.length;
-  const show = (us) => `${us.toFixed(2)} µs`.padStart(10);
+/** One perf file's CPU µs per statement by `[dso] symbol`: its samples' shares of the round's CPU. */
+const perfSymbols = (file, cpuUs) => {
+  const report = execFileSync("perf", [
+    "report",
+    "-i",
+    file,
+    "--no-children",
+    "--sort",
+    "dso,sym",
+    "-q",
+    "-g",
+    "none",
+    "--percent-limit",
+    "0",
+  ], { encoding: "utf8", maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "ignore"] });
+  const symbols = {};
+  for (const line of report.split("\n")) {
+    const m = /^\s*([\d.]+)%\s+(\S+)(?: tid \d+)?\s+\[.\]\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    // A JIT symbol from --perf-basic-prof: `JS:*name file:///…/dir/file.js:line:column`; keep name, dir/file:line.
+    const symbol = m[3].replace(/^(JS|LazyCompile|Function|Builtin):[*~^+]?/, "")
+      .replace(/(?:file:\/\/)?\/\S*\/([^/\s]+\/[^/\s]+?):(\d+)(?::\d+)?$/, "$1:$2").trim();
+    const key = `${m[2].replace(/^\[|\]$/g, "")} ${symbol}`.slice(0, 110);
+    symbols[key] = (symbols[key] ?? 0) + (Number(m[1]) * cpuUs) / 100;
+  }
+  return symbols;
+};
+if (perf) {
+  const show = (us) => `${us.toFixed(2)}`.padStart(8);
   for (const [label, rows] of Object.entries(rounds)) {
-    const columns = Object.keys(rows[0]).filter((k) => k !== "raw");
-    const frames = [...new Set(rows.flatMap((r) => columns.flatMap((k) => Object.keys(r[k].frames))))]
-      .map((frame) => [frame, ...columns.map((k) => mean(rows, k, frame))])
-      .map(([frame, ...us]) => [frame, us[columns.indexOf("reader")] - us[columns.indexOf("floor")], us])
-      .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
-    log(`${label}: CPU µs per statement by frame, mean of rounds, where the reader differs most from the floor`);
-    log(`${"reader − floor".padStart(14)} ${columns.map((k) => k.padStart(10)).join(" ")}  frame`);
-    for (const [frame, difference, us] of frames.slice(0, Number(arg("--frames", "20")))) {
-      log(`${show(difference).padStart(14)} ${us.map(show).join(" ")}  ${frame}`);
+    const columns = Object.keys(rows[0]);
+    const mean = (pick) =>
+      Object.fromEntries(columns.map((k) => {
+        const sums = {};
+        for (const r of rows) {
+          for (const [key, us] of Object.entries(pick(r[k]))) sums[key] = (sums[key] ?? 0) + us / rows.length;
+        }
+        return [k, sums];
+      }));
+    const bySymbol = mean((figures) => perfSymbols(figures.perf, figures.cpuUs));
+    const byPlace = Object.fromEntries(columns.map((k) => {
+      const places = {};
+      for (const [key, us] of Object.entries(bySymbol[k])) {
+        const place = key.split(" ")[0];
+        places[place] = (places[place] ?? 0) + us;
+      }
+      return [k, places];
+    }));
+    const table = (title, sums, count) => {
+      const keys = [...new Set(columns.flatMap((k) => Object.keys(sums[k])))]
+        .map((key) => [key, (sums.reader[key] ?? 0) - (sums.floor[key] ?? 0)])
+        .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+        .slice(0, count);
+      log(`${label}: ${title}, CPU µs per statement, mean of ${rows.length} rounds`);
+      log(`${"reader − floor".padStart(14)} ${columns.map((k) => k.padStart(8)).join(" ")}`);
+      for (const [key, difference] of keys) {
+        log(`${show(difference).padStart(14)} ${columns.map((k) => show(sums[k][key] ?? 0)).join(" ")}  ${key}`);
+      }
+    };
+    table("where it went", byPlace, 8);
+    table("the symbols where the reader differs most from the floor", bySymbol, Number(arg("--symbols", "25")));
+  }
+  // Each process's perf files, and the map of its JIT's code that --perf-basic-prof wrote to /tmp.
+  for (const rows of Object.values(rounds)) {
+    for (const { perf: file } of rows.flatMap((r) => Object.values(r))) {
+      fs.rmSync(file, { force: true });
+      fs.rmSync(`/tmp/perf-${/perf-(\d+)-/.exec(path.basename(file))[1]}.map`, { force: true });
     }
   }
 }

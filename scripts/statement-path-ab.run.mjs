@@ -1,12 +1,12 @@
 // Run by statement-path-ab.mjs, once per process: node statement-path-ab.run.mjs <project> <rounds> <seconds>
-// <select1|lookup> <real|fake> [bisect] [profile]. Loads pgfleet, effect, pg and the test cluster from
+// <select1|lookup> <real|fake> [bisect] [perf]. Loads pgfleet, effect, pg and the test cluster from
 // <project>'s own node_modules, runs raw pg.Pool, the Effect floor and that project's reader alternated, and
-// prints each round's figures as one JSON line. With `profile`, each contender's round runs under V8's
-// sampling profiler, and its CPU per statement is shared out over the frames the samples landed in.
-import * as inspector from "node:inspector/promises";
+// prints each round's figures as one JSON line; with `perf`, each contender's round is sampled by Linux perf
+// into a file the line names.
+import { spawn } from "node:child_process";
 import * as FakeWire from "./fakeWire.mjs";
 
-const [project, rounds, seconds, workload, wire, bisect, profile] = process.argv.slice(2);
+const [project, rounds, seconds, workload, wire, bisect, perf] = process.argv.slice(2);
 const from = (file) => import(`${project}/node_modules/${file}`);
 const { Postgres, ReaderPools } = await from("@pgfleet/postgres/dist/index.js");
 const { PooledQuery } = await from("@pgfleet/core/dist/index.js");
@@ -96,34 +96,45 @@ const contenders = {
     : {}),
   reader: effectLoop(Effect.suspend(() => Effect.asVoid(statement()))),
 };
-const profiler = profile === "profile" ? new inspector.Session() : undefined;
-if (profiler !== undefined) {
-  profiler.connect();
-  await profiler.post("Profiler.enable");
-  await profiler.post("Profiler.setSamplingInterval", { interval: 200 });
-}
-/** CPU µs per statement by self-time frame (`function file:line`): the round's CPU, shared out by samples. */
-const framesOf = ({ nodes, samples }, cpuUs) => {
-  const names = new Map(nodes.map(({ id, callFrame: f }) => [
-    id,
-    `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}`,
-  ]));
-  const busy = samples.filter((id) => !names.get(id).startsWith("(idle)"));
-  const frames = {};
-  for (const id of busy) frames[names.get(id)] = (frames[names.get(id)] ?? 0) + cpuUs / busy.length;
-  return frames;
+/**
+ * With `perf`: Linux perf samples this process (all its threads, kernel included, not the servers) while
+ * `run` runs, into a file of its own; the parent reads it (`node --perf-basic-prof` names the JIT's code).
+ */
+const sampled = async (run, file) => {
+  if (perf !== "perf") return run();
+  const recorder = spawn("perf", [
+    "record",
+    "-q",
+    "-g",
+    "-e",
+    "cpu-clock",
+    "-F",
+    "2000",
+    "-p",
+    String(process.pid),
+    "-o",
+    file,
+  ], {
+    stdio: "ignore",
+  });
+  // perf attaches in well under this; a round is seconds long.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  try {
+    return await run();
+  } finally {
+    recorder.kill("SIGINT");
+    await new Promise((resolve) => recorder.once("exit", resolve));
+  }
 };
+let recorded = 0;
 const measure = async (run) => {
-  await profiler?.post("Profiler.start");
+  const file = `${project}/perf-${process.pid}-${++recorded}.data`;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const n = await run();
+  const n = await sampled(run, file);
   const c = process.cpuUsage(c0);
-  const cpuUs = (c.user + c.system) / n;
-  const figures = { perSec: n / ((performance.now() - t0) / 1000), cpuUs };
-  if (profiler === undefined) return figures;
-  const { profile: samples } = await profiler.post("Profiler.stop");
-  return { ...figures, frames: framesOf(samples, cpuUs) };
+  const figures = { perSec: n / ((performance.now() - t0) / 1000), cpuUs: (c.user + c.system) / n };
+  return perf === "perf" ? { ...figures, perf: file } : figures;
 };
 for (const run of Object.values(contenders)) await run();
 // Each round starts one contender later: in one process the order moves the figures.

@@ -189,6 +189,11 @@ layer(TestCluster.layer({ replicas: 2, password: PASSWORD }), { excludeTestServi
         assert.strictEqual(executes[1]!.attributes.get("pgfleet.strategy"), "round-robin")
         assert.strictEqual(ports[0], writerPool.address.port)
 
+        // A fiber with tracing switched off makes no span, though its tracer would record one.
+        spans.length = 0
+        yield* served(pg.reader).pipe(Effect.withTracerEnabled(false), Effect.withTracer(tracer))
+        assert.deepStrictEqual(spans.map((s) => s.name), [])
+
         // Replica 0 dies between probes: the next read routed to it is retried on the other.
         spans.length = 0
         const first = readers[0]!

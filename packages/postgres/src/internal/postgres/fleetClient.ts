@@ -97,7 +97,7 @@ const rowsOf = (result: pg.QueryResult): ReadonlyArray<any> =>
  * execution, on a connection of the picked host.
  */
 const inSqlClient = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
-  Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ||
+  fiber.currentContext.unsafeMap.has(SqlClient.TransactionConnection.key) ||
   fiber.getFiberRef(Statement.currentTransformer)._tag === "Some"
 
 /** The connection each transaction or `reserve` holds, and where it was picked. */

@@ -36,14 +36,13 @@ const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
  * every span.
  */
 export const traceOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Trace | undefined => {
-  if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
-  const services = fiber.getFiberRef(DefaultServices.currentServices)
-  const tracer = Context.get(services, Tracer.Tracer)
-  if (tracer === nativeTracer) return undefined
+  // The fiber keeps its tracer in a field: checked first, it spares an untraced statement the fiber-ref reads.
+  const tracer = fiber.currentTracer
+  if (tracer === nativeTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
   const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
   return {
     tracer,
-    clock: Context.get(services, Clock.Clock),
+    clock: Context.get(fiber.currentDefaultServices, Clock.Clock),
     timing: fiber.getFiberRef(FiberRef.currentTracerTimingEnabled),
     links: Chunk.isEmpty(links) ? noLinks : Chunk.toReadonlyArray(links)
   }
@@ -53,7 +52,7 @@ const noParent: Option.Option<Tracer.AnySpan> = Option.none()
 
 /** The fiber's current span, unless it disabled propagation. */
 export const parentOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Option.Option<Tracer.AnySpan> => {
-  const parent = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), Tracer.ParentSpan)
+  const parent = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
   return parent._tag === "Some" && parent.value._tag === "Span" &&
       Context.get(parent.value.context, Tracer.DisablePropagation)
     ? noParent
