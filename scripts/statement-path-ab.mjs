@@ -32,7 +32,13 @@ if (before !== undefined && !fs.existsSync(path.join(before, "packages/postgres/
   throw new Error(`--before ${before}: expected a checkout whose packages/core and packages/postgres are built`);
 }
 const perf = process.argv.includes("--perf");
-if (perf) execFileSync("perf", ["--version"], { stdio: "ignore" }); // --perf needs Linux perf on the PATH
+if (perf) {
+  try {
+    execFileSync("perf", ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new Error("--perf: expected Linux perf on the PATH (Debian: apt-get install linux-perf)");
+  }
+}
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "pgfleet-ab-"));
 const log = (message) => console.log(`[statement-path-ab] ${message}`);
 
