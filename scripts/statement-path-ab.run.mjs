@@ -97,11 +97,10 @@ const contenders = {
   reader: effectLoop(Effect.suspend(() => Effect.asVoid(statement()))),
 };
 /**
- * With `perf`: Linux perf samples this process (all its threads, kernel included, not the servers) while
- * `run` runs, into a file of its own; the parent reads it (`node --perf-basic-prof` names the JIT's code).
+ * With `perf`: Linux perf samples this process (all its threads, kernel included, not the servers) into
+ * `file` until the returned stop is called; the parent reads it (`node --perf-basic-prof` names the JIT's code).
  */
-const sampled = async (run, file) => {
-  if (perf !== "perf") return run();
+const startPerf = async (file) => {
   const recorder = spawn("perf", [
     "record",
     "-q",
@@ -119,22 +118,24 @@ const sampled = async (run, file) => {
   });
   // perf attaches in well under this; a round is seconds long.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  try {
-    return await run();
-  } finally {
+  return async () => {
     recorder.kill("SIGINT");
     await new Promise((resolve) => recorder.once("exit", resolve));
-  }
+  };
 };
 let recorded = 0;
 const measure = async (run) => {
-  const file = `${project}/perf-${process.pid}-${++recorded}.data`;
+  const file = perf === "perf" ? `${project}/perf-${process.pid}-${++recorded}.data` : undefined;
+  // Attached before the clocks start and stopped after they end: neither counts in the round's figures.
+  const stopPerf = file === undefined ? undefined : await startPerf(file);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const n = await sampled(run, file);
+  const n = await run();
   const c = process.cpuUsage(c0);
   const figures = { perSec: n / ((performance.now() - t0) / 1000), cpuUs: (c.user + c.system) / n };
-  return perf === "perf" ? { ...figures, perf: file } : figures;
+  if (stopPerf === undefined) return figures;
+  await stopPerf();
+  return { ...figures, perf: file };
 };
 for (const run of Object.values(contenders)) await run();
 // Each round starts one contender later: in one process the order moves the figures.
