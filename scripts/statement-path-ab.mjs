@@ -6,9 +6,10 @@
 // statement, each ÷ raw pg in the same round, medians of all rounds of a build. The statement is
 // `SELECT 1`, or with `--workload lookup` a one-row lookup by a parameter (of pg_class, which every
 // server has). `--fake-wire`: node-postgres's client answers it itself (packages/bench/src/fakeWire.mjs),
-// so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds two
-// floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`) and `floorRun`
-// (Effect.async around @pgfleet/core's PooledQuery.runPooled on it), to tell the pool and the pooled
+// so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds three
+// floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`), `floorRun`
+// (Effect.async around @pgfleet/core's PooledQuery.runPooled on it) and `floorRouted` (Effect.async around
+// the reader's own routed path, with its pick and metrics, without its Effect client), to tell the pool and the pooled
 // query apart from the Effect client's own work. `--perf` samples each contender's rounds with Linux perf
 // (the client process's threads, kernel included; Debian's `linux-perf`) and prints, per build, the CPU µs
 // per statement by where it went (kernel, node, libc, the JIT's code) and the symbols where the reader

@@ -10,6 +10,9 @@ const [project, rounds, seconds, workload, wire, bisect, perf] = process.argv.sl
 const from = (file) => import(`${project}/node_modules/${file}`);
 const { Postgres, ReaderPools } = await from("@pgfleet/postgres/dist/index.js");
 const { PooledQuery } = await from("@pgfleet/core/dist/index.js");
+// `bisect`'s floorRouted: the reader's own statement path, without its Effect client around it.
+const { pathOf } = await from("@pgfleet/postgres/dist/internal/postgres/fleetClient.js");
+const RoutedQuery = await from("@pgfleet/postgres/dist/internal/postgres/routedQuery.js");
 const { TestCluster } = await from("@pgfleet/testing/dist/index.js");
 const { ConfigProvider, Effect, Layer, ManagedRuntime } = await from("effect/dist/esm/index.js");
 const pg = (await from("pg/lib/index.js")).default;
@@ -91,6 +94,19 @@ const contenders = {
       floorRun: floorOn((done) => {
         const values = params();
         PooledQuery.runPooled(readerPool, (client, callback) => client.query(text, values, callback), done);
+      }),
+      floorRouted: floorOn((done) => {
+        const values = params();
+        RoutedQuery.run(
+          pathOf(fleet.reader),
+          "execute",
+          text,
+          (client, callback) => client.query(text, values, callback),
+          undefined,
+          undefined,
+          (cause) => cause,
+          (error, result) => done(error, result),
+        );
       }),
     }
     : {}),

@@ -8,6 +8,7 @@
  */
 import pg from "pg"
 import * as Connection from "./Connection.js"
+import * as PooledQuery from "./PooledQuery.js"
 
 /**
  * What warming saw: the role, and under `verify` each warm connection's `statement_timeout`.
@@ -174,6 +175,7 @@ export const abandon = (
   // Waiters first: a destroyed connection frees its slot, and pg-pool would open a new one for the next waiter.
   const waiting = internals._pendingQueue.splice(0)
   for (const waiter of waiting) waiter.callback(error)
+  PooledQuery.failWaiting(pool, error)
   // A frozen server reads these from its backlog when it wakes, so its backends stop what we gave up on
   // (a backend busy in a statement does not notice that its client went away).
   for (const client of checkedOut) Connection.sendCancel(pool.options, client)

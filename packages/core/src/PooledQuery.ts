@@ -8,6 +8,7 @@
 import type pg from "pg"
 import * as Connection from "./Connection.js"
 import * as Failure from "./Failure.js"
+import * as Lane from "./internal/lane.js"
 
 /**
  * Sends one statement on a checked-out client, and calls back once.
@@ -81,7 +82,7 @@ const watch = (client: pg.PoolClient, statement: Pooled): Watch => {
 }
 
 /** One statement on its way through a pool: its state in one object, so a statement costs few allocations. */
-class Pooled implements Running {
+class Pooled implements Running, Lane.Waiter {
   settled = false
   client: pg.PoolClient | undefined = undefined
   watched: Watch | undefined = undefined
@@ -89,37 +90,38 @@ class Pooled implements Running {
   grace: ReturnType<typeof setTimeout> | undefined = undefined
   // performance.now() when the connection was had: the wait before it, the use after it.
   checkedOutAt: number | undefined = undefined
-  constructor(readonly pool: pg.Pool, readonly submit: Submit, readonly done: Done) {}
+  readonly since = performance.now()
+  constructor(readonly lane: Lane.Lane, readonly submit: Submit, readonly done: Done) {}
 
-  start() {
-    this.pool.connect((error, checkedOut, giveBack) => {
-      if (this.settled) {
-        giveBack?.()
-        return
-      }
-      if (error || !checkedOut) {
-        this.settled = true
-        this.done(error ?? new Error("no connection"), undefined, "acquire", undefined)
-        return
-      }
-      this.checkedOutAt = performance.now()
-      this.client = checkedOut
-      this.release = giveBack
-      this.watched = watch(checkedOut, this)
-      this.submit(checkedOut, (cause, result) => {
-        // A connection that broke mid-statement must not go back to the pool.
-        if (cause) {
-          const broken = Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined
-          this.finish(broken, cause, undefined, "statement")
-        } else this.finish(undefined, undefined, result, "statement")
-      })
+  take(client: pg.PoolClient, release: (destroy?: Error | boolean) => void) {
+    this.checkedOutAt = performance.now()
+    this.client = client
+    this.release = release
+    this.watched = watch(client, this)
+    this.submit(client, (cause, result) => {
+      // A connection that broke mid-statement must not go back to the pool.
+      if (cause) {
+        const broken = Failure.isHostEvidence(Failure.classify(cause).kind) ? cause : undefined
+        this.finish(broken, cause, undefined, "statement")
+      } else this.finish(undefined, undefined, result, "statement")
     })
   }
 
-  finish(destroy: Error | undefined, cause: Error | undefined, result: pg.QueryResult | undefined, stage: Stage) {
+  fail(error: Error) {
+    this.settled = true
+    this.done(error, undefined, "acquire", undefined)
+  }
+
+  /** Gives the connection back (to the next statement waiting, or to the pool), once. */
+  giveBack(destroy: Error | boolean | undefined) {
     if (this.watched !== undefined && this.watched.statement === this) this.watched.statement = undefined
-    this.release?.(destroy)
+    const release = this.release
     this.release = undefined
+    if (release !== undefined) this.lane.done(this.client!, release, destroy)
+  }
+
+  finish(destroy: Error | undefined, cause: Error | undefined, result: pg.QueryResult | undefined, stage: Stage) {
+    this.giveBack(destroy)
     if (this.grace !== undefined) clearTimeout(this.grace)
     if (!this.settled) {
       this.settled = true
@@ -131,13 +133,9 @@ class Pooled implements Running {
   interrupt(cancelGraceMs: number) {
     this.settled = true
     if (this.client === undefined || this.release === undefined) return
-    this.grace = setTimeout(() => {
-      // The statement did not stop: the connection cannot go back to the pool.
-      if (this.watched !== undefined && this.watched.statement === this) this.watched.statement = undefined
-      this.release?.(true)
-      this.release = undefined
-    }, cancelGraceMs)
-    Connection.sendCancel(this.pool.options, this.client)
+    // The statement did not stop: the connection cannot be used again.
+    this.grace = setTimeout(() => this.giveBack(true), cancelGraceMs)
+    Connection.sendCancel(this.lane.pool.options, this.client)
   }
 }
 
@@ -148,6 +146,13 @@ class Pooled implements Running {
  * under the statement is destroyed, not returned to the pool. Plain
  * callbacks: every pgfleet statement path (both Effect lines, the `pg.Pool`
  * adapters) runs on it.
+ *
+ * Statements queue in order. One that ends while others wait hands its
+ * connection to the next, unless pg-pool would not keep it (broken,
+ * expired, recycled, the pool ending) or someone else waits at pg-pool;
+ * pg-pool is asked only when it can serve at once, or when no statement
+ * holds a connection to hand on. The pool's `connectionTimeoutMillis`
+ * bounds every wait, with pg-pool's own error.
  *
  * @example
  * ```ts
@@ -172,7 +177,46 @@ export const runPooled = (
   submit: Submit,
   done: Done
 ): Running => {
-  const statement = new Pooled(pool, submit, done)
-  statement.start()
+  const lane = Lane.of(pool)
+  const statement = new Pooled(lane, submit, done)
+  lane.enqueue(statement)
   return statement
 }
+
+/**
+ * Statements of `pool` waiting for a connection that its `waitingCount`
+ * does not count: pgfleet's statements wait for the connection of the one
+ * before them (see `runPooled`), and ask pg-pool only when it can serve them
+ * at once. Add it to `waitingCount` for the callers waiting in all.
+ *
+ * @example
+ * ```ts
+ * import { PooledQuery } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * const pool = new pg.Pool({ host: "127.0.0.1", max: 4 })
+ * const waiting = pool.waitingCount + PooledQuery.waitingBeyondPool(pool) // 0
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const waitingBeyondPool = (pool: pg.Pool): number => Lane.find(pool)?.beyondPool ?? 0
+
+/**
+ * Fails pgfleet's statements waiting for a connection of `pool` with
+ * `error`, as `PoolControl.abandon` does pg-pool's own waiters.
+ *
+ * @example
+ * ```ts
+ * import { PooledQuery } from "@pgfleet/core"
+ * import pg from "pg"
+ *
+ * const pool = new pg.Pool({ host: "127.0.0.1", max: 4 })
+ * PooledQuery.failWaiting(pool, new Error("db1:5432 stopped answering"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category pools
+ */
+export const failWaiting = (pool: pg.Pool, error: Error): void => Lane.find(pool)?.failAll(error)

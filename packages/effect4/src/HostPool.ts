@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Connection, Credentials, Failure, PoolControl, Settings } from "@pgfleet/core"
+import { Connection, Credentials, Failure, PoolControl, PooledQuery, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -353,7 +353,7 @@ export const make = (options: MakeOptions): Effect.Effect<HostPool, PostgresErro
           total: pool.totalCount,
           idle: pool.idleCount,
           inUse: pool.totalCount - pool.idleCount,
-          waiting: pool.waitingCount
+          waiting: pool.waitingCount + PooledQuery.waitingBeyondPool(pool)
         })
         : () => {
           const { inUse, waiting } = sqlPg.gauges

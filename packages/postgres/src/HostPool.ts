@@ -6,7 +6,7 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Connection, Credentials, Failure, PoolControl, Settings } from "@pgfleet/core"
+import { Connection, Credentials, Failure, PoolControl, PooledQuery, Settings } from "@pgfleet/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
@@ -310,7 +310,7 @@ export const make = (
         total: pool.totalCount,
         idle: pool.idleCount,
         inUse: pool.totalCount - pool.idleCount,
-        waiting: pool.waitingCount
+        waiting: pool.waitingCount + PooledQuery.waitingBeyondPool(pool)
       }),
       newClient: tracked.newClient,
       dropCheckedOut: tracked.dropCheckedOut,

@@ -14,6 +14,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 import type * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricLabel from "effect/MetricLabel"
+import * as MetricHooks from "./internal/metricHooks.js"
 
 // Sub-millisecond to multi-second: OpenTelemetry's advice for db.client.operation.duration, with
 // finer buckets below 1 ms, where a replica on the same network answers.
@@ -50,10 +51,10 @@ const histogramKey = (name: string, description: string) =>
 const withAttributes = <Type extends MetricKeyType.MetricKeyType<any, any>>(
   key: MetricKey.MetricKey<Type>,
   attributes: Readonly<Record<string, string>>
-) =>
-  Metric.fromMetricKey(
-    MetricKey.taggedWithLabels(key, Object.entries(attributes).map(([k, v]) => MetricLabel.make(k, v)))
-  )
+) => {
+  const tagged = MetricKey.taggedWithLabels(key, Object.entries(attributes).map(([k, v]) => MetricLabel.make(k, v)))
+  return MetricHooks.keep(tagged, Metric.fromMetricKey(tagged))
+}
 
 const operationDurationKey = histogramKey("db.client.operation.duration", "Duration of database client operations")
 

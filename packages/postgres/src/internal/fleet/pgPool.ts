@@ -2,8 +2,7 @@
  * `RoutedPool`: a `pg.Pool` whose queries go through the fleet's routing, health and retry, for
  * drizzle, Kysely and plain `pg`.
  */
-import type { PooledQuery } from "@pgfleet/core"
-import { Failure } from "@pgfleet/core"
+import { Failure, PooledQuery } from "@pgfleet/core"
 import pg from "pg"
 import type { HostPool } from "../../HostPool.js"
 import type { PostgresError } from "../../PostgresError.js"
@@ -70,7 +69,7 @@ export class RoutedPool extends pg.Pool {
     Object.defineProperties(this, {
       totalCount: { get: sum((p) => p.totalCount) },
       idleCount: { get: sum((p) => p.idleCount) },
-      waitingCount: { get: sum((p) => p.waitingCount) },
+      waitingCount: { get: sum((p) => p.waitingCount + PooledQuery.waitingBeyondPool(p)) },
       expiredCount: { get: () => 0 }
     })
     // Forward the events of the pools behind the route.

@@ -36,11 +36,15 @@ export interface Recorders {
   readonly read: (target: Target) => void
   /** A read tried again elsewhere after `failed` failed it, in `pgfleet_read_retries_total`. */
   readonly retry: (failed: HostPool) => void
-  /** A statement that succeeded, in `db.client.operation.duration`. */
-  readonly operation: (target: Target, operation: string, ms: number) => void
+  /**
+   * A statement that succeeded: its wait for its connection and its use of
+   * it, and their sum in `db.client.operation.duration`. One call, so the
+   * target's metrics are looked up once.
+   */
+  readonly operation: (target: Target, operation: string, waitMs: number, useMs: number) => void
   /** A statement that failed, in `db.client.operation.duration` with its `error.type`. */
   readonly failed: (target: Target, operation: string, ms: number, errorType: string) => void
-  /** A statement's wait for its connection and its use of it. */
+  /** A failed statement's wait for its connection and its use of it. */
   readonly connection: (pool: HostPool, waitMs: number, useMs: number) => void
   /** A statement that found no free connection in time, in `db.client.connection.timeouts`. */
   readonly timeout: (pool: HostPool) => void
@@ -171,11 +175,11 @@ const attempt = (
   const started = performance.now()
   call.current = PooledQuery.runPooled(target.pool.pgPool, submit, (cause, result, stage, checkedOutAt) => {
     const ended = performance.now()
-    if (checkedOutAt !== undefined) path.record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
     if (cause === undefined) {
-      path.record.operation(counted, operation, ended - started)
+      path.record.operation(counted, operation, checkedOutAt! - started, ended - checkedOutAt!)
       return done(undefined, result, counted, stage)
     }
+    if (checkedOutAt !== undefined) path.record.connection(target.pool, checkedOutAt - started, ended - checkedOutAt)
     const failure = Failure.classify(cause)
     const evidence = Failure.isHostEvidence(failure.kind)
     // The monitor acts on host evidence, and on a write refused as read-only (25006).
