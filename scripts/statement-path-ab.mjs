@@ -6,8 +6,9 @@
 // statement, each ÷ raw pg in the same round, medians of all rounds of a build. The statement is
 // `SELECT 1`, or with `--workload lookup` a one-row lookup by a parameter (of pg_class, which every
 // server has). `--fake-wire`: node-postgres's client answers it itself (packages/bench/src/fakeWire.mjs),
-// so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds three
-// floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`), `floorRun`
+// so the CPU per statement is the libraries' own, without socket, protocol or server. `--bisect` adds raw pg with
+// its connections held and its callers queued on them (`rawHeld`: no pg-pool checkout between statements)
+// and three floors on the reader's own pg.Pool: `floorPool` (Effect.async around its `query`), `floorRun`
 // (Effect.async around @pgfleet/core's PooledQuery.runPooled on it) and `floorRouted` (Effect.async around
 // the reader's own routed path, with its pick and metrics, without its Effect client), to tell the pool and the pooled
 // query apart from the Effect client's own work. `--perf` samples each contender's rounds with Linux perf

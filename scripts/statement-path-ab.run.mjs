@@ -30,14 +30,15 @@ if (wire === "fake") {
 const MS = Number(seconds) * 1000, CALLERS = 32, POOL = 8;
 const cluster = await TestCluster.startTestCluster({ replicas: 1 });
 const replica = cluster.readers[0];
-const raw = new pg.Pool({
+const rawConfig = {
   host: replica.host,
   port: replica.port,
   user: cluster.username,
   database: cluster.database,
   password: cluster.env.DB_PASSWORD,
   max: POOL,
-});
+};
+const raw = new pg.Pool(rawConfig);
 const env = { ...cluster.env, DB_MIN_POOL_SIZE: String(POOL), DB_MAX_POOL_SIZE: String(POOL) };
 const runtime = ManagedRuntime.make(
   Postgres.PostgresLive.pipe(
@@ -47,6 +48,14 @@ const runtime = ManagedRuntime.make(
 const fleet = await runtime.runPromise(Postgres.Postgres);
 // The reader's own pool, for the floors of `bisect`.
 const readerPool = (await runtime.runPromise(ReaderPools.ReaderPools))[0].pgPool;
+// `bisect`'s rawHeld: raw pg with its connections held and its callers queued on them, no pg-pool between
+// statements, to tell pg-pool's checkout and release apart from the rest.
+const heldPool = new pg.Pool(rawConfig);
+const held = bisect === "bisect" ? await Promise.all(Array.from({ length: POOL }, () => heldPool.connect())) : [];
+const free = [...held];
+const waiters = [];
+const withHeld = (use) => free.length > 0 ? use(free.pop()) : waiters.push(use);
+const giveHeld = (client) => waiters.length > 0 ? waiters.shift()(client) : free.push(client);
 const cs = await Promise.all(Array.from({ length: POOL }, () => raw.connect()));
 cs.forEach((c) => c.release());
 
@@ -90,6 +99,17 @@ const contenders = {
   floor: floorOn((done) => raw.query(text, params(), done)),
   ...(bisect === "bisect"
     ? {
+      rawHeld: () =>
+        loop(() =>
+          new Promise((resolve, reject) =>
+            withHeld((client) =>
+              client.query(text, params(), (e, r) => {
+                giveHeld(client);
+                e ? reject(e) : resolve(r);
+              })
+            )
+          )
+        ),
       floorPool: floorOn((done) => readerPool.query(text, params(), done)),
       floorRun: floorOn((done) => {
         const values = params();
@@ -163,6 +183,8 @@ for (let r = 0; r < Number(rounds); r++) {
   }
   console.log(JSON.stringify(row));
 }
+held.forEach((client) => client.release());
+await heldPool.end();
 await runtime.dispose();
 await raw.end();
 await cluster.stop();
