@@ -8,6 +8,7 @@
  */
 import pg from "pg"
 import * as Connection from "./Connection.js"
+import type { PoolInternals } from "./internal/lane.js"
 import * as PooledQuery from "./PooledQuery.js"
 
 /**
@@ -111,14 +112,6 @@ export const answerWhenDead = (client: pg.Client): void => {
  */
 export const destroyAll = (clients: Iterable<pg.PoolClient>): void => {
   for (const c of clients) Connection.destroySocket(c)
-}
-
-/** pg-pool's internals: its clients (idle, checked out or connecting), its idle ones and its waiters. */
-interface PoolInternals {
-  readonly _clients: Array<pg.PoolClient>
-  readonly _idle: Array<{ readonly client: pg.PoolClient }>
-  readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
-  _remove(client: pg.PoolClient): void
 }
 
 /**

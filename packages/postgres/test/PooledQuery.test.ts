@@ -24,6 +24,11 @@ const run = (pool: pg.Pool, text: string, values: Array<unknown> = []) => {
 
 const pid = "SELECT pg_backend_pid() AS pid"
 
+/** Resolves once `pool` has a connection checked out (opened, and lent to a statement). */
+const checkedOut = async (pool: pg.Pool) => {
+  while (PoolControl.checkedOut(pool).length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
 describe("PooledQuery: statements hand their connections on", () => {
   let cluster: TestCluster.TestClusterPromise
   const pools: Array<pg.Pool> = []
@@ -119,7 +124,7 @@ describe("PooledQuery: statements hand their connections on", () => {
     const pool = poolOf({ max: 1 })
     const running = run(pool, "SELECT pg_sleep(5)")
     const waiting = run(pool, "SELECT 1")
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await checkedOut(pool)
     const error = new Error("db stopped answering")
     PoolControl.abandon(pool, PoolControl.checkedOut(pool), new Set(), error)
     assert.strictEqual((await waiting.outcome).error, error)
@@ -130,7 +135,8 @@ describe("PooledQuery: statements hand their connections on", () => {
     const pool = poolOf({ max: 1 })
     const before = run(pool, `${pid}, pg_sleep(0.2)`)
     const after = run(pool, pid)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Recycled once it holds its connection: a connection still opening is not yet checked out.
+    await checkedOut(pool)
     PoolControl.recycle(pool, PoolControl.checkedOut(pool))
     const [first, second] = await Promise.all([before.outcome, after.outcome])
     assert.isUndefined(second.error)

@@ -23,14 +23,15 @@ export interface Waiter {
   readonly fail: (error: Error) => void
 }
 
-/** pg-pool's own state, read to mirror its checks (PoolControl reads the same). */
-interface PoolInternals {
-  readonly _clients: ReadonlyArray<unknown>
-  readonly _idle: ReadonlyArray<unknown>
-  readonly _pendingQueue: ReadonlyArray<unknown>
+/** pg-pool's own state: what the lane reads to mirror its checks, and what `PoolControl` reads and changes. */
+export interface PoolInternals {
+  readonly _clients: Array<pg.PoolClient>
+  readonly _idle: Array<{ readonly client: pg.PoolClient }>
+  readonly _pendingQueue: Array<{ readonly callback: (error: Error) => void }>
   readonly _expired: WeakSet<pg.PoolClient>
   readonly ending: boolean
   readonly options: { readonly max: number; readonly maxUses?: number; readonly connectionTimeoutMillis?: number }
+  _remove(client: pg.PoolClient): void
 }
 
 /** What pg-pool checks of a client at release, before it keeps it. */
